@@ -1,0 +1,90 @@
+"""Command line: ``sim run``, ``sim validate``, ``sim describe``.
+
+User mistakes (any :class:`~sim.errors.SimError`) print their message and exit
+with status 2, without a traceback; nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from sim import __version__
+from sim.api import load_scenario, output_path, run_to_file
+from sim.errors import SimError
+from sim.scenario.load import dump_yaml
+from sim.summary import summary_table
+
+DEFAULT_SCENARIO = "scenarios/uz_kz_khiva_2024.yaml"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sim", description="Scenario engine for cross-border industrial cooperation."
+    )
+    parser.add_argument("--version", action="version", version=f"sim {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a scenario and write NetCDF")
+    run.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO, help="scenario YAML file")
+    run.add_argument("-o", "--output", help="output file (default: output.path of the scenario)")
+    run.add_argument("--replicas", type=int, help="override monte_carlo.replicas")
+    run.add_argument("--seed", type=int, help="override monte_carlo.seed")
+    run.add_argument("--batch-size", type=int, help="replicas simulated together")
+    run.add_argument(
+        "--data-root",
+        action="append",
+        default=[],
+        help="another folder data files may be read from",
+    )
+
+    validate = sub.add_parser("validate", help="check a scenario without running it")
+    validate.add_argument("scenario")
+    describe = sub.add_parser("describe", help="print the scenario resolved (extends, defaults)")
+    describe.add_argument("scenario")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "validate":
+            sc = load_scenario(args.scenario)
+            print(
+                f"{args.scenario}: valid ({len(sc.region_ids)} regions, {len(sc.sector_ids)} sectors)"
+            )
+            return 0
+        if args.command == "describe":
+            print(dump_yaml(load_scenario(args.scenario).data), end="")
+            return 0
+        sc = load_scenario(
+            args.scenario,
+            replicas=args.replicas,
+            seed=args.seed,
+            data_roots=[Path(p) for p in args.data_root],
+        )
+        target = output_path(sc, args.output)
+        started = time.perf_counter()
+        ds, path = run_to_file(sc, target, batch_size=args.batch_size)
+        elapsed = time.perf_counter() - started
+        if not args.quiet:
+            print(summary_table(ds, sc.data))
+            print(f"\nwrote {path} ({ds.sizes['replica']} replicas in {elapsed:.1f} s)")
+        return 0
+    except SimError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

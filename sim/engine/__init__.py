@@ -1,0 +1,1 @@
+"""The SimPy calendar and the batched state."""

@@ -1,0 +1,69 @@
+r"""Cross-border labour migration.
+
+Gross migration from ``i`` to ``j`` in a period responds to the change in the
+wage gap and to the new labour demand created in ``j`` (a Harris-Todaro style
+reduced form; elasticities as in the bilateral migration literature, e.g.
+Beine, Bertoli & Fernandez-Huertas Moraga 2016):
+
+.. math::
+
+    F_{ij}(t) = \min\Bigl(C_{ij},\;
+        F^0_{ij}\,\Bigl(\frac{w_j(t)/w_i(t)}{w_j(0)/w_i(0)}\Bigr)^{\varepsilon}
+        + \rho_{ij}\,\max(0, \Delta J_j(t))\Bigr),
+
+with :math:`F^0` the baseline flow (persons per period), :math:`\varepsilon`
+the wage-gap elasticity, :math:`\rho_{ij}` the share of new jobs in ``j``
+filled by workers from ``i`` and :math:`C_{ij}` a cap (``inf`` for none).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+
+
+def migration_flows(
+    base_flow: FloatArray,
+    wage: FloatArray,
+    base_wage: FloatArray,
+    elasticity: FloatArray,
+    new_jobs: FloatArray,
+    recruitment: FloatArray,
+    cap: FloatArray,
+) -> FloatArray:
+    """Migration flows for every replica.
+
+    Parameters
+    ----------
+    base_flow : (R, R)
+        Baseline flow origin -> destination, persons per period; diagonal ignored.
+    wage : (N, R)
+        Current average wage by region (any money unit, same as ``base_wage``).
+    base_wage : (N, R)
+        Baseline average wage by region.
+    elasticity : (N,)
+        Elasticity of the flow to the relative wage gap.
+    new_jobs : (N, R)
+        Change in jobs created by the cooperation in each destination this
+        period, persons.
+    recruitment : (R, R)
+        Share of new jobs in the destination filled from the origin.
+    cap : (N, R, R)
+        Maximum flow, persons per period (``inf`` for no cap).
+
+    Returns
+    -------
+    (N, R, R) array
+        Flows, persons per period, zero on the diagonal.
+    """
+    # gap[n, i, j] = (w_j / w_i) / (w0_j / w0_i)
+    gap = (wage[:, None, :] / wage[:, :, None]) / (base_wage[:, None, :] / base_wage[:, :, None])
+    flows = base_flow[None] * gap ** elasticity[:, None, None]
+    flows = flows + recruitment[None] * np.maximum(new_jobs, 0.0)[:, None, :]
+    flows = np.minimum(flows, cap)
+    n_reg = base_flow.shape[0]
+    flows[:, np.arange(n_reg), np.arange(n_reg)] = 0.0
+    result: FloatArray = flows
+    return result

@@ -1,0 +1,1 @@
+"""Labelled datasets, provenance and atomic writing."""

@@ -1,0 +1,194 @@
+"""Build the labelled output dataset from the engine's raw arrays.
+
+Every variable carries ``units`` and ``long_name``; flows say their period in
+their units, and annual variables are sums over the year (stocks such as jobs:
+averages over the year). The dataset's attributes hold the provenance: the
+resolved scenario text and its sha256, the sha256 of every data file read, the
+engine version and the seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from numpy.typing import NDArray
+
+import sim
+from sim.engine.model import Model
+from sim.engine.simulate import JOB_KINDS
+from sim.errors import ScenarioError
+from sim.kernels.stages import STAGES
+from sim.scenario.load import dump_yaml
+
+FloatArray = NDArray[np.float64]
+
+
+def money_unit(model: Model) -> str:
+    """E.g. ``USD million (current prices)``."""
+    md = model.scenario.data["metadata"]
+    scale = "" if md["money_unit"] == "one" else f" {md['money_unit']}"
+    basis = (
+        "current prices"
+        if md["price_basis"] == "current"
+        else f"constant {md['price_base_year']} prices"
+    )
+    return f"{md['currency']}{scale} ({basis})"
+
+
+def _flow_unit(model: Model, period: str) -> str:
+    money = money_unit(model)
+    head, _, basis = money.partition(" (")
+    return f"{head} {period} ({basis}"
+
+
+def pairs(model: Model) -> list[tuple[int, int]]:
+    """International region pairs (a, b) with a < b in scenario order."""
+    n = len(model.regions)
+    return [(a, b) for a in range(n) for b in range(a + 1, n)]
+
+
+def build_dataset(
+    model: Model, arrays: dict[str, FloatArray], replicas: NDArray[np.int64], events: int
+) -> xr.Dataset:
+    """Label the raw arrays (leading axes replica, time) as an :class:`xarray.Dataset`."""
+    cal = model.calendar
+    regions, sectors = model.regions, model.sectors
+    per = cal.unit
+    flow = _flow_unit(model, per)
+    flow_year = _flow_unit(model, "per year")
+    pair_list = pairs(model)
+    pair_labels = [f"{regions[a]}-{regions[b]}" for a, b in pair_list]
+    years = np.unique(cal.years)
+
+    trade = arrays["trade"]
+    turnover = (
+        np.stack(
+            [trade[:, :, a, b].sum(-1) + trade[:, :, b, a].sum(-1) for a, b in pair_list], axis=-1
+        )
+        if pair_list
+        else np.zeros((*trade.shape[:2], 0))
+    )
+    cap_total = arrays["capital_flow_projects"].sum(-1) + arrays["capital_flow_other"]
+    expenditure = arrays["expenditure"]
+    real_income = expenditure / arrays["price_index"]
+    real_change = 100.0 * (real_income / real_income[:, :1] - 1.0)
+
+    def annual(values: FloatArray, how: str) -> FloatArray:
+        out = []
+        for y in years:
+            sel = values[:, cal.years == y]
+            out.append(sel.sum(axis=1) if how == "sum" else sel.mean(axis=1))
+        return np.stack(out, axis=1)
+
+    stage_codes = {
+        "flag_values": np.arange(len(STAGES), dtype=np.int8),
+        "flag_meanings": " ".join(STAGES),
+    }
+    r_t = ("replica", "time")
+    variables: dict[str, tuple[tuple[str, ...], Any, dict[str, Any]]] = {
+        "trade": ((*r_t, "origin", "destination", "sector"), trade,
+                  {"units": flow, "long_name": "bilateral trade by sector (domestic sales on the diagonal)"}),
+        "trade_turnover": ((*r_t, "pair"), turnover,
+                           {"units": flow, "long_name": "trade turnover of the pair (exports plus imports)"}),
+        "trade_turnover_annual": (("replica", "year", "pair"), annual(turnover, "sum"),
+                                  {"units": flow_year, "long_name": "annual trade turnover of the pair (sum over the year)"}),
+        "exports": ((*r_t, "region"), trade.sum(-1).sum(2) - np.einsum("ntiis->nti", trade),
+                    {"units": flow, "long_name": "exports to all other regions"}),
+        "output": ((*r_t, "region", "sector"), arrays["output"],
+                   {"units": flow, "long_name": "gross output value"}),
+        "factory_gate_price": ((*r_t, "region", "sector"), arrays["price"],
+                               {"units": "1", "long_name": "factory-gate price relative to the start (world-output or regional CPI numeraire)"}),
+        "real_income": ((*r_t, "region"), real_income,
+                        {"units": flow, "long_name": "real income: expenditure deflated by the consumer price index change"}),
+        "real_income_change": ((*r_t, "region"), real_change,
+                               {"units": "percent", "long_name": "real income change since the first period (welfare, includes growth)"}),
+        "capital_flow_projects": ((*r_t, "origin", "destination", "sector"), arrays["capital_flow_projects"],
+                                  {"units": flow, "long_name": "capex of listed projects disbursed, investor (origin) to host (destination)"}),
+        "capital_flow_other": ((*r_t, "origin", "destination"), arrays["capital_flow_other"],
+                               {"units": flow, "long_name": "investment outside the listed projects"}),
+        "capital_flow": ((*r_t, "origin", "destination"), cap_total,
+                         {"units": flow, "long_name": "total capital flow (projects plus other investment)"}),
+        "capital_flow_annual": (("replica", "year", "origin", "destination"), annual(cap_total, "sum"),
+                                {"units": flow_year, "long_name": "annual total capital flow (sum over the year)"}),
+        "jobs": ((*r_t, "region", "sector", "kind"), arrays["jobs"],
+                 {"units": "persons", "long_name": "jobs created by the cooperation (average over the period)"}),
+        "jobs_annual": (("replica", "year", "region", "kind"), annual(arrays["jobs"].sum(3), "mean"),
+                        {"units": "persons", "long_name": "jobs created by the cooperation (average over the year)"}),
+        "migration": ((*r_t, "origin", "destination"), arrays["migration"],
+                      {"units": f"persons {per}", "long_name": "gross labour migration flow"}),
+        "wage": ((*r_t, "region"), arrays["wage"],
+                 {"units": f"{model.scenario.data['metadata']['currency']} per month", "long_name": "average wage"}),
+        "projects_by_stage": ((*r_t, "stage"), arrays["projects_by_stage"],
+                              {"units": "projects", "long_name": "number of projects in each stage"}),
+        "project_stage": ((*r_t, "project"), arrays["project_stage"].astype(np.int8),
+                          {"units": "1", "long_name": "stage of each project", **stage_codes}),
+        "solver_iterations": (r_t, arrays["solver_iterations"],
+                              {"units": "1", "long_name": "iterations of the trade equilibrium solver"}),
+    }  # fmt: skip
+    wanted = model.scenario.data["output"]["variables"]
+    if wanted:
+        unknown = [v for v in wanted if v not in variables]
+        if unknown:
+            raise model.scenario.error(
+                f"unknown output variable '{unknown[0]}'",
+                "output.variables",
+                unknown[0],
+                allowed=", ".join(variables),
+                hint="see docs/outputs.md",
+            )
+        variables = {k: v for k, v in variables.items() if k in wanted}
+
+    projects = model.projects
+    coords: dict[str, Any] = {
+        "replica": ("replica", replicas, {"long_name": "Monte Carlo replica"}),
+        "time": ("time", cal.datetimes(), {"long_name": f"start of period ({cal.step})"}),
+        "year": ("year", years, {"long_name": "calendar year"}),
+        "region": ("region", regions),
+        "origin": ("origin", regions),
+        "destination": ("destination", regions),
+        "sector": ("sector", sectors),
+        "kind": ("kind", list(JOB_KINDS)),
+        "stage": ("stage", list(STAGES)),
+        "pair": ("pair", pair_labels),
+        "project": ("project", [p.id for p in projects]),
+        "project_sector": ("project", [sectors[p.sector] for p in projects]),
+        "project_host": ("project", [regions[p.host] for p in projects]),
+        "project_investor": ("project", [regions[p.investor] for p in projects]),
+    }
+    data_vars = {name: (dims, values, attrs) for name, (dims, values, attrs) in variables.items()}
+    ds = xr.Dataset(data_vars=data_vars, coords=coords)
+    ds.attrs.update(provenance(model, events, len(replicas)))
+    return ds
+
+
+def provenance(model: Model, events: int, replicas: int) -> dict[str, Any]:
+    """Attributes recording where the numbers come from."""
+    sc = model.scenario
+    text = dump_yaml(sc.data)
+    md = sc.data["metadata"]
+    return {
+        "title": md["title"] or md["name"],
+        "scenario_name": md["name"],
+        "scenario_yaml": text,
+        "scenario_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "scenario_files": json.dumps(sc.files),
+        "data_files_sha256": json.dumps(model.hashes, sort_keys=True),
+        "engine": "sim",
+        "engine_version": sim.__version__,
+        "seed": int(sc.data["monte_carlo"]["seed"]),
+        "replicas": int(replicas),
+        "money_unit": money_unit(model),
+        "period": model.calendar.step,
+        "deficit_closure": sc.data["trade"]["closure"],
+        "numeraire": sc.data["trade"]["numeraire"],
+        "baseline_balance": json.dumps(model.balance_report, sort_keys=True),
+        "simpy_events": int(events),
+        "Conventions": "CF-1.8",
+    }
+
+
+__all__ = ["ScenarioError", "build_dataset", "money_unit", "pairs", "provenance"]

@@ -1,0 +1,44 @@
+"""Write datasets atomically: a temporary file in the target folder, renamed into place.
+
+A process killed while writing leaves the previous file (or none), never a
+truncated one: :func:`os.replace` is atomic on POSIX within one filesystem.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import xarray as xr
+
+from sim.errors import SimError
+
+
+def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write ``ds`` as NetCDF-4 (h5netcdf) to ``path`` atomically; return the path."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    encoding = {
+        name: {"zlib": True, "complevel": 1}
+        for name, var in ds.data_vars.items()
+        if var.dtype.kind in "fiu"
+    }
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
+        with tmp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise SimError(
+            f"could not write {target}: {exc}\n  fix: check the folder exists, is writable "
+            "and has free space"
+        ) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target

@@ -1,0 +1,1 @@
+"""Scenario schema, loading and validation."""
