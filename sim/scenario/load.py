@@ -519,7 +519,7 @@ def _load_raw(path: Path, max_nodes: int) -> tuple[dict[str, Any] | _Replace, di
                 line=_line(root),
                 hint="start the file with `key: value` lines, not a list or a single value",
             )
-        pass
+        _check_size(root, file, max_nodes)
         converter = _Converter(file, loader)
         data = converter.mapping(root, "")
     except RecursionError:
