@@ -74,8 +74,18 @@ class BatchSimulation:
         cal = model.calendar
         self.dt = cal.dt
         self.years = cal.years
+        first = cal.starts[0]
+        self.start_year = first.year + (first.month - 1) / 12.0
         # Stage entry periods (N, P, 4) and abandonment (N, P); T means never.
         self.entered = _snap(model, batch.stages.entered)
+        # Construction lasts at least one period, so every project that builds
+        # disburses its capex even when construction is shorter than a period.
+        started = self.entered[:, :, 2] < cal.periods
+        self.entered[:, :, 3] = np.where(
+            started,
+            np.minimum(np.maximum(self.entered[:, :, 3], self.entered[:, :, 2] + 1), cal.periods),
+            self.entered[:, :, 3],
+        )
         self.abandoned = _snap(model, batch.stages.abandoned)
         con = batch.stages.entered[:, :, 2]
         self.construction_periods = np.maximum(
@@ -150,7 +160,6 @@ class BatchSimulation:
         n = b.count
         n_r, n_s, n_p = model.shape
         dt = self.dt
-        year = self.years[k]
         out = self.out
         if k > 0:
             self.log_trend += np.log1p(b.trend[:, k - 1]) * dt
@@ -208,12 +217,12 @@ class BatchSimulation:
         self.price = sol.price
         _check_finite(model, "trade", sol.trade, k, b.first)
 
-        # Jobs: direct intensities fall with productivity growth after the intensity year.
-        elapsed = year + 0.5 * dt - model.intensity_year
-        prod_factor = (1.0 + b.productivity) ** (
-            -(k * dt + model.calendar.starts[0].year - model.intensity_year)
-        )
-        prod_host = (1.0 + b.productivity) ** (-elapsed)
+        # Output per worker grows from the start (employment coefficients of the
+        # input-output table) and from the intensity year (project job intensities).
+        elapsed = (k + 0.5) * dt
+        since_intensity = self.start_year + elapsed - model.intensity_year
+        prod_factor = (1.0 + b.productivity) ** (-elapsed)
+        prod_host = (1.0 + b.productivity) ** (-since_intensity)
         host_factor = prod_host[:, [p.host for p in model.projects]] if n_p else np.zeros((n, 0))
         construction = (spend_rate * b.construction_jobs[:, None] * host_factor) @ self.to_host
         operation = (b.capex * b.jobs_per_capex * ramp * keep * host_factor) @ self.to_host

@@ -48,7 +48,7 @@ def migration_flows(
     new_jobs : (N, R)
         Change in jobs created by the cooperation in each destination this
         period, persons.
-    recruitment : (R, R)
+    recruitment : (N, R, R)
         Share of new jobs in the destination filled from the origin.
     cap : (N, R, R)
         Maximum flow, persons per period (``inf`` for no cap).
@@ -61,7 +61,7 @@ def migration_flows(
     # gap[n, i, j] = (w_j / w_i) / (w0_j / w0_i)
     gap = (wage[:, None, :] / wage[:, :, None]) / (base_wage[:, None, :] / base_wage[:, :, None])
     flows = base_flow[None] * gap ** elasticity[:, None, None]
-    flows = flows + recruitment[None] * np.maximum(new_jobs, 0.0)[:, None, :]
+    flows = flows + recruitment * np.maximum(new_jobs, 0.0)[:, None, :]
     flows = np.minimum(flows, cap)
     n_reg = base_flow.shape[0]
     flows[:, np.arange(n_reg), np.arange(n_reg)] = 0.0
