@@ -1,11 +1,18 @@
 """sim: a scenario engine for cross-border industrial cooperation.
 
 Load a YAML scenario, simulate trade, capital flows and jobs for many
-Monte Carlo replicas at once, and get an :class:`xarray.Dataset` back.
+Monte Carlo replicas at once, and get an :class:`xarray.Dataset` back::
+
+    import sim
+    ds = sim.run("scenarios/uz_kz_khiva_2024.yaml", replicas=500)
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+# Imported after __version__: sim.results reads it while sim is initialising.
+from sim.api import load_scenario, run
+from sim.errors import ScenarioError, SimError
+
+__all__ = ["ScenarioError", "SimError", "__version__", "load_scenario", "run"]

@@ -100,20 +100,25 @@ def simulate(
     count = mc["replicas"] if count is None else count
     size = batch_size or mc["batch_size"]
     parts: dict[str, list[np.ndarray]] = {}
+    drawn: dict[str, list[np.ndarray]] = {}
     events = 0
     done = 0
     for start in range(first, first + count, size):
         n = min(size, first + count - start)
-        result = simulate_batch(model, draw_batch(model, start, n))
+        batch = draw_batch(model, start, n)
+        result = simulate_batch(model, batch)
         events = max(events, result.events)
         for name, values in result.arrays.items():
             parts.setdefault(name, []).append(values)
+        for key, values in batch.drawn.items():
+            drawn.setdefault(key, []).append(values)
         done += n
         if progress is not None:
             progress(done, count)
     arrays = {name: np.concatenate(chunks, axis=0) for name, chunks in parts.items()}
     replicas = np.arange(first, first + count, dtype=np.int64)
-    return build_dataset(model, arrays, replicas, events)
+    parameters = {key: np.concatenate(chunks) for key, chunks in drawn.items()}
+    return build_dataset(model, arrays, replicas, events, parameters)
 
 
 def run(

@@ -219,3 +219,10 @@ def test_both_closures_run_and_clear(tiny_path: Path, closure: str) -> None:
     ds = run_dict(data, tiny_path, replicas=2)
     sales = ds.trade.sum("destination").rename(origin="region")
     np.testing.assert_allclose(sales.values, ds.output.values, rtol=1e-10)
+
+
+def test_docs_outputs_lists_every_variable(tiny_path: Path) -> None:
+    ds = api.run(tiny_path, replicas=2)
+    page = (Path(__file__).resolve().parents[1] / "docs" / "outputs.md").read_text()
+    missing = [name for name in ds.data_vars if f"| `{name}` |" not in page]
+    assert not missing, f"docs/outputs.md does not describe {missing}"

@@ -404,14 +404,6 @@ def test_warm_start_converges_to_same_point() -> None:
     assert warm.iterations < cold.iterations
 
 
-NUMERAIRE_BUG = (
-    "solve_gravity only normalises prices after a tatonnement step, so when the initial "
-    "prices (ones or price_guess) already clear every market it returns them unnormalised "
-    "and the numeraire condition is violated"
-)
-
-
-@pytest.mark.xfail(reason=NUMERAIRE_BUG, strict=True)
 @pytest.mark.parametrize("closure", CLOSURES)
 def test_numeraire_cpi_enforced_when_ones_clear_markets(closure: str) -> None:
     """All routes into region 1 (domestic included) cost 20% more.
@@ -430,7 +422,6 @@ def test_numeraire_cpi_enforced_when_ones_clear_markets(closure: str) -> None:
     np.testing.assert_allclose(sol.trade[0], flows / 1.2, rtol=1e-12)
 
 
-@pytest.mark.xfail(reason=NUMERAIRE_BUG, strict=True)
 def test_numeraire_world_output_enforced_for_equilibrium_warm_start() -> None:
     flows = _flows()
     cost = _shock(1, 3, 2)
@@ -475,7 +466,7 @@ def _economies(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     return flows, cost, theta, quantity
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True)
 @given(_economies(), st.sampled_from(CLOSURES))
 def test_property_zero_shock_identity(economy: tuple, closure: str) -> None:
     flows, cost, theta, quantity = economy
@@ -484,7 +475,71 @@ def test_property_zero_shock_identity(economy: tuple, closure: str) -> None:
     assert _rel(sol.trade[0], flows) < 1e-12
 
 
-@settings(max_examples=25, deadline=None)
+def _economy(
+    flows: list, cost: list, theta: list, quantity: list
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One replica in the shapes the strategy draws: (R,R,S), (1,R,R,S), (1,S), (1,R,S)."""
+    return (
+        np.array(flows, dtype=float),
+        np.array(cost, dtype=float)[None],
+        np.array(theta, dtype=float)[None],
+        np.array(quantity, dtype=float)[None],
+    )
+
+
+# Regression cases found by the property test below. The committed 1/(1+theta)
+# tatonnement solves all of them; a diagonal Newton step on own prices that ignores
+# cross-price effects overshoots on them (nan prices reported as converged, no
+# convergence within max_iter, or a step length that collapses at residual ~1e-6).
+HARD_ECONOMIES = [
+    (  # dominant home supplier, low elasticity
+        _economy(
+            [[[19.66822776], [9.50959059]], [[1.52718017], [36.12972708]]],
+            [[[0.9904969], [1.17246617]], [[0.98413961], [1.04731716]]],
+            [1.67913424],
+            [[1.1390809], [1.04216449]],
+        ),
+        "ratio",
+    ),
+    (  # small region facing a large cost rise
+        _economy(
+            [[[53.29362268], [2.77088847]], [[0.50563789], [2.19319859]]],
+            [[[1.21074001], [1.0729861]], [[1.12827345], [1.04463125]]],
+            [7.57797075],
+            [[1.1671341], [0.80123233]],
+        ),
+        "additive",
+    ),
+    (  # two sectors, near-autarky in one sector for one region
+        _economy(
+            [
+                [[37.747688, 16.32780644], [0.50563789, 0.26362359]],
+                [[8.15137537, 9.13628022], [35.9785657, 43.1458937]],
+            ],
+            [
+                [[1.22078259, 1.1671341], [0.80123233, 1.18583192]],
+                [[0.81511351, 1.12834495], [0.87904503, 1.18843052]],
+            ],
+            [5.01949793, 3.44812729],
+            [[0.99020925, 0.81274385], [0.85592747, 1.10178099]],
+        ),
+        "ratio",
+    ),
+]
+
+
+@pytest.mark.parametrize(("economy", "closure"), HARD_ECONOMIES, ids=["a", "b", "c"])
+def test_hard_economies_converge(economy: tuple, closure: str) -> None:
+    flows, cost, theta, quantity = economy
+    with np.errstate(all="ignore"):
+        _, sol = _solve(flows, cost, theta, quantity, closure=closure)
+    assert np.all(np.isfinite(sol.price)) and np.all(sol.price > 0)
+    assert sol.converged.all()
+    assert _rel(sol.trade.sum(axis=2), sol.output) < 1e-10
+    assert _rel(sol.trade, _gravity_prediction(flows, cost, theta, sol)) < 1e-10
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
 @given(_economies(), st.sampled_from(CLOSURES), st.sampled_from([None, 0]))
 def test_property_equilibrium_conditions(
     economy: tuple, closure: str, numeraire: int | None
@@ -492,6 +547,7 @@ def test_property_equilibrium_conditions(
     flows, cost, theta, quantity = economy
     _, sol = _solve(flows, cost, theta, quantity, closure=closure, numeraire=numeraire)
     assert sol.converged.all()
+    assert np.all(np.isfinite(sol.price)) and np.all(sol.price > 0)
     assert _rel(sol.trade, _gravity_prediction(flows, cost, theta, sol)) < 1e-10
     assert _rel(sol.trade.sum(axis=2), sol.output) < 1e-10
     np.testing.assert_allclose(sol.expenditure.sum(axis=1), sol.output.sum(axis=(1, 2)), rtol=1e-12)

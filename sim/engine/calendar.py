@@ -7,7 +7,7 @@ on or before it; events dated inside a period take effect at its start.
 
 from __future__ import annotations
 
-import datetime as dt
+import datetime
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,9 +16,9 @@ from numpy.typing import NDArray
 MONTHS = {"quarter": 3, "year": 12}
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
+def _add_months(day: datetime.date, months: int) -> datetime.date:
     month = day.month - 1 + months
-    return dt.date(day.year + month // 12, month % 12 + 1, 1)
+    return datetime.date(day.year + month // 12, month % 12 + 1, 1)
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Calendar:
         ``quarter`` or ``year``.
     """
 
-    starts: list[dt.date]
+    starts: list[datetime.date]
     step: str
 
     @property
@@ -58,14 +58,14 @@ class Calendar:
     def unit(self) -> str:
         return "per quarter" if self.step == "quarter" else "per year"
 
-    def model_time(self, day: dt.date) -> float:
+    def model_time(self, day: datetime.date) -> float:
         """Years since the start on the model clock (periods are exactly ``dt`` long)."""
         start = self.starts[0]
         months = (day.year - start.year) * 12 + (day.month - start.month)
-        month_len = (_add_months(day, 1) - dt.date(day.year, day.month, 1)).days
+        month_len = (_add_months(day, 1) - datetime.date(day.year, day.month, 1)).days
         return (months + (day.day - 1) / month_len) / 12.0
 
-    def period_of(self, day: dt.date) -> int:
+    def period_of(self, day: datetime.date) -> int:
         """Index of the period containing ``day`` (-1 before the start, T after the end)."""
         if day < self.starts[0]:
             return -1
@@ -77,12 +77,12 @@ class Calendar:
 
 def build_calendar(start: str, end: str, step: str) -> Calendar:
     """Periods from the first day of ``start``'s month to the one containing ``end``."""
-    first = dt.date.fromisoformat(start).replace(day=1)
+    first = datetime.date.fromisoformat(start).replace(day=1)
     if step == "quarter":
         first = first.replace(month=(first.month - 1) // 3 * 3 + 1)
     elif step == "year":
         first = first.replace(month=1)
-    last = dt.date.fromisoformat(end)
+    last = datetime.date.fromisoformat(end)
     starts = []
     day = first
     while day <= last:

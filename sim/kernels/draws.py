@@ -62,6 +62,8 @@ def quantile(family: str, params: Mapping[str, float], u: FloatArray) -> FloatAr
     -------
     array, same shape as ``u``
     """
+    if family in ("uniform", "triangular") and params["high"] == params["low"]:
+        return np.full(np.shape(u), float(params["low"]))  # a point mass
     dist = _frozen(family, params)
     own = FAMILIES[family]
     low = params.get("low") if "low" not in own else None

@@ -89,7 +89,7 @@ class GravitySolution:
     price_index : (N, R)
         Consumer price index change :math:`\\hat P_j`.
     iterations : int
-        Iterations taken by the slowest replica.
+        Trial steps taken by the slowest replica.
     residual : (N,)
         Final max relative excess demand per replica.
     converged : (N,)
@@ -160,12 +160,25 @@ def solve_gravity(
     price_guess: FloatArray | None = None,
     tol: float = 1e-12,
     max_iter: int = 5000,
+    newton_limit: int = 150,
 ) -> GravitySolution:
     r"""Solve the general equilibrium for every replica.
 
-    A Gauss-Jacobi tatonnement on factory-gate prices: each region-sector's
-    price moves by its excess demand to the power :math:`1/(1+\theta_s)`,
-    which is the exact own-price response of the market-clearing condition.
+    Newton's method on log factory-gate prices with the analytic Jacobian of
+    log excess demand :math:`F_{is} = \ln D_{is} - \ln Y'_{is}`,
+
+    .. math::
+
+        \frac{\partial D_{is}}{\partial \ln p_{kt}} =
+            -\delta_{st}\,\theta_s \Bigl(\delta_{ik} D_{is}
+                - \sum_j X'_{ijs}\,\pi'_{kjs}\Bigr)
+            + \sum_j \frac{X'_{ijs}}{E'_j}\,\frac{\partial E'_j}{\partial Y'_k}\,Y'_{kt},
+
+    made invertible by adding :math:`\mathbf{1}\mathbf{1}^\top` (demand is
+    homogeneous of degree zero, so :math:`J\mathbf{1} = 0`), with a
+    backtracking line search on :math:`\lVert F \rVert_2`. Systems with more
+    than ``newton_limit`` region-sectors use the damped Gauss-Jacobi step
+    :math:`\ln z_{is}/(1+\theta_s)` instead, whose cost grows linearly.
     A replica stops moving as soon as it has converged, so its result does not
     depend on which other replicas share the batch.
 
@@ -189,7 +202,9 @@ def solve_gravity(
     tol : float
         Convergence tolerance on the max relative excess demand.
     max_iter : int
-        Iteration budget.
+        Iteration budget (trial steps).
+    newton_limit : int
+        Largest number of region-sectors solved by Newton's method.
 
     Returns
     -------
@@ -201,33 +216,58 @@ def solve_gravity(
     y0 = baseline.output
     alpha = baseline.alpha
     n_rep = quantity.shape[0]
+    n_reg, n_sec = y0.shape
+    size = n_reg * n_sec
     phi = baseline.expenditure / y0.sum(axis=1)
     deficit = baseline.expenditure - y0.sum(axis=1)
     world0 = y0.sum()
-    inv_step = 1.0 / (1.0 + theta)[:, None, :]  # (N, 1, S)
     neg_theta = -theta[:, None, :]  # (N, 1, S)
     base_weight = pi[None] * cost_weight  # (N, i, j, s): fixed within the solve
     supply_value = y0[None] * quantity  # (N, R, S) at baseline prices
+    use_newton = size <= newton_limit
 
     price = np.ones_like(quantity) if price_guess is None else price_guess.copy()
-    active = np.ones(n_rep, dtype=bool)
-    residual = np.full(n_rep, np.inf)
-    iterations = 0
-    for iterations in range(1, max_iter + 1):  # noqa: B007 - iterations is reported
+    # Normalise first: a guess that already clears every market is returned as is.
+    price = _normalise(price, base_weight, neg_theta, supply_value, alpha, numeraire, theta)
+
+    def assess(p: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Max relative excess demand (N,), squared norm of F (N,), proposed move."""
         trade, output, expenditure, _ = _evaluate(
-            price, base_weight, neg_theta, supply_value, alpha, phi, deficit, world0, closure
+            p, base_weight, neg_theta, supply_value, alpha, phi, deficit, world0, closure
         )
         sales = trade.sum(axis=2)  # (N, i, s)
-        excess = np.divide(sales, output, out=np.ones_like(sales), where=output > 0)
-        residual = np.abs(excess - 1.0).max(axis=(1, 2))
-        active = residual > tol
-        if not active.any():
-            break
-        new_price = price * excess**inv_step
-        new_price = _normalise(
-            new_price, base_weight, neg_theta, supply_value, alpha, numeraire, theta
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_excess = np.where((output > 0) & (sales > 0), np.log(sales / output), 0.0)
+        residual = np.abs(np.expm1(log_excess)).max(axis=(1, 2))
+        if use_newton:
+            jac = _jacobian(trade, output, expenditure, sales, theta, phi, deficit, world0, closure)
+            jac = jac.reshape(n_rep, size, size) + 1.0  # + 1 1^T pins the price level
+            move = np.linalg.solve(jac, -log_excess.reshape(n_rep, size, 1))
+            move = move.reshape(n_rep, n_reg, n_sec)
+        else:
+            move = -log_excess / (1.0 + theta[:, None, :])
+        return residual, (log_excess**2).sum(axis=(1, 2)), move
+
+    residual, norm, move = assess(price)
+    length = np.ones(n_rep)
+    active = residual > tol
+    iterations = 0
+    while active.any() and iterations < max_iter:
+        iterations += 1
+        candidate = price * np.exp(length[:, None, None] * move)
+        candidate = _normalise(
+            candidate, base_weight, neg_theta, supply_value, alpha, numeraire, theta
         )
-        price = np.where(active[:, None, None], new_price, price)
+        cand_residual, cand_norm, cand_move = assess(candidate)
+        better = active & np.isfinite(cand_norm) & (cand_norm < norm)
+        price = np.where(better[:, None, None], candidate, price)
+        move = np.where(better[:, None, None], cand_move, move)
+        residual = np.where(better, cand_residual, residual)
+        norm = np.where(better, cand_norm, norm)
+        length = np.where(better, 1.0, np.where(active, 0.5 * length, length))
+        # A replica whose step has shrunk to nothing is as close as rounding allows.
+        active = (residual > tol) & (length > 1e-10)
+    active = residual > tol
     trade, output, expenditure, price_index = _evaluate(
         price, base_weight, neg_theta, supply_value, alpha, phi, deficit, world0, closure
     )
@@ -241,6 +281,50 @@ def solve_gravity(
         residual=residual,
         converged=~active,
     )
+
+
+def _jacobian(
+    trade: FloatArray,
+    output: FloatArray,
+    expenditure: FloatArray,
+    sales: FloatArray,
+    theta: FloatArray,
+    phi: FloatArray,
+    deficit: FloatArray,
+    world0: float,
+    closure: str,
+) -> FloatArray:
+    """d ln(D_is / Y_is) / d ln p_kt, shape (N, i, s, k, t); see :func:`solve_gravity`."""
+    n_reg, n_sec = output.shape[1:]
+    eye_r = np.eye(n_reg)
+    share = trade / trade.sum(axis=1, keepdims=True)  # pi'_{ijs}
+    cross = np.einsum("nijs,nkjs->niks", trade, share)
+    substitution = -theta[:, None, None, :] * (
+        eye_r[None, :, :, None] * sales[:, :, None, :] - cross
+    )
+    income = output.sum(axis=2)  # (N, R)
+    if closure == "ratio":
+        world = income.sum(axis=1)
+        weighted = (phi[None] * income).sum(axis=1)
+        # dE_j/dY_k for E_j = phi_j Y_j W / sum(phi Y)
+        d_exp = expenditure[:, :, None] * (
+            eye_r[None] / income[:, :, None]
+            + 1.0 / world[:, None, None]
+            - phi[None, None, :] / weighted[:, None, None]
+        )
+    else:
+        d_exp = np.broadcast_to(
+            eye_r[None] + deficit[None, :, None] / world0, (len(income), n_reg, n_reg)
+        )
+    via_income = np.einsum("nijs,nj,njk->nisk", trade, 1.0 / expenditure, d_exp)
+    jac = via_income[:, :, :, :, None] * output[:, None, None, :, :]
+    jac += (
+        substitution.transpose(0, 1, 3, 2)[:, :, :, :, None] * np.eye(n_sec)[None, None, :, None, :]
+    )
+    jac /= sales[:, :, :, None, None]
+    idx_r, idx_s = np.meshgrid(np.arange(n_reg), np.arange(n_sec), indexing="ij")
+    jac[:, idx_r, idx_s, idx_r, idx_s] -= 1.0  # d ln Y_is / d ln p_is = 1
+    return jac
 
 
 def _sector_price_index(

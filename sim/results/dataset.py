@@ -52,7 +52,11 @@ def pairs(model: Model) -> list[tuple[int, int]]:
 
 
 def build_dataset(
-    model: Model, arrays: dict[str, FloatArray], replicas: NDArray[np.int64], events: int
+    model: Model,
+    arrays: dict[str, FloatArray],
+    replicas: NDArray[np.int64],
+    events: int,
+    parameters: dict[str, FloatArray] | None = None,
 ) -> xr.Dataset:
     """Label the raw arrays (leading axes replica, time) as an :class:`xarray.Dataset`."""
     cal = model.calendar
@@ -129,6 +133,16 @@ def build_dataset(
         "solver_iterations": (r_t, arrays["solver_iterations"],
                               {"units": "1", "long_name": "iterations of the trade equilibrium solver"}),
     }  # fmt: skip
+    if parameters:
+        keys = sorted(parameters)
+        variables["parameter_draws"] = (
+            ("replica", "parameter"),
+            np.stack([parameters[k] for k in keys], axis=1),
+            {
+                "units": "the unit of each parameter's key (docs/scenarios.md)",
+                "long_name": "value drawn for each parameter given as a distribution",
+            },
+        )
     wanted = model.scenario.data["output"]["variables"]
     if wanted:
         unknown = [v for v in wanted if v not in variables]
@@ -154,6 +168,7 @@ def build_dataset(
         "kind": ("kind", list(JOB_KINDS)),
         "stage": ("stage", list(STAGES)),
         "pair": ("pair", pair_labels),
+        "parameter": ("parameter", sorted(parameters or {})),
         "project": ("project", [p.id for p in projects]),
         "project_sector": ("project", [sectors[p.sector] for p in projects]),
         "project_host": ("project", [regions[p.host] for p in projects]),
