@@ -104,7 +104,9 @@ def test_indirect_jobs_recomputed_from_leontief(tiny_path: Path) -> None:
         flows[regions.index(o), regions.index(d), sectors.index(s)] = float(v)
     shares = flows / flows.sum(axis=0, keepdims=True)
     a_nat = np.zeros((n_r, n_s, n_s))
-    rows = [r.split(",") for r in (tiny_path.parent / "coefficients.csv").read_text().splitlines()[1:]]
+    rows = [
+        r.split(",") for r in (tiny_path.parent / "coefficients.csv").read_text().splitlines()[1:]
+    ]
     for reg, i, o, v in sorted(rows, key=lambda r: r[0] != "*"):
         targets = range(n_r) if reg == "*" else [regions.index(reg)]
         for r in targets:
@@ -156,7 +158,9 @@ def test_static_ge_matches_first_period_after_a_cost_change(tiny_path: Path) -> 
     cost = np.ones((1, 3, 3, 2))
     cost[0, 0, 1, :] = cost[0, 1, 0, :] = (1 + 0.01 * 0.5) / (1 + 0.01 * 2)
     theta = np.array([[4.0, 3.0]])
-    static = solve_gravity(model.baseline, cost_weights(cost, theta), theta, np.ones((1, 3, 2)), tol=1e-13)
+    static = solve_gravity(
+        model.baseline, cost_weights(cost, theta), theta, np.ones((1, 3, 2)), tol=1e-13
+    )
     period = ds.trade.sel(time="2022-01-01").isel(replica=0).values  # a year: flows per year
     np.testing.assert_allclose(period, static.trade[0], rtol=1e-10)
     before = ds.trade.sel(time="2021-01-01").isel(replica=0).values
@@ -176,7 +180,9 @@ def test_every_variable_has_units_and_long_name(tiny_path: Path) -> None:
     for name, var in ds.data_vars.items():
         assert var.attrs.get("units"), name
         assert var.attrs.get("long_name"), name
-    assert "per year" in ds.trade.attrs["units"] and "constant 2020 prices" in ds.trade.attrs["units"]
+    assert (
+        "per year" in ds.trade.attrs["units"] and "constant 2020 prices" in ds.trade.attrs["units"]
+    )
 
 
 def test_provenance_records_scenario_and_data_hashes(tiny_path: Path) -> None:
@@ -198,7 +204,9 @@ def test_annual_figures_are_sums_of_periods(tiny_path: Path) -> None:
     assert "per quarter" in ds.trade_turnover.attrs["units"]
     total = ds.trade_turnover.groupby("time.year").sum("time")
     np.testing.assert_allclose(
-        total.transpose("replica", "year", "pair").values, ds.trade_turnover_annual.values, rtol=1e-12
+        total.transpose("replica", "year", "pair").values,
+        ds.trade_turnover_annual.values,
+        rtol=1e-12,
     )
 
 

@@ -434,15 +434,6 @@ def test_numeraire_world_output_enforced_for_equilibrium_warm_start() -> None:
     np.testing.assert_allclose(warm.price, cold.price, rtol=1e-10)
 
 
-FALLBACK_SIGN_BUG = (
-    "gravity.py solve_gravity, fallback branch (R*S > newton_limit): "
-    "move = -log_excess / (1 + theta) has the wrong sign (docstring: ln z/(1+theta); the "
-    "own-price derivative of log excess demand is -(1+theta)), so every step raises excess "
-    "demand, the line search halves the step to 1e-10 and the solve stops unconverged"
-)
-
-
-@pytest.mark.xfail(reason=FALLBACK_SIGN_BUG, strict=True)
 @pytest.mark.parametrize("closure", CLOSURES)
 @pytest.mark.parametrize("numeraire", [None, 2])
 def test_gauss_jacobi_fallback_matches_newton(
@@ -463,7 +454,6 @@ def test_gauss_jacobi_fallback_matches_newton(
     assert _rel(sol.trade, _gravity_prediction(flows, cost, theta, sol)) < 1e-10
 
 
-@pytest.mark.xfail(reason=FALLBACK_SIGN_BUG, strict=True)
 def test_large_system_uses_fallback_and_converges() -> None:
     """13 regions x 12 sectors = 156 region-sectors, above the default newton_limit."""
     regions, sectors = 13, 12

@@ -245,7 +245,7 @@ def solve_gravity(
             move = np.linalg.solve(jac, -log_excess.reshape(n_rep, size, 1))
             move = move.reshape(n_rep, n_reg, n_sec)
         else:
-            move = -log_excess / (1.0 + theta[:, None, :])
+            move = log_excess / (1.0 + theta[:, None, :])
         return residual, (log_excess**2).sum(axis=(1, 2)), move
 
     residual, norm, move = assess(price)
