@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from sim import __version__
-from sim.api import load_scenario, output_path, run_to_file
+from sim.api import load_scenario, output_path, prepare, run_to_file
 from sim.errors import SimError
 from sim.scenario.load import dump_yaml
 from sim.summary import summary_table
@@ -43,8 +43,14 @@ def _parser() -> argparse.ArgumentParser:
         help="another folder data files may be read from",
     )
 
-    validate = sub.add_parser("validate", help="check a scenario without running it")
+    validate = sub.add_parser("validate", help="check a scenario and its data without running it")
     validate.add_argument("scenario")
+    validate.add_argument(
+        "--data-root",
+        action="append",
+        default=[],
+        help="another folder data files may be read from",
+    )
     describe = sub.add_parser("describe", help="print the scenario resolved (extends, defaults)")
     describe.add_argument("scenario")
     return parser
@@ -56,9 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "validate":
-            sc = load_scenario(args.scenario)
+            sc = load_scenario(args.scenario, data_roots=[Path(p) for p in args.data_root])
+            model = prepare(sc)  # reads and checks the data files too
             print(
-                f"{args.scenario}: valid ({len(sc.region_ids)} regions, {len(sc.sector_ids)} sectors)"
+                f"{args.scenario}: valid ({len(sc.region_ids)} regions, {len(sc.sector_ids)} "
+                f"sectors, {len(model.projects)} projects, {model.calendar.periods} periods)"
             )
             return 0
         if args.command == "describe":

@@ -74,6 +74,8 @@ class ScenarioError(SimError):
             if self.show_value and self.value is not None:
                 detail += f" = {_format_value(self.value)}"
             parts.append(detail)
+        elif self.show_value and self.value is not None:
+            parts.append(f"  value: {_format_value(self.value)}")
         if self.allowed:
             parts.append(f"  allowed: {self.allowed}")
         if self.hint:

@@ -234,3 +234,32 @@ def test_docs_outputs_lists_every_variable(tiny_path: Path) -> None:
     page = (Path(__file__).resolve().parents[1] / "docs" / "outputs.md").read_text()
     missing = [name for name in ds.data_vars if f"| `{name}` |" not in page]
     assert not missing, f"docs/outputs.md does not describe {missing}"
+
+
+def test_exports_are_sales_to_other_regions(tiny_path: Path) -> None:
+    ds = api.run(tiny_path, replicas=2)
+    trade = ds.trade.sum("sector")
+    for region in ds.region.values:
+        others = [r for r in ds.region.values if r != region]
+        expected = trade.sel(origin=region, destination=others).sum("destination")
+        np.testing.assert_allclose(
+            ds.exports.sel(region=region).values, expected.values, rtol=1e-12
+        )
+
+
+def test_trend_rules_on_the_same_flow_multiply(tiny_path: Path) -> None:
+    data = tiny_dict(tiny_path)
+    data["economy"]["growth"] = {"A": 0.0, "B": 0.0, "C": 0.0}
+    data["investment"] = {}
+    data["policies"] = []
+    data["trade"]["elasticity"] = {"goods": 5.0, "services": 4.0}
+    one = {"origin": "A", "destination": "B", "rate": -0.1}
+    data["trade_costs"]["trend"] = [one, dict(one, rate=-0.2)]
+    both = run_dict(data, tiny_path, replicas=1)
+    data["trade_costs"]["trend"] = [dict(one, rate=(0.9 * 0.8) - 1.0)]
+    single = run_dict(data, tiny_path, replicas=1)
+    np.testing.assert_allclose(both.trade.values, single.trade.values, rtol=1e-10)
+    assert (
+        both.trade_turnover.sel(pair="A-B").values[0, -1]
+        > both.trade_turnover.sel(pair="A-B").values[0, 0]
+    )

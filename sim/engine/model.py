@@ -433,7 +433,7 @@ class Batch:
     wage0: FloatArray  # (N, R)
     border_days: FloatArray  # (N, R, R, S) baseline days
     tariff: FloatArray  # (N, R, R, S) baseline tariffs
-    trend: FloatArray  # (N, T, R, R, S) annual iceberg-cost change in force
+    trend: FloatArray  # (N, T, R, R, S) log of the annual iceberg-cost factor in force
     capex: FloatArray  # (N, P)
     jobs_per_capex: FloatArray  # (N, P)
     output_per_capex: FloatArray  # (N, P)
@@ -496,7 +496,8 @@ def draw_batch(model: Model, first: int, count: int) -> Batch:
     trend = np.zeros((count, cal.periods, n_r, n_r, n_s))
     for rule in model.trend_rules:
         rate = smp.series(rule.value, rule.key, years)  # (N, T)
-        trend += rate[:, :, None, None, None] * rule.mask[None, None]
+        # Rules on the same flow multiply: their log factors add.
+        trend += np.log1p(rate)[:, :, None, None, None] * rule.mask[None, None]
 
     inv = d["investment"]
     capex = np.zeros((count, n_p))

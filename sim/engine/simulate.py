@@ -1,11 +1,13 @@
 """The SimPy calendar driving vectorised steps over a batch of replicas.
 
 Policy events and project stage changes are SimPy events at the start of their
-period (time ``k``); the period's economy is computed at its middle
-(``k + 0.5``), after every event of that period has fired. A stage-change event
+period (time ``k``); the period's economy is computed at ``k + 0.5``, after
+every event of that period has fired (growth and cost trends are levels at the
+period's start, ramp-up and productivity are taken at its middle). A stage-change event
 fires once for each period in which any replica of the batch changes a
 project's stage and updates all replicas through masks, so the number of
-events is bounded by periods (x projects x stages) and never by replicas.
+events is at most two per period plus one per policy, whatever the number of
+replicas.
 """
 
 from __future__ import annotations
@@ -162,7 +164,7 @@ class BatchSimulation:
         dt = self.dt
         out = self.out
         if k > 0:
-            self.log_trend += np.log1p(b.trend[:, k - 1]) * dt
+            self.log_trend += b.trend[:, k - 1] * dt
         cost = (
             self.iceberg
             * np.exp(self.log_trend)
@@ -266,7 +268,7 @@ class BatchSimulation:
         out["project_stage"][:, k] = self.stage
         for code in range(len(STAGES)):
             out["projects_by_stage"][:, k, code] = (self.stage == code).sum(axis=1)
-        out["solver_iterations"][:, k] = sol.iterations
+        out["solver_iterations"][:, k] = sol.replica_iterations
 
 
 def _check_finite(model: Model, name: str, values: FloatArray, k: int, first: int) -> None:

@@ -41,6 +41,7 @@ Everything is vectorised over a leading replica axis ``N``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -90,6 +91,8 @@ class GravitySolution:
         Consumer price index change :math:`\\hat P_j`.
     iterations : int
         Trial steps taken by the slowest replica.
+    replica_iterations : (N,)
+        Trial steps each replica took before it converged.
     residual : (N,)
         Final max relative excess demand per replica.
     converged : (N,)
@@ -102,6 +105,7 @@ class GravitySolution:
     expenditure: FloatArray
     price_index: FloatArray
     iterations: int
+    replica_iterations: NDArray[np.int64]
     residual: FloatArray
     converged: NDArray[np.bool_]
 
@@ -242,18 +246,20 @@ def solve_gravity(
         if use_newton:
             jac = _jacobian(trade, output, expenditure, sales, theta, phi, deficit, world0, closure)
             jac = jac.reshape(n_rep, size, size) + 1.0  # + 1 1^T pins the price level
-            move = np.linalg.solve(jac, -log_excess.reshape(n_rep, size, 1))
-            move = move.reshape(n_rep, n_reg, n_sec)
+            solved = np.linalg.solve(jac, -log_excess.reshape(n_rep, size, 1))
+            move: NDArray[np.floating[Any]] = solved.reshape(n_rep, n_reg, n_sec)
         else:
             move = log_excess / (1.0 + theta[:, None, :])
-        return residual, (log_excess**2).sum(axis=(1, 2)), move
+        return residual, (log_excess**2).sum(axis=(1, 2)), move.astype(np.float64, copy=False)
 
     residual, norm, move = assess(price)
     length = np.ones(n_rep)
     active = residual > tol
     iterations = 0
+    per_replica = np.zeros(n_rep, dtype=np.int64)
     while active.any() and iterations < max_iter:
         iterations += 1
+        per_replica += active
         candidate = price * np.exp(length[:, None, None] * move)
         candidate = _normalise(
             candidate, base_weight, neg_theta, supply_value, alpha, numeraire, theta
@@ -278,6 +284,7 @@ def solve_gravity(
         expenditure=expenditure,
         price_index=price_index,
         iterations=iterations,
+        replica_iterations=per_replica,
         residual=residual,
         converged=~active,
     )

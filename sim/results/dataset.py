@@ -100,7 +100,7 @@ def build_dataset(
                            {"units": flow, "long_name": "trade turnover of the pair (exports plus imports)"}),
         "trade_turnover_annual": (("replica", "year", "pair"), annual(turnover, "sum"),
                                   {"units": flow_year, "long_name": "annual trade turnover of the pair (sum over the year)"}),
-        "exports": ((*r_t, "region"), trade.sum(-1).sum(2) - np.einsum("ntiis->nti", trade),
+        "exports": ((*r_t, "region"), trade.sum(-1).sum(3) - np.einsum("ntiis->nti", trade),
                     {"units": flow, "long_name": "exports to all other regions"}),
         "output": ((*r_t, "region", "sector"), arrays["output"],
                    {"units": flow, "long_name": "gross output value"}),

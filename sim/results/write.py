@@ -22,6 +22,10 @@ def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    # mkstemp creates the file 0600; give the result the mode a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     encoding = {
         name: {"zlib": True, "complevel": 1}
         for name, var in ds.data_vars.items()

@@ -62,17 +62,17 @@ class Key:
 
 
 def split_path(path: str) -> list[str]:
-    """Split ``a.b[].c`` into ``['a', 'b', '[]', 'c']``."""
+    """Split ``a.b[].c`` into ``['a', 'b', '[]', 'c']`` (``a[][]`` into ``['a', '[]', '[]']``)."""
     out: list[str] = []
     for part in path.split("."):
-        while part.endswith(LIST_ITEM):
-            part = part[: -len(LIST_ITEM)]
-            if part:
-                out.append(part)
-            part = ""
-            out.append(LIST_ITEM)
-        if part:
-            out.append(part)
+        name = part
+        items = 0
+        while name.endswith(LIST_ITEM):
+            name = name[: -len(LIST_ITEM)]
+            items += 1
+        if name:
+            out.append(name)
+        out.extend([LIST_ITEM] * items)
     return out
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from sim.errors import ScenarioError
 from sim.kernels.draws import FAMILIES
 from sim.scenario.load import LoadedDocument, get_origin
@@ -73,8 +75,10 @@ class Scenario:
         )
 
     def error(self, problem: str, key: str, value: Any = None, **kwargs: Any) -> ScenarioError:
-        """Build a ScenarioError located at ``key``."""
+        """Build a ScenarioError located at ``key`` (or at least in the scenario's file)."""
         file, line = self.where(key)
+        if file is None and self.files:
+            file = self.files[-1]
         return ScenarioError(problem, file=file, line=line, key=key, value=value, **kwargs)
 
     def resolve_file(self, key: str, value: str) -> Path:
@@ -282,7 +286,8 @@ class _Walker:
                 allowed=f"a number{' in ' + schema.allowed_range() if schema.allowed_range() else ''}",
                 hint="write the value without quotes or units",
             )
-        number = float(value)
+        # Compare integers exactly: float() would round 2**64 - 1 up past the maximum.
+        number = value if isinstance(value, int) else float(value)
         if not math.isfinite(number):
             raise self.fail("value is not finite", path, value, allowed="a finite number")
         if check_range:
@@ -296,7 +301,7 @@ class _Walker:
                     allowed=f"{schema.allowed_range()} {schema.unit or ''}".strip(),
                     hint="check the unit of the value",
                 )
-        return number
+        return float(number)
 
     def distribution(self, schema: Key, value: dict[str, Any], path: str) -> dict[str, Any]:
         family = value.get("dist")
@@ -366,9 +371,22 @@ class _Walker:
         ):
             # Unbounded families are truncated to the key's range so no draw is invalid.
             if schema.minimum is not None and "low" not in out:
-                out["low"] = float(schema.minimum)
+                low = float(schema.minimum)
+                # An exclusive bound is not a valid draw: start just above it.
+                out["low"] = float(np.nextafter(low, np.inf)) if schema.min_exclusive else low
             if schema.maximum is not None and "high" not in out:
                 out["high"] = float(schema.maximum)
+        if family == "beta":
+            low = schema.minimum if schema.minimum is not None else -np.inf
+            high = schema.maximum if schema.maximum is not None else np.inf
+            if low > 0 or high < 1 or (schema.min_exclusive and low == 0):
+                raise self.fail(
+                    "a beta distribution draws values in [0, 1], outside this key's range",
+                    path,
+                    value,
+                    allowed=f"a distribution within {schema.allowed_range()}",
+                    hint="use a triangular, uniform or truncated normal distribution",
+                )
         return out
 
     def scalar(self, schema: Key, value: Any, path: str) -> Any:
@@ -692,13 +710,15 @@ def validate_scenario(
     data = copy.deepcopy(document.data)
     data.pop("extends", None)
     root = data_root or (path.parent if path else Path.cwd())
+    # A variant may read the data files its bases name next to themselves.
+    chain = [Path(f).parent for f in document.files if not f.startswith("<")]
     sc = Scenario(
         data=data,
         origins=dict(document.origins),
         files=list(document.files),
         path=path,
         data_root=root,
-        extra_roots=list(extra_roots or []),
+        extra_roots=[*chain, *(extra_roots or [])],
     )
     _Walker(sc).run()
     for check in CHECKS:
