@@ -263,3 +263,51 @@ def test_trend_rules_on_the_same_flow_multiply(tiny_path: Path) -> None:
         both.trade_turnover.sel(pair="A-B").values[0, -1]
         > both.trade_turnover.sel(pair="A-B").values[0, 0]
     )
+
+
+def test_unbalanced_table_is_reported_and_ras_applies_stated_totals(
+    tiny_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tiny_dict(tiny_path)
+    # The table's row sums are A 1818, B 1198, C 13131; state different totals
+    # with the same world sum (so RAS can meet both margins).
+    data["economy"]["output"] = {"A": 1900.0, "B": 1116.0, "C": 13131.0}
+    data["economy"]["expenditure"] = {"A": 1841.0, "B": 1162.0, "C": 13144.0}
+    with caplog.at_level("WARNING"):
+        reported = run_dict(data, tiny_path, replicas=1)
+    assert "does not balance" in caplog.text
+    gaps = json.loads(reported.attrs["baseline_balance"])
+    assert gaps["A.output_gap"] == pytest.approx(1818 / 1900 - 1)
+    first = reported.trade.isel(replica=0, time=0)
+    np.testing.assert_allclose(first.sum(("destination", "sector")).values, [1818, 1198, 13131])
+
+    data["trade"]["balance_rule"] = "ras"
+    balanced = run_dict(data, tiny_path, replicas=1).trade.isel(replica=0, time=0)
+    np.testing.assert_allclose(
+        balanced.sum(("destination", "sector")).values, [1900, 1116, 13131], rtol=1e-9
+    )
+    np.testing.assert_allclose(
+        balanced.sum(("origin", "sector")).values, [1841, 1162, 13144], rtol=1e-9
+    )
+
+
+def test_migration_cap_policy_binds(tiny_path: Path) -> None:
+    data = tiny_dict(tiny_path)
+    data["policies"].append(
+        {"date": "2024-01-01", "kind": "migration_cap", "origin": "B", "destination": "A",
+         "symmetric": False, "value": 200}
+    )  # fmt: skip
+    ds = run_dict(data, tiny_path, replicas=4)
+    flow = ds.migration.sel(origin="B", destination="A")
+    assert float(flow.sel(time=slice("2020", "2023")).min()) > 200  # base flow 1,000 a year
+    np.testing.assert_allclose(flow.sel(time=slice("2024", None)).values, 200.0)
+
+
+def test_output_variables_filter(tiny_path: Path) -> None:
+    data = tiny_dict(tiny_path)
+    data["output"] = {"variables": ["trade_turnover_annual", "jobs"]}
+    ds = run_dict(data, tiny_path, replicas=2)
+    assert set(ds.data_vars) == {"trade_turnover_annual", "jobs"}
+    data["output"] = {"variables": ["trade_turnovr"]}
+    with pytest.raises(api.ScenarioError, match="unknown output variable"):
+        run_dict(data, tiny_path, replicas=2)
