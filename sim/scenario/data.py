@@ -127,28 +127,135 @@ def _index(path: Path, line: int, column: str, text: str, ids: list[str], what: 
     return ids.index(text)
 
 
-def load_trade_table(path: Path, regions: list[str], sectors: list[str]) -> FloatArray:
+@dataclass(frozen=True)
+class TradeLayout:
+    """How a long-format trade file maps onto the scenario.
+
+    Attributes
+    ----------
+    origin, destination, sector, value, year : str
+        Column names; ``sector`` may be ``""`` (no sector column).
+    select_year : int or None
+        Only rows of this year are read (when the file has a year column).
+    region_map, sector_map : dict
+        Concordances from the file's codes to scenario ids; flows are summed.
+    other_region : str or None
+        Scenario region for every code neither in region_map nor a scenario id.
+    """
+
+    origin: str = "origin"
+    destination: str = "destination"
+    sector: str = "sector"
+    value: str = "value"
+    year: str = "year"
+    select_year: int | None = None
+    region_map: dict[str, str] = field(default_factory=dict)
+    sector_map: dict[str, str] = field(default_factory=dict)
+    other_region: str | None = None
+
+    @property
+    def aggregates(self) -> bool:
+        """True when several rows may map to one cell (then they are summed)."""
+        return bool(self.region_map or self.sector_map or self.other_region)
+
+
+def _map_code(
+    path: Path, line: int, column: str, code: str, ids: list[str], mapping: dict[str, str],
+    other: str | None, what: str,
+) -> int:  # fmt: skip
+    target = mapping.get(code, code if code in ids else other)
+    if target is None:
+        return _index(path, line, column, code, ids, what)
+    return ids.index(target)
+
+
+def load_trade_table(
+    path: Path, regions: list[str], sectors: list[str], layout: TradeLayout | None = None
+) -> FloatArray:
     """Read a long-format baseline trade table into an (R, R, S) array.
 
-    Every origin x destination x sector combination must appear exactly once.
+    With the default layout every origin x destination x sector combination
+    must appear exactly once. With concordances (``layout.aggregates``) rows
+    mapped to the same cell are summed and absent cells are zero.
     """
+    lay = layout or TradeLayout()
     shape = (len(regions), len(regions), len(sectors))
-    table = np.full(shape, np.nan)
-    seen: dict[tuple[int, int, int], int] = {}
-    for line, row in _read_rows(path, ("origin", "destination", "sector", "value")):
-        i = _index(path, line, "origin", row["origin"], regions, "region")
-        j = _index(path, line, "destination", row["destination"], regions, "region")
-        s = _index(path, line, "sector", row["sector"], sectors, "sector")
-        if (i, j, s) in seen:
+    table = np.zeros(shape) if lay.aggregates else np.full(shape, np.nan)
+    seen: dict[tuple[str, str, str], int] = {}
+    required = [lay.origin, lay.destination, *([lay.sector] if lay.sector else []), lay.value]
+    rows = _read_rows(path, tuple(required))
+    has_year = bool(rows) and lay.year in rows[0][1]
+    if has_year and lay.select_year is None:
+        years = sorted({r[lay.year] for _, r in rows})
+        if len(years) > 1:
             raise DataFileError(
-                f"duplicate row for {row['origin']} -> {row['destination']}, {row['sector']} "
-                f"(first on line {seen[(i, j, s)]})",
+                f"the file holds several years ({', '.join(years[:5])}...) and no year was chosen",
+                file=str(path),
+                allowed="one year of data, or trade.baseline.year naming the year to read",
+                hint="add trade.baseline.year: YEAR to the scenario",
+            )
+    if lay.select_year is not None and not has_year:
+        raise DataFileError(
+            f"trade.baseline.year is set but the file has no '{lay.year}' column",
+            file=str(path),
+            line=1,
+            hint="remove trade.baseline.year or name the year column in trade.baseline.columns",
+        )
+    if not lay.sector and len(sectors) > 1 and len(set(lay.sector_map.values())) != 1:
+        raise DataFileError(
+            "the file has no sector column but the scenario has several sectors",
+            file=str(path),
+            line=1,
+            allowed="a sector column, or a scenario with one sector",
+            hint="name the sector column in trade.baseline.columns.sector",
+        )
+    used = 0
+    for line, row in rows:
+        if has_year and lay.select_year is not None:
+            try:
+                if int(float(row[lay.year])) != lay.select_year:
+                    continue
+            except ValueError:
+                raise DataFileError(
+                    f"column '{lay.year}' is not a year", file=str(path), line=line,
+                    value=row[lay.year], allowed="a calendar year such as 2016",
+                ) from None  # fmt: skip
+        used += 1
+        i = _map_code(path, line, lay.origin, row[lay.origin], regions, lay.region_map,
+                      lay.other_region, "region")  # fmt: skip
+        j = _map_code(path, line, lay.destination, row[lay.destination], regions,
+                      lay.region_map, lay.other_region, "region")  # fmt: skip
+        if lay.sector:
+            s = _map_code(path, line, lay.sector, row[lay.sector], sectors, lay.sector_map,
+                          None, "sector")  # fmt: skip
+            sector_code = row[lay.sector]
+        else:
+            s = sectors.index(next(iter(lay.sector_map.values()))) if lay.sector_map else 0
+            sector_code = ""
+        key = (row[lay.origin], row[lay.destination], sector_code)
+        if key in seen:
+            raise DataFileError(
+                f"duplicate row for {key[0]} -> {key[1]}{', ' + key[2] if key[2] else ''} "
+                f"(first on line {seen[key]})",
                 file=str(path),
                 line=line,
                 hint="keep one row per origin, destination and sector",
             )
-        seen[(i, j, s)] = line
-        table[i, j, s] = _number(path, line, "value", row["value"])
+        seen[key] = line
+        value = _number(path, line, lay.value, row[lay.value])
+        if lay.aggregates:
+            table[i, j, s] += value
+        else:
+            table[i, j, s] = value
+    if used == 0:
+        raise DataFileError(
+            f"no rows for year {lay.select_year}"
+            if lay.select_year
+            else "the file has no data rows",
+            file=str(path),
+            allowed="at least one row of trade",
+            hint="check trade.baseline.year and the file",
+        )
     missing = np.argwhere(np.isnan(table))
     if missing.size:
         i, j, s = missing[0]
@@ -213,15 +320,26 @@ def load_coefficients_table(path: Path, regions: list[str], sectors: list[str]) 
 def load_scenario_data(scenario: Scenario) -> ScenarioData:
     """Read every data file of a scenario."""
     regions, sectors = scenario.region_ids, scenario.sector_ids
-    trade_path = scenario.resolve_file(
-        "trade.baseline.file", scenario.data["trade"]["baseline"]["file"]
+    baseline = scenario.data["trade"]["baseline"]
+    trade_path = scenario.resolve_file("trade.baseline.file", baseline["file"])
+    cols = baseline["columns"]
+    layout = TradeLayout(
+        origin=cols["origin"],
+        destination=cols["destination"],
+        sector=cols["sector"],
+        value=cols["value"],
+        year=cols["year"],
+        select_year=baseline.get("year"),
+        region_map=dict(baseline["region_map"]),
+        sector_map=dict(baseline["sector_map"]),
+        other_region=baseline.get("other_regions"),
     )
     coef_path = scenario.resolve_file(
         "input_output.coefficients.file", scenario.data["input_output"]["coefficients"]["file"]
     )
     hashes = {str(p): sha256_file(p) for p in (trade_path, coef_path)}
     return ScenarioData(
-        trade=load_trade_table(trade_path, regions, sectors),
+        trade=load_trade_table(trade_path, regions, sectors, layout),
         coefficients=load_coefficients_table(coef_path, regions, sectors),
         hashes=hashes,
     )

@@ -238,8 +238,10 @@ class _Walker:
                 self.check_id_in(key, self.regions, "region", sub_path)
             elif pattern == "<sector>":
                 self.check_id_in(key, self.sectors, "sector", sub_path)
-            elif pattern == "<name>" and not _ID.match(key):
-                raise self.fail("invalid name", sub_path, key, allowed="letters, digits, _ and -")
+            elif pattern == "<name>" and (not key.strip() or "." in key or "[" in key):
+                raise self.fail(
+                    "invalid name", sub_path, key, allowed="a non-empty name without '.' or '['"
+                )
             out[key] = self.node(child, sub, sub_path)
         return out
 
