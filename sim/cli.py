@@ -1,4 +1,4 @@
-"""Command line: ``sim run``, ``sim validate``, ``sim describe``.
+"""Command line: ``sim run``, ``sim calibrate``, ``sim validate``, ``sim describe``.
 
 User mistakes (any :class:`~sim.errors.SimError`) print their message and exit
 with status 2, without a traceback; nothing is written.
@@ -51,6 +51,14 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="another folder data files may be read from",
     )
+    calibrate = sub.add_parser("calibrate", help="fit free parameters to observed targets")
+    calibrate.add_argument("scenario")
+    calibrate.add_argument(
+        "-o", "--output", required=True, help="calibrated scenario to write (extends the original)"
+    )
+    calibrate.add_argument(
+        "--until", type=int, help="fit on targets up to this year; report the later ones"
+    )
     describe = sub.add_parser("describe", help="print the scenario resolved (extends, defaults)")
     describe.add_argument("scenario")
     return parser
@@ -68,6 +76,18 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.scenario}: valid ({len(sc.region_ids)} regions, {len(sc.sector_ids)} "
                 f"sectors, {len(model.projects)} projects, {model.calendar.periods} periods)"
             )
+            return 0
+        if args.command == "calibrate":
+            from sim.calibration import calibrate, format_report, write_calibrated
+
+            sc = load_scenario(args.scenario)
+            result = calibrate(sc, until=args.until)
+            out, report = write_calibrated(sc, result, Path(args.output))
+            if not args.quiet:
+                print(format_report(sc, result))
+                print(f"wrote {out} and {report}")
+            for warning in result.warnings:
+                logging.getLogger("sim.calibration").warning(warning)
             return 0
         if args.command == "describe":
             print(dump_yaml(load_scenario(args.scenario).data), end="")

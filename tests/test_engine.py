@@ -311,3 +311,16 @@ def test_output_variables_filter(tiny_path: Path) -> None:
     data["output"] = {"variables": ["trade_turnovr"]}
     with pytest.raises(api.ScenarioError, match="unknown output variable"):
         run_dict(data, tiny_path, replicas=2)
+
+
+def test_results_do_not_depend_on_the_horizon(tiny_path: Path) -> None:
+    data = tiny_dict(tiny_path)
+    full = run_dict(data, tiny_path)
+    data["time"]["end"] = "2022-12-31"
+    data["policies"] = []
+    short = run_dict(data, tiny_path)
+    # Before the policy date the two runs are the same economy.
+    for name in ("capital_flow_projects", "jobs", "trade"):
+        np.testing.assert_allclose(
+            short[name].values, full[name].sel(time=short.time).values, rtol=1e-10, atol=1e-12
+        )

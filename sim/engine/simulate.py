@@ -90,9 +90,13 @@ class BatchSimulation:
         )
         self.abandoned = _snap(model, batch.stages.abandoned)
         con = batch.stages.entered[:, :, 2]
-        self.construction_periods = np.maximum(
-            _snap(model, con + batch.planned_construction) - self.entered[:, :, 2], 1
-        )
+        # Planned construction in periods, not cut by the horizon: the disbursement
+        # rate must not depend on where the simulation stops.
+        with np.errstate(invalid="ignore"):
+            planned = np.floor((con + batch.planned_construction) / self.dt + 1e-9) - np.floor(
+                con / self.dt + 1e-9
+            )
+        self.construction_periods = np.maximum(np.nan_to_num(planned, nan=1.0, posinf=1.0), 1.0)
         self.ramp_periods = batch.ramp_years / self.dt
         self.stage = np.zeros((n, n_p), dtype=np.int8)
         self.border_days = batch.border_days.copy()

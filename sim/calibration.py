@@ -1,0 +1,464 @@
+"""Fit free scenario parameters to observed targets (``sim calibrate``).
+
+The objective is the vector of weighted relative residuals of the targets,
+each computed on the **mean over a fixed set of replicas** (common random
+numbers: every evaluation uses the same seed and therefore the same draws).
+For parameters that act smoothly (trade-cost paths, growth rates, amounts of
+investment) the objective is then a smooth deterministic function and
+:func:`scipy.optimize.least_squares` (trust region reflective, bounded) fits
+it with finite differences. Parameters that act through random draws
+(completion odds, delays) move discrete events, so the sampled objective is
+piecewise constant; use ``method: powell`` (bounded derivative-free Powell on
+the sum of squares) for those.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+import yaml
+from numpy.typing import NDArray
+from scipy import optimize
+
+from sim.engine.model import build_model
+from sim.errors import ScenarioError, SimError
+from sim.scenario.data import ScenarioData, load_scenario_data
+from sim.scenario.load import LoadedDocument
+from sim.scenario.validate import Scenario, validate_scenario
+
+log = logging.getLogger(__name__)
+FloatArray = NDArray[np.float64]
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+@dataclass
+class Target:
+    """One observed figure."""
+
+    index: int
+    spec: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        s = self.spec
+        if s["id"]:
+            return str(s["id"])
+        where = {
+            "turnover": "-".join(s["regions"]),
+            "turnover_growth": f"{'-'.join(s['regions'])} vs {s.get('base_year')}",
+            "capital_flow": f"{s.get('origin')}->{s.get('destination')}",
+            "jobs": "+".join(s["regions"]),
+            "projects": s["stage"],
+        }[s["kind"]]
+        return f"{s['kind']} {where} {s['year']}"
+
+    @property
+    def year(self) -> int:
+        return int(self.spec["year"])
+
+    def residual(self, model_value: float) -> float:
+        """Weighted relative residual (zero inside a bound)."""
+        s = self.spec
+        w = float(s["weight"])
+        if s.get("value") is not None:
+            ref = float(s["value"])
+            return w * (model_value - ref) / (abs(ref) or 1.0)
+        if s.get("lower") is not None and model_value < s["lower"]:
+            return w * (model_value - s["lower"]) / (abs(s["lower"]) or 1.0)
+        if s.get("upper") is not None and model_value > s["upper"]:
+            return w * (model_value - s["upper"]) / (abs(s["upper"]) or 1.0)
+        return 0.0
+
+    def describe(self) -> str:
+        s = self.spec
+        if s.get("value") is not None:
+            return f"{s['value']:,.6g}"
+        parts = []
+        if s.get("lower") is not None:
+            parts.append(f">= {s['lower']:,.6g}")
+        if s.get("upper") is not None:
+            parts.append(f"<= {s['upper']:,.6g}")
+        return " and ".join(parts)
+
+
+@dataclass
+class Parameter:
+    """One free parameter: a key path into the scenario and its bounds."""
+
+    key: str
+    lower: float
+    upper: float
+    initial: float
+
+
+@dataclass
+class CalibrationResult:
+    """What a fit produced."""
+
+    parameters: list[Parameter]
+    fitted: FloatArray
+    targets: list[Target]
+    model_values: dict[int, float]
+    fit_indices: list[int]
+    holdout_indices: list[int]
+    until: int | None
+    method: str
+    evaluations: int
+    seconds: float
+    cost: float
+    warnings: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_key(key: str) -> list[str | int]:
+    """``a.b[0].c`` -> ``['a', 'b', 0, 'c']``."""
+    out: list[str | int] = []
+    for part in key.split("."):
+        for match in _SEGMENT.finditer(part):
+            name, index = match.groups()
+            out.append(int(index) if index is not None else name)
+    return out
+
+
+def get_path(data: Any, key: str) -> Any:
+    node = data
+    for seg in parse_key(key):
+        node = node[seg]
+    return node
+
+
+def set_path(data: Any, key: str, value: Any) -> None:
+    segs = parse_key(key)
+    node = data
+    for seg in segs[:-1]:
+        node = node[seg]
+    node[segs[-1]] = value
+
+
+def _targets_and_parameters(sc: Scenario) -> tuple[list[Target], list[Parameter]]:
+    cal = sc.data["calibration"]
+    targets = [Target(i, t) for i, t in enumerate(cal["targets"])]
+    if not targets:
+        raise sc.error(
+            "the scenario declares no calibration targets",
+            "calibration",
+            None,
+            allowed="a list under calibration.targets",
+            hint="add targets such as {kind: turnover, regions: [A, B], year: 2020, value: 100}",
+        )
+    for t in targets:
+        base = f"calibration.targets[{t.index}]"
+        s = t.spec
+        if s.get("value") is None and s.get("lower") is None and s.get("upper") is None:
+            raise sc.error("a target needs value, lower or upper", base, s, hint="add value: ...")
+        if s["kind"] in ("turnover", "turnover_growth") and len(s["regions"]) != 2:
+            raise sc.error(
+                "a turnover target names a pair of regions", f"{base}.regions", s["regions"],
+                allowed="two region ids", hint="write regions: [A, B]",
+            )  # fmt: skip
+        if s["kind"] == "turnover_growth" and s.get("base_year") is None:
+            raise sc.error("turnover_growth needs base_year", base, s, hint="add base_year: YEAR")
+        if s["kind"] == "capital_flow" and (
+            s.get("origin") is None or s.get("destination") is None
+        ):
+            raise sc.error("capital_flow needs origin and destination", base, s)
+    params = []
+    for i, p in enumerate(cal["parameters"]):
+        base = f"calibration.parameters[{i}]"
+        try:
+            value = get_path(sc.data, p["key"])
+        except (KeyError, IndexError, TypeError):
+            raise sc.error(
+                f"'{p['key']}' is not a key of this scenario", f"{base}.key", p["key"],
+                allowed="the path of a number, e.g. trade_costs.trend[0].rate.2017",
+                hint="check the path with `sim describe`",
+            ) from None  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise sc.error(
+                f"'{p['key']}' is not a number (it is {type(value).__name__})", f"{base}.key",
+                p["key"], allowed="a number; for a distribution, one of its parameters (.mean)",
+            )  # fmt: skip
+        if not p["lower"] < p["upper"] or not p["lower"] <= value <= p["upper"]:
+            raise sc.error(
+                "the bounds must hold the current value", base, p,
+                allowed=f"lower < upper and lower <= {value} <= upper",
+            )  # fmt: skip
+        params.append(Parameter(p["key"], float(p["lower"]), float(p["upper"]), float(value)))
+    if not params:
+        raise sc.error("no free parameters", "calibration.parameters", [], hint="add parameters")
+    return targets, params
+
+
+def model_value(target: Target, ds: xr.Dataset) -> float:
+    """The mean over replicas of the target's quantity."""
+    s = target.spec
+    year = target.year
+    if s["kind"] in ("turnover", "turnover_growth"):
+        a, b = s["regions"]
+        pair = f"{a}-{b}" if f"{a}-{b}" in ds.pair.values else f"{b}-{a}"
+        series = ds.trade_turnover_annual.sel(pair=pair).mean("replica")
+        value = float(series.sel(year=year))
+        if s["kind"] == "turnover_growth":
+            value /= float(series.sel(year=s["base_year"]))
+        return value
+    if s["kind"] == "capital_flow":
+        flow = ds.capital_flow_annual.sel(
+            origin=s["origin"], destination=s["destination"], year=year
+        )
+        return float(flow.mean("replica"))
+    if s["kind"] == "jobs":
+        jobs = ds.jobs_annual.sel(year=year, region=s["regions"], kind=s["job_kinds"])
+        return float(jobs.sum(("region", "kind")).mean("replica"))
+    counts = ds.projects_by_stage.sel(stage=s["stage"]).sel(time=str(year))
+    return float(counts.mean())
+
+
+class Evaluator:
+    """Run the scenario with candidate parameter values and measure the targets."""
+
+    def __init__(self, sc: Scenario, tables: ScenarioData, params: list[Parameter],
+                 targets: list[Target]) -> None:  # fmt: skip
+        self.sc = sc
+        self.tables = tables
+        self.params = params
+        self.targets = targets
+        self.evaluations = 0
+        last = max(t.year for t in targets)
+        first = int(sc.data["time"]["start"][:4])
+        if last < first:
+            raise sc.error("every target lies before the simulated period", "calibration.targets",
+                           last, allowed=f"years from {first}")  # fmt: skip
+        self.base = copy.deepcopy(sc.data)
+        # Simulating past the last target adds nothing to the objective.
+        self.base["time"]["end"] = min(self.base["time"]["end"], f"{last}-12-31")
+        self.base["monte_carlo"]["replicas"] = self.base["calibration"]["replicas"]
+        self.base["monte_carlo"]["batch_size"] = self.base["calibration"]["replicas"]
+        self.base["output"]["variables"] = []
+        self.base["policies"] = [
+            p for p in self.base["policies"] if p["date"] <= self.base["time"]["end"]
+        ]
+
+    def scenario_with(self, x: FloatArray) -> dict[str, Any]:
+        data = copy.deepcopy(self.base)
+        for p, v in zip(self.params, x, strict=True):
+            set_path(data, p.key, float(v))
+        return data
+
+    def values(self, x: FloatArray) -> dict[int, float]:
+        from sim.api import simulate
+
+        self.evaluations += 1
+        doc = LoadedDocument(
+            data=self.scenario_with(x), origins=self.sc.origins, files=self.sc.files
+        )
+        sc = validate_scenario(doc, path=self.sc.path, data_root=self.sc.data_root,
+                               extra_roots=self.sc.extra_roots)  # fmt: skip
+        ds = simulate(build_model(sc, self.tables))
+        return {t.index: model_value(t, ds) for t in self.targets}
+
+
+def calibrate(sc: Scenario, *, until: int | None = None) -> CalibrationResult:
+    """Fit the scenario's free parameters to its targets (up to ``until`` if given)."""
+    started = time.perf_counter()
+    targets, params = _targets_and_parameters(sc)
+    fit = [t for t in targets if until is None or t.year <= until]
+    holdout = [t for t in targets if until is not None and t.year > until]
+    if not fit:
+        raise sc.error(f"no targets up to {until}", "calibration.targets", until,
+                       hint="choose a later --until year")  # fmt: skip
+    tables = load_scenario_data(sc)
+    ev = Evaluator(sc, tables, params, fit if until is not None else targets)
+    lower = np.array([p.lower for p in params])
+    upper = np.array([p.upper for p in params])
+    x0 = np.array([p.initial for p in params])
+
+    def residuals(x: FloatArray) -> FloatArray:
+        values = ev.values(x)
+        return np.array([t.residual(values[t.index]) for t in fit])
+
+    method = sc.data["calibration"]["method"]
+    try:
+        if method == "least_squares":
+            solution = optimize.least_squares(
+                residuals, x0, bounds=(lower, upper), method="trf", diff_step=1e-6,
+                x_scale=np.maximum(upper - lower, 1e-12), xtol=1e-10, ftol=1e-10, gtol=1e-10,
+                max_nfev=200,
+            )  # fmt: skip
+            fitted = solution.x
+        else:
+            solution = optimize.minimize(
+                lambda x: float(np.sum(residuals(x) ** 2)), x0, method="Powell",
+                bounds=list(zip(lower, upper, strict=True)),
+                options={"xtol": 1e-6, "ftol": 1e-10, "maxfev": 400},
+            )  # fmt: skip
+            fitted = solution.x
+    except SimError as exc:
+        raise SimError(f"the calibration stopped: a trial run failed\n{exc}") from exc
+    # Final values for every target, the held-out ones included.
+    final_ev = Evaluator(sc, tables, params, targets)
+    values = final_ev.values(fitted)
+    res = np.array([t.residual(values[t.index]) for t in fit])
+    result = CalibrationResult(
+        parameters=params, fitted=fitted, targets=targets, model_values=values,
+        fit_indices=[t.index for t in fit], holdout_indices=[t.index for t in holdout],
+        until=until, method=method, evaluations=ev.evaluations + 1,
+        seconds=time.perf_counter() - started, cost=float(0.5 * np.sum(res**2)),
+    )  # fmt: skip
+    result.warnings = _warnings(sc, result, ev, residuals)
+    result.data = fitted_scenario_data(sc, params, fitted)
+    return result
+
+
+def _warnings(sc: Scenario, result: CalibrationResult, ev: Evaluator,
+              residuals: Any) -> list[str]:  # fmt: skip
+    out = []
+    poor = sc.data["calibration"]["poor_fit"]
+    for p, v in zip(result.parameters, result.fitted, strict=True):
+        span = p.upper - p.lower
+        if min(v - p.lower, p.upper - v) <= 1e-6 * span:
+            side = "lower" if v - p.lower <= p.upper - v else "upper"
+            out.append(
+                f"parameter {p.key} sits on its {side} bound ({v:.6g}): the targets want it "
+                "further; widen the bound if that is plausible, or question the targets"
+            )
+    for t in result.targets:
+        if t.index in result.fit_indices:
+            r = t.residual(result.model_values[t.index]) / max(float(t.spec["weight"]), 1e-300)
+            if abs(r) > poor:
+                out.append(
+                    f"poor fit: {t.label} is {result.model_values[t.index]:,.6g} against "
+                    f"{t.describe()} ({100 * r:+.1f} %)"
+                )
+    # A parameter that no fitted target responds to is not identified.
+    base = residuals(result.fitted)
+    for i, p in enumerate(result.parameters):
+        x = result.fitted.copy()
+        step = 1e-3 * (p.upper - p.lower)
+        x[i] = x[i] + step if x[i] + step <= p.upper else x[i] - step
+        if np.allclose(residuals(x), base, rtol=0, atol=1e-12):
+            out.append(
+                f"parameter {p.key} is not identified: no fitted target responds to it "
+                "(it keeps its initial value)"
+            )
+    return out
+
+
+def fitted_scenario_data(
+    sc: Scenario, params: list[Parameter], fitted: FloatArray
+) -> dict[str, Any]:
+    """A variant holding only what changed: whole top-level lists, or single mapping keys.
+
+    Lists are replaced wholesale by ``extends``, so a parameter inside a list
+    brings the whole list (with the fitted values) into the variant.
+    """
+    data = copy.deepcopy(sc.data)
+    for p, v in zip(params, fitted, strict=True):
+        set_path(data, p.key, float(v))
+    variant: dict[str, Any] = {}
+    for p in params:
+        segs = parse_key(p.key)
+        # Cut the path at its first list index: everything from the list down is copied.
+        cut = next((i for i, s in enumerate(segs) if isinstance(s, int)), len(segs))
+        head = segs[: max(cut, 1)] if cut < len(segs) else segs
+        src: Any = data
+        dst: Any = variant
+        for seg in head[:-1]:
+            src = src[seg]
+            dst = dst.setdefault(seg, {})
+        dst[head[-1]] = copy.deepcopy(src[head[-1]])
+    return variant
+
+
+def format_report(sc: Scenario, result: CalibrationResult) -> str:
+    """The fit report as Markdown."""
+    name = sc.name
+    lines = [
+        f"# Calibration of `{name}`",
+        "",
+        f"Method: {result.method} on the mean of {sc.data['calibration']['replicas']} replicas "
+        f"(seed {sc.data['monte_carlo']['seed']}, common random numbers); "
+        f"{result.evaluations} model evaluations in {result.seconds:.1f} s; "
+        f"cost (half the sum of squared weighted relative residuals) {result.cost:.3g}.",
+        "",
+    ]
+    if result.until is not None:
+        lines += [
+            f"Backtest: fitted on targets up to {result.until}; later targets are held out.",
+            "",
+        ]
+    lines += [
+        "## Targets",
+        "",
+        "| target | used | observed | model | relative error | source |",
+        "|---|---|---|---|---|---|",
+    ]
+    for t in result.targets:
+        used = "fit" if t.index in result.fit_indices else "held out"
+        value = result.model_values[t.index]
+        w = max(float(t.spec["weight"]), 1e-300)
+        rel = t.residual(value) / w
+        lines.append(
+            f"| {t.label} | {used} | {t.describe()} | {value:,.6g} | {100 * rel:+.2f} % | "
+            f"{t.spec['source']} |"
+        )
+    lines += [
+        "",
+        "## Parameters",
+        "",
+        "| key | initial | fitted | lower | upper |",
+        "|---|---|---|---|---|",
+    ]
+    for p, v in zip(result.parameters, result.fitted, strict=True):
+        lines.append(f"| `{p.key}` | {p.initial:.6g} | {v:.6g} | {p.lower:.6g} | {p.upper:.6g} |")
+    if result.holdout_indices:
+        errs = [
+            abs(result.targets[i].residual(result.model_values[i]))
+            / max(float(result.targets[i].spec["weight"]), 1e-300)
+            for i in result.holdout_indices
+        ]
+        lines += ["", f"Out-of-sample mean absolute relative error: {100 * np.mean(errs):.2f} %."]
+    lines += ["", "## Warnings", ""]
+    lines += [f"- {w}" for w in result.warnings] or ["- none"]
+    return "\n".join(lines) + "\n"
+
+
+def write_calibrated(sc: Scenario, result: CalibrationResult, out: Path) -> tuple[Path, Path]:
+    """Write the calibrated variant (extends the original) and the report next to it."""
+    if sc.path is None:
+        raise ScenarioError("only a scenario read from a file can be extended by its calibration")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        rel = Path(sc.path).resolve().relative_to(out.parent.resolve())
+        base = str(rel)
+    except ValueError:
+        base = str(Path(sc.path).resolve())
+    variant = {
+        "extends": base,
+        "metadata": {"name": f"{sc.name}_calibrated",
+                     "title": f"{sc.data['metadata']['title'] or sc.name} (calibrated)"},
+        **result.data,
+    }  # fmt: skip
+    header = (
+        f"# Written by `sim calibrate` from {sc.path.name}: fitted values of\n"
+        + "".join(f"#   {p.key}\n" for p in result.parameters)
+        + f"# Fit report: {out.with_suffix('.fit.md').name}\n"
+    )
+    text = header + yaml.safe_dump(variant, sort_keys=False, default_flow_style=None, width=100)
+    report = out.with_suffix(".fit.md")
+    for path, body in ((out, text), (report, format_report(sc, result))):
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(body, encoding="utf-8")
+        tmp.replace(path)
+    return out, report
+
+
+__all__ = ["CalibrationResult", "calibrate", "format_report", "write_calibrated"]
