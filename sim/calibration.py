@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -436,11 +437,7 @@ def write_calibrated(sc: Scenario, result: CalibrationResult, out: Path) -> tupl
         raise ScenarioError("only a scenario read from a file can be extended by its calibration")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        rel = Path(sc.path).resolve().relative_to(out.parent.resolve())
-        base = str(rel)
-    except ValueError:
-        base = str(Path(sc.path).resolve())
+    base = os.path.relpath(Path(sc.path).resolve(), out.parent.resolve())
     variant = {
         "extends": base,
         "metadata": {"name": f"{sc.name}_calibrated",

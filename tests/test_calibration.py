@@ -1,0 +1,144 @@
+"""`sim calibrate`: recovering known parameters, bounds, backtests and the written variant."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+import sim.api as api
+from sim.calibration import calibrate, fitted_scenario_data, format_report, write_calibrated
+from sim.cli import main
+from sim.scenario.load import load_scenario_document
+
+from .conftest import REPO
+
+CALIBRATED = REPO / "scenarios" / "uz_kz_khiva_2024.calibrated.yaml"
+
+
+def tiny_with_calibration(tiny_dir: Path, truth: float, start: float = 0.0) -> Path:
+    """The tiny scenario with a trade-cost trend whose true rate is ``truth``.
+
+    Targets are the turnover the model itself produces at the true rate, so the
+    fit must find ``truth`` again from ``start``.
+    """
+    path = tiny_dir / "tiny.yaml"
+    data: dict[str, Any] = load_scenario_document(path).data
+    data["trade_costs"]["trend"] = [{"origin": "A", "destination": "B", "rate": {"2020": truth}}]
+    data["monte_carlo"]["replicas"] = 4
+    truth_run = api.run(copy.deepcopy(data), base_dir=tiny_dir)
+    mean = truth_run.trade_turnover_annual.sel(pair="A-B").mean("replica")
+    data["trade_costs"]["trend"][0]["rate"]["2020"] = start
+    data["calibration"] = {
+        "replicas": 4,
+        "targets": [
+            {"kind": "turnover", "regions": ["A", "B"], "year": y, "value": float(mean.sel(year=y))}
+            for y in (2022, 2024, 2026)
+        ],
+        "parameters": [{"key": "trade_costs.trend[0].rate.2020", "lower": -0.2, "upper": 0.1}],
+    }
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_recovers_a_known_parameter(tiny_dir: Path) -> None:
+    path = tiny_with_calibration(tiny_dir, truth=-0.05)
+    sc = api.load_scenario(path)
+    result = calibrate(sc)
+    assert result.fitted[0] == pytest.approx(-0.05, abs=1e-6)
+    assert result.cost < 1e-12
+    assert not result.warnings
+    again = calibrate(sc)
+    assert again.fitted[0] == result.fitted[0]  # deterministic for a given seed
+
+
+def test_bound_and_identification_warnings(tiny_dir: Path) -> None:
+    path = tiny_with_calibration(tiny_dir, truth=-0.05)
+    data = yaml.safe_load(path.read_text())
+    data["calibration"]["parameters"][0]["lower"] = -0.02  # the truth lies outside
+    data["calibration"]["parameters"].append(
+        {"key": "labour.migration[0].flow", "lower": 0, "upper": 5000}
+    )
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = calibrate(api.load_scenario(path))
+    assert result.fitted[0] == pytest.approx(-0.02)
+    text = "\n".join(result.warnings)
+    assert "sits on its lower bound" in text
+    assert "labour.migration[0].flow is not identified" in text
+    assert "poor fit" in text
+
+
+def test_backtest_holds_out_later_targets(tiny_dir: Path) -> None:
+    path = tiny_with_calibration(tiny_dir, truth=-0.05)
+    sc = api.load_scenario(path)
+    result = calibrate(sc, until=2023)
+    assert [sc.data["calibration"]["targets"][i]["year"] for i in result.holdout_indices] == [
+        2024, 2026,
+    ]  # fmt: skip
+    # One target identifies the single rate, so the held-out years are predicted well.
+    assert result.fitted[0] == pytest.approx(-0.05, abs=1e-5)
+    report = format_report(sc, result)
+    assert "held out" in report and "Out-of-sample" in report
+
+
+def test_written_variant_extends_the_original_and_reproduces_the_fit(tiny_dir: Path) -> None:
+    path = tiny_with_calibration(tiny_dir, truth=-0.05)
+    sc = api.load_scenario(path)
+    result = calibrate(sc)
+    out, report = write_calibrated(sc, result, tiny_dir / "fitted" / "tiny.calibrated.yaml")
+    written = yaml.safe_load(out.read_text())
+    assert written["extends"] == "../tiny.yaml"
+    assert set(written) == {"extends", "metadata", "trade_costs"}
+    fitted = api.load_scenario(out)
+    rate = fitted.data["trade_costs"]["trend"][0]["rate"]["2020"]
+    assert rate == pytest.approx(result.fitted[0], rel=1e-12)
+    assert "| key | initial | fitted |" in report.read_text()
+
+
+def test_distribution_parameters_and_lists_are_written_whole(tiny_path: Path) -> None:
+    sc = api.load_scenario(tiny_path)
+    from sim.calibration import Parameter
+
+    params = [Parameter("investment.other[0].amount.2022", 0, 50, 8.0)]
+    variant = fitted_scenario_data(sc, params, np.array([12.5]))
+    other = variant["investment"]["other"]
+    assert other[0]["amount"]["2022"] == 12.5 and other[0]["amount"]["2020"] == 5.0
+
+
+def test_cli_calibrate_writes_files(tiny_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tiny_with_calibration(tiny_dir, truth=-0.03)
+    out = tiny_dir / "c.yaml"
+    assert main(["calibrate", str(path), "-o", str(out)]) == 0
+    assert out.is_file() and out.with_suffix(".fit.md").is_file()
+    assert "## Targets" in capsys.readouterr().out
+
+
+def test_calibration_errors_name_the_key(tiny_dir: Path) -> None:
+    path = tiny_with_calibration(tiny_dir, truth=-0.05)
+    data = yaml.safe_load(path.read_text())
+    data["calibration"]["parameters"][0]["key"] = "trade_costs.trend[3].rate"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(api.ScenarioError) as err:
+        calibrate(api.load_scenario(path))
+    assert err.value.key == "calibration.parameters[0].key"
+    assert err.value.line is not None
+
+
+def test_seed_calibration_is_reproducible() -> None:
+    """The committed calibrated scenario is what `sim calibrate` produces now."""
+    sc = api.load_scenario(REPO / "scenarios" / "uz_kz_khiva_2024.yaml")
+    result = calibrate(sc)
+    committed = load_scenario_document(CALIBRATED).data
+    for p, value in zip(result.parameters, result.fitted, strict=True):
+        from sim.calibration import get_path
+
+        assert get_path(committed, p.key) == pytest.approx(float(value), rel=1e-6), p.key
+    worst = max(
+        abs(t.residual(result.model_values[t.index])) / float(t.spec["weight"])
+        for t in result.targets
+    )
+    assert worst < 0.03  # every FACTS target within 3 %
