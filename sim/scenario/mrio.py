@@ -921,7 +921,7 @@ def _concordance(
 
 def _sum_groups(array: FloatArray, target: NDArray[np.intp], size: int, axis: int) -> FloatArray:
     """Sum the slices of ``array`` along ``axis`` that share a target index."""
-    order = np.arange(len(target))
+    order = np.argsort(target, kind="stable")
     counts = np.bincount(target, minlength=size)
     # reduceat would copy a neighbour into an empty group instead of a zero;
     # _concordance guarantees that every target has a source.
