@@ -7,6 +7,8 @@ with status 2, without a traceback; nothing is written.
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import logging
 import sys
 import time
@@ -19,6 +21,7 @@ from sim.scenario.load import dump_yaml
 from sim.summary import summary_table
 
 DEFAULT_SCENARIO = "scenarios/uz_kz_khiva_2024.yaml"
+COMMAND_MODULES = ("sim.sweep.cli", "sim.analysis.cli")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     describe = sub.add_parser("describe", help="print the scenario resolved (extends, defaults)")
     describe.add_argument("scenario")
+    # Commands that live with their subpackage register themselves: each module
+    # has register(subparsers), whose parsers set a `handler(args) -> int` default.
+    for module in COMMAND_MODULES:
+        package = module.rsplit(".", 1)[0]
+        if importlib.util.find_spec(package) and importlib.util.find_spec(module):
+            importlib.import_module(module).register(sub)
     return parser
 
 
@@ -69,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
+        if hasattr(args, "handler"):
+            return int(args.handler(args))
         if args.command == "validate":
             sc = load_scenario(args.scenario, data_roots=[Path(p) for p in args.data_root])
             model = prepare(sc)  # reads and checks the data files too
