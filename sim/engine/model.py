@@ -329,9 +329,14 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
             hint="add the region's domestic sales of the sector",
         )
 
-    # Multi-regional input-output table: national coefficients, inputs sourced by trade shares.
+    # Multi-regional input-output table: given, or national coefficients with inputs
+    # sourced by the baseline trade shares.
     io = sc.data["input_output"]
-    a_mrio = leontief.mrio_from_national(data.coefficients, baseline.shares)
+    if data.mrio is not None:
+        a_mrio = leontief.technical_coefficients(data.mrio.Z, data.mrio.x)
+    else:
+        assert data.coefficients is not None  # check_input_output guarantees one source
+        a_mrio = leontief.mrio_from_national(data.coefficients, baseline.shares)
     lmat = leontief.leontief_inverse(a_mrio)
     labour_share = _by_region(io["labour_income_share"], regions)
     propensity = _by_region(io["consumption_propensity"], regions)
@@ -352,6 +357,18 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
 
     econ = sc.data["economy"]
     emp = np.zeros((n_r, n_s))
+    satellite = io.get("mrio", {}).get("employment")
+    if data.mrio is not None and satellite:
+        # Employment per unit of the table's output, applied to the scenario's output.
+        per_output = np.divide(
+            data.mrio.satellites[satellite] * io["mrio"]["employment_scale"],
+            data.mrio.x,
+            out=np.zeros_like(data.mrio.x),
+            where=data.mrio.x > 0,
+        ).reshape(n_r, n_s)
+        employment_coef_given: FloatArray | None = per_output
+    else:
+        employment_coef_given = None
     for r, region in enumerate(regions):
         shares = econ.get("employment_shares", {}).get(region)
         if shares:
@@ -359,7 +376,9 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
         else:
             vec = baseline.output[r] / baseline.output[r].sum()
         emp[r] = econ["employment"][region] * vec
-    employment_coef = emp / baseline.output
+    employment_coef = (
+        emp / baseline.output if employment_coef_given is None else employment_coef_given
+    )
 
     mix = np.array([io["investment_mix"].get(s, 0.0) for s in sectors])
     sourcing_goods = np.zeros((n_r, n_r * n_s))

@@ -7,7 +7,6 @@ sector order, with the sha256 of every file read for the provenance record.
 from __future__ import annotations
 
 import csv
-import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim.errors import DataFileError
+from sim.scenario.files import sha256_file
+from sim.scenario.mrio import MRIOTable, aggregate, read_csv_matrices, read_pymrio_folder
 from sim.scenario.validate import Scenario
 
 FloatArray = NDArray[np.float64]
@@ -29,25 +30,20 @@ class ScenarioData:
     ----------
     trade : (R, R, S)
         Baseline trade, money per year (origin, destination, sector).
-    coefficients : (R, S, S)
+    coefficients : (R, S, S) or None
         National technical coefficients, input per unit of output
-        (region, input sector, output sector).
+        (region, input sector, output sector), when the scenario gives them.
+    mrio : MRIOTable or None
+        The multi-regional table aggregated onto the scenario's regions and
+        sectors, when the scenario gives one instead.
     hashes : dict
         File path -> sha256 hex digest of every data file read.
     """
 
     trade: FloatArray
-    coefficients: FloatArray
+    coefficients: FloatArray | None
     hashes: dict[str, str] = field(default_factory=dict)
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    mrio: MRIOTable | None = None
 
 
 def _read_rows(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
@@ -334,12 +330,51 @@ def load_scenario_data(scenario: Scenario) -> ScenarioData:
         sector_map=dict(baseline["sector_map"]),
         other_region=baseline.get("other_regions"),
     )
-    coef_path = scenario.resolve_file(
-        "input_output.coefficients.file", scenario.data["input_output"]["coefficients"]["file"]
-    )
-    hashes = {str(p): sha256_file(p) for p in (trade_path, coef_path)}
+    hashes = {str(trade_path): sha256_file(trade_path)}
+    io = scenario.data["input_output"]
+    coefficients = None
+    table = None
+    if "coefficients" in io:
+        coef_path = scenario.resolve_file(
+            "input_output.coefficients.file", io["coefficients"]["file"]
+        )
+        hashes[str(coef_path)] = sha256_file(coef_path)
+        coefficients = load_coefficients_table(coef_path, regions, sectors)
+    else:
+        table = load_mrio(scenario)
+        hashes.update(table.files)
     return ScenarioData(
         trade=load_trade_table(trade_path, regions, sectors, layout),
-        coefficients=load_coefficients_table(coef_path, regions, sectors),
+        coefficients=coefficients,
         hashes=hashes,
+        mrio=table,
     )
+
+
+def load_mrio(scenario: Scenario) -> MRIOTable:
+    """Read input_output.mrio and aggregate it onto the scenario's regions and sectors."""
+    spec = scenario.data["input_output"]["mrio"]
+    satellites = [spec["employment"]] if spec.get("employment") else []
+    if spec["format"] == "pymrio":
+        folder = scenario.resolve_file("input_output.mrio.path", spec["path"], folder=True)
+        table = read_pymrio_folder(folder, satellites=satellites)
+    else:
+        z_file = scenario.resolve_file("input_output.mrio.path", spec["path"])
+        y_file = scenario.resolve_file("input_output.mrio.final_demand", spec["final_demand"])
+        table = read_csv_matrices(z_file, y_file)
+    try:
+        return aggregate(
+            table,
+            spec["region_map"] or None,
+            spec["sector_map"] or None,
+            regions=scenario.region_ids,
+            sectors=scenario.sector_ids,
+        )
+    except DataFileError as exc:
+        # Concordance problems belong to the scenario's keys, not to the table.
+        key = (
+            "input_output.mrio.region_map"
+            if "region" in exc.problem
+            else "input_output.mrio.sector_map"
+        )
+        raise scenario.error(exc.problem, key, None, allowed=exc.allowed, hint=exc.hint) from None

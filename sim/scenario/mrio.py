@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sim.errors import DataFileError
-from sim.scenario.data import sha256_file
+from sim.scenario.files import sha256_file
 
 __all__ = ["MRIOTable", "aggregate", "read_csv_matrices", "read_pymrio_folder"]
 

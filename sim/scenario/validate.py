@@ -81,7 +81,7 @@ class Scenario:
             file = self.files[-1]
         return ScenarioError(problem, file=file, line=line, key=key, value=value, **kwargs)
 
-    def resolve_file(self, key: str, value: str) -> Path:
+    def resolve_file(self, key: str, value: str, *, folder: bool = False) -> Path:
         """Resolve a data-file path relative to the file that wrote ``key``, inside allowed roots."""
         file, _ = self.where(key)
         base = Path(file).parent if file and not file.startswith("<") else self.data_root
@@ -95,9 +95,9 @@ class Scenario:
                 allowed=f"files under {roots[0]}",
                 hint="move the file next to the scenario, or allow its folder with --data-root",
             )
-        if not target.is_file():
+        if not (target.is_dir() if folder else target.is_file()):
             raise self.error(
-                f"data file not found: {target}",
+                f"data {'folder' if folder else 'file'} not found: {target}",
                 key,
                 value,
                 allowed="an existing file, relative to the scenario file's folder",
@@ -612,6 +612,29 @@ def check_investment(sc: Scenario) -> None:
         _check_pair(sc, f"investment.other[{i}].destination", o["origin"], o["destination"])
 
 
+def check_input_output(sc: Scenario) -> None:
+    """Exactly one input-output source: national coefficients or a multi-regional table."""
+    io = sc.data["input_output"]
+    has_coef, has_mrio = "coefficients" in io, "mrio" in io
+    if has_coef == has_mrio:
+        raise sc.error(
+            "give either input_output.coefficients or input_output.mrio"
+            + (", not both" if has_coef else ""),
+            "input_output",
+            None,
+            allowed="coefficients: {file: ...} or mrio: {format: pymrio, path: FOLDER}",
+            hint="remove one of the two" if has_coef else "add one of the two",
+        )
+    if has_mrio:
+        mrio = io["mrio"]
+        if "path" not in mrio:
+            raise sc.error("input_output.mrio needs path", "input_output.mrio", mrio,
+                           hint="add path: FOLDER (pymrio) or path: Z.csv (csv)")  # fmt: skip
+        if mrio["format"] == "csv" and "final_demand" not in mrio:
+            raise sc.error("a csv table needs final_demand", "input_output.mrio", mrio,
+                           hint="add final_demand: Y.csv")  # fmt: skip
+
+
 def check_shares(sc: Scenario) -> None:
     """Employment shares sum to 1; the investment mix sums to at most 1."""
     for region, shares in sc.data["economy"].get("employment_shares", {}).items():
@@ -688,6 +711,7 @@ CHECKS: tuple[Callable[[Scenario], None], ...] = (
     check_time,
     check_trade,
     check_investment,
+    check_input_output,
     check_shares,
     check_regions_complete,
     check_migration,
