@@ -69,3 +69,49 @@ def test_several_years_need_a_year(tmp_path: Path) -> None:
 def test_no_sector_column_with_several_sectors_is_refused() -> None:
     with pytest.raises(DataFileError, match="no sector column"):
         load_trade_table(SAMPLE, ["CAN"], ["a", "b"], GRAVITY)
+
+
+def test_scenario_reads_the_gravity_sample(tmp_path: Path) -> None:
+    import shutil
+
+    import sim.api as api
+
+    shutil.copy(SAMPLE, tmp_path / "sample.csv")
+    (tmp_path / "coef.csv").write_text("region,input,output,value\n*,all,all,0.4\n")
+    scenario = {
+        "metadata": {"name": "gravity_sample"},
+        "time": {"start": "2006-01-01", "end": "2008-12-31", "step": "year"},
+        "regions": ["CAN", "JPN", "USA", "ROW"],
+        "sectors": ["all"],
+        "economy": {"growth": 0.0, "wage": 1000, "employment": 1e6},
+        "trade": {
+            "baseline": {
+                "file": "sample.csv",
+                "columns": {
+                    "origin": "exporter",
+                    "destination": "importer",
+                    "sector": "",
+                    "value": "trade",
+                },
+                "year": 2006,
+                "other_regions": "ROW",
+            },
+            "elasticity": 5.0,
+        },
+        "input_output": {"coefficients": {"file": "coef.csv"}, "investment_mix": {"all": 0.5}},
+        "monte_carlo": {"replicas": 1},
+    }
+    scenario["economy"] = {
+        "growth": {r: 0.0 for r in scenario["regions"]},
+        "wage": {r: 1000 for r in scenario["regions"]},
+        "employment": {r: 1e6 for r in scenario["regions"]},
+    }
+    ds = api.run(scenario, base_dir=tmp_path)
+    rows = sample_rows()
+    can_jpn = next(
+        float(r["trade"]) for r in rows if (r["exporter"], r["importer"]) == ("CAN", "JPN")
+    )
+    first = ds.trade.isel(replica=0, time=0).sum("sector")
+    assert float(first.sel(origin="CAN", destination="JPN")) == pytest.approx(can_jpn)
+    total = sum(float(r["trade"]) for r in rows)
+    assert float(first.sum()) == pytest.approx(total)
