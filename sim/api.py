@@ -14,6 +14,7 @@ import xarray as xr
 from sim.engine.model import Model, build_model, draw_batch
 from sim.engine.simulate import simulate_batch
 from sim.errors import ScenarioError
+from sim.limits import check_disk, check_memory
 from sim.results.dataset import build_dataset
 from sim.results.write import write_netcdf
 from sim.scenario.data import load_scenario_data
@@ -99,6 +100,7 @@ def simulate(
     mc = model.scenario.data["monte_carlo"]
     count = mc["replicas"] if count is None else count
     size = batch_size or mc["batch_size"]
+    check_memory(model, count, size)
     parts: dict[str, list[np.ndarray]] = {}
     drawn: dict[str, list[np.ndarray]] = {}
     events = 0
@@ -106,15 +108,19 @@ def simulate(
     for start in range(first, first + count, size):
         n = min(size, first + count - start)
         batch = draw_batch(model, start, n)
-        result = simulate_batch(model, batch)
+
+        def on_period(k: int, done: int = done, n: int = n) -> None:
+            # Replica-periods done so far, as replicas: smooth progress within a batch.
+            if progress is not None:
+                progress(done + n * (k + 1) // model.calendar.periods, count)
+
+        result = simulate_batch(model, batch, on_period)
         events = max(events, result.events)
         for name, values in result.arrays.items():
             parts.setdefault(name, []).append(values)
         for key, values in batch.drawn.items():
             drawn.setdefault(key, []).append(values)
         done += n
-        if progress is not None:
-            progress(done, count)
     arrays = {name: np.concatenate(chunks, axis=0) for name, chunks in parts.items()}
     replicas = np.arange(first, first + count, dtype=np.int64)
     parameters = {key: np.concatenate(chunks) for key, chunks in drawn.items()}
@@ -149,9 +155,15 @@ def output_path(scenario: Scenario, override: str | Path | None = None) -> Path:
 
 
 def run_to_file(
-    scenario: Scenario, path: str | Path | None = None, *, batch_size: int | None = None
+    scenario: Scenario,
+    path: str | Path | None = None,
+    *,
+    batch_size: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[xr.Dataset, Path]:
     """Run and write NetCDF atomically; nothing is written if the run fails."""
     target = output_path(scenario, path)
-    ds = simulate(prepare(scenario), batch_size=batch_size)
+    model = prepare(scenario)
+    check_disk(model, scenario.data["monte_carlo"]["replicas"], target)
+    ds = simulate(model, batch_size=batch_size, progress=progress)
     return ds, write_netcdf(ds, target)

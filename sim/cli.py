@@ -17,6 +17,7 @@ from pathlib import Path
 from sim import __version__
 from sim.api import load_scenario, output_path, prepare, run_to_file
 from sim.errors import SimError
+from sim.progress import ProgressBar
 from sim.scenario.load import dump_yaml
 from sim.summary import summary_table
 
@@ -68,8 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     # has register(subparsers), whose parsers set a `handler(args) -> int` default.
     for module in COMMAND_MODULES:
         package = module.rsplit(".", 1)[0]
-        if importlib.util.find_spec(package) and importlib.util.find_spec(module):
-            importlib.import_module(module).register(sub)
+        try:
+            if importlib.util.find_spec(package) and importlib.util.find_spec(module):
+                importlib.import_module(module).register(sub)
+        except ImportError as exc:
+            # An optional dependency missing must not take the core commands down.
+            logging.getLogger(__name__).debug("commands of %s unavailable: %s", module, exc)
     return parser
 
 
@@ -111,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         target = output_path(sc, args.output)
         started = time.perf_counter()
-        ds, path = run_to_file(sc, target, batch_size=args.batch_size)
+        bar = ProgressBar("replicas", enabled=False if args.quiet else None)
+        ds, path = run_to_file(sc, target, batch_size=args.batch_size, progress=bar)
         elapsed = time.perf_counter() - started
         if not args.quiet:
             print(summary_table(ds, sc.data))

@@ -93,7 +93,7 @@ def test_defaults_are_filled(tiny_path: Path) -> None:
 def test_batch_size_default(tiny_dir: Path) -> None:
     path = edit(tiny_dir, "  batch_size: 8\n", "")
     mc = load_scenario(path).data["monte_carlo"]
-    assert mc == {"replicas": 8, "seed": 7, "batch_size": 1000}
+    assert mc == {"replicas": 8, "seed": 7, "batch_size": 1000, "memory_limit": 0.8}
 
 
 def test_unbounded_distribution_truncated_to_key_range(tiny_path: Path) -> None:
@@ -623,7 +623,12 @@ def test_variant_overrides_validate(tiny_dir: Path) -> None:
     )
     sc = load_scenario(variant)
     assert sc.data["trade"]["closure"] == "additive"
-    assert sc.data["monte_carlo"] == {"replicas": 2, "seed": 7, "batch_size": 8}
+    assert sc.data["monte_carlo"] == {
+        "replicas": 2,
+        "seed": 7,
+        "batch_size": 8,
+        "memory_limit": 0.8,
+    }
     assert sc.files == [str(tiny_dir / "tiny.yaml"), str(variant)]
 
 

@@ -221,7 +221,6 @@ class BatchSimulation:
                 "extreme trade-cost shocks or elasticities"
             )
         self.price = sol.price
-        _check_finite(model, "trade", sol.trade, k, b.first)
 
         # Output per worker grows from the start (employment coefficients of the
         # input-output table) and from the intensity year (project job intensities).
@@ -273,18 +272,54 @@ class BatchSimulation:
         for code in range(len(STAGES)):
             out["projects_by_stage"][:, k, code] = (self.stage == code).sum(axis=1)
         out["solver_iterations"][:, k] = sol.replica_iterations
+        check_period(model, b, out, k)
 
 
-def _check_finite(model: Model, name: str, values: FloatArray, k: int, first: int) -> None:
-    bad = ~np.isfinite(values) | (values < 0)
-    if bad.any():
+#: Labels of the axes after (N,) of each checked per-period output.
+_AXES = {
+    "trade": ("origin", "destination", "sector"),
+    "output": ("region", "sector"),
+    "price": ("region", "sector"),
+    "expenditure": ("region",),
+    "capital_flow_projects": ("origin", "destination", "sector"),
+    "capital_flow_other": ("origin", "destination"),
+    "jobs": ("region", "sector", "kind"),
+    "migration": ("origin", "destination"),
+    "wage": ("region",),
+}
+
+
+def check_period(model: Model, batch: Batch, out: dict[str, FloatArray], k: int) -> None:
+    """Stop the run at the first NaN, infinity or negative value of period ``k``.
+
+    The message names the variable, the period, the replica, the region and
+    sector, and the values this replica drew for the scenario's uncertain
+    parameters (the usual cause of an impossible value).
+    """
+    for name, axes in _AXES.items():
+        values = out[name][:, k]
+        bad = ~np.isfinite(values) | (values < 0)
+        if not bad.any():
+            continue
         idx = np.argwhere(bad)[0]
-        r, s = model.regions, model.sectors
-        where = f"replica {first + idx[0]}, origin {r[idx[1]]}, destination {r[idx[2]]}, sector {s[idx[3]]}"
+        labels = {
+            "origin": model.regions, "destination": model.regions, "region": model.regions,
+            "sector": model.sectors, "kind": list(JOB_KINDS),
+        }  # fmt: skip
+        where = ", ".join(
+            f"{axis} {labels[axis][i]}" for axis, i in zip(axes, idx[1:], strict=True)
+        )
+        replica = int(idx[0])
+        drawn = "; ".join(
+            f"{key} = {vals[replica]:.6g}" for key, vals in sorted(batch.drawn.items())
+        )
         raise NumericalError(
-            f"{name} became {values[tuple(idx)]!r} in period {model.calendar.starts[k]} ({where})\n"
-            "  allowed: finite, non-negative flows\n"
-            "  fix: check the trade elasticities and cost shocks of the scenario"
+            f"{name} became {float(values[tuple(idx)])!r} in the period starting "
+            f"{model.calendar.starts[k]} (replica {batch.first + replica}, {where})\n"
+            "  allowed: finite, non-negative values\n"
+            + (f"  this replica drew: {drawn}\n" if drawn else "")
+            + "  fix: check the scenario's elasticities, cost shocks, growth paths and the "
+            "ranges of its distributions"
         )
 
 
@@ -295,8 +330,13 @@ def stage_change_periods(sim: BatchSimulation) -> list[int]:
     return sorted(int(k) for k in np.unique(dates) if k < periods)
 
 
-def simulate_batch(model: Model, batch: Batch) -> BatchResult:
-    """Run one batch through the SimPy calendar and return its raw arrays."""
+def simulate_batch(
+    model: Model, batch: Batch, on_period: Callable[[int], None] | None = None
+) -> BatchResult:
+    """Run one batch through the SimPy calendar and return its raw arrays.
+
+    ``on_period(k)`` is called after each period (progress reporting).
+    """
     sim = BatchSimulation(model, batch)
     env = simpy.Environment()
     counter = {"events": 0}
@@ -321,6 +361,8 @@ def simulate_batch(model: Model, batch: Batch) -> BatchResult:
             yield env.timeout(k + 0.5 - env.now)
             counter["events"] += 1
             sim.step(k)
+            if on_period is not None:
+                on_period(k)
 
     env.process(periods())
     env.run()

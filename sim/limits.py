@@ -1,0 +1,113 @@
+"""Refuse runs that cannot fit, before anything is allocated.
+
+The estimates are deliberately simple and on the safe side: the output's
+arrays (float64, counted from the model's dimensions), the peak while a run
+concatenates its batches and labels the dataset (about 2.5 times the output),
+and the working arrays of one batch.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from sim.engine.model import Model
+
+#: Peak memory of a run relative to its output (batches, concatenation, derived variables).
+PEAK_FACTOR = 2.5
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+def output_bytes(model: Model, replicas: int) -> int:
+    """Bytes of the output dataset's arrays for ``replicas`` replicas."""
+    n_r, n_s, n_p = model.shape
+    t = model.calendar.periods
+    y = len(set(model.calendar.years.tolist()))
+    pairs = n_r * (n_r - 1) // 2
+    per_period = (
+        n_r * n_r * n_s  # trade
+        + pairs  # turnover
+        + n_r  # exports
+        + 2 * n_r * n_s  # output, price
+        + 2 * n_r  # real income and its change
+        + n_r * n_r * n_s  # capital flow by project sector
+        + 2 * n_r * n_r  # other and total capital flow
+        + 4 * n_r * n_s  # jobs
+        + n_r * n_r  # migration
+        + n_r  # wage
+        + 6  # projects by stage
+        + 1  # solver iterations
+    )
+    per_year = pairs + n_r * n_r + 4 * n_r
+    floats = replicas * (t * per_period + y * per_year)
+    return 8 * floats + replicas * t * n_p  # project stages are int8
+
+
+def batch_bytes(model: Model, batch: int) -> int:
+    """Working memory of one batch: drawn paths, state and the solver's Jacobian."""
+    n_r, n_s, n_p = model.shape
+    t = model.calendar.periods
+    rs = n_r * n_s
+    floats = batch * (
+        t * (n_r * n_s + n_r * n_r * n_s + n_r * n_r)  # growth, trend and other-investment paths
+        + 12 * n_r * n_r * n_s  # cost, state and solver temporaries
+        + (3 * rs * rs if rs <= 150 else 0)  # Newton's Jacobian and its solve
+        + 12 * n_p
+    )
+    return 8 * floats
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations (Linux MemAvailable), if known."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(model: Model, replicas: int, batch: int) -> None:
+    """Raise a ScenarioError if the run's estimated peak memory exceeds the allowed share."""
+    limit = float(model.scenario.data["monte_carlo"]["memory_limit"])
+    available = available_memory()
+    if available is None:
+        return
+    out = output_bytes(model, replicas)
+    peak = PEAK_FACTOR * out + batch_bytes(model, min(batch, replicas))
+    if peak > limit * available:
+        raise model.scenario.error(
+            f"the run needs about {_gib(peak)} of memory (output {_gib(out)} for {replicas} "
+            f"replicas), more than {limit:.0%} of the {_gib(available)} available",
+            "monte_carlo.replicas",
+            replicas,
+            allowed=f"an estimated peak below {_gib(limit * available)}",
+            hint="lower monte_carlo.replicas (or --replicas), keep fewer output.variables, "
+            "lower monte_carlo.batch_size, or raise monte_carlo.memory_limit",
+        )
+
+
+def check_disk(model: Model, replicas: int, path: Path) -> None:
+    """Raise a ScenarioError if the output may not fit on the target's filesystem."""
+    folder = Path(path).resolve().parent
+    while not folder.exists():
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    need = output_bytes(model, replicas)  # uncompressed: an upper bound
+    if need > free:
+        raise model.scenario.error(
+            f"the output may need up to {_gib(need)} but {folder} has {_gib(free)} free",
+            "output.path",
+            str(path),
+            allowed=f"a folder with at least {_gib(need)} free",
+            hint="write elsewhere (-o), lower the replicas or keep fewer output.variables",
+        )
