@@ -16,7 +16,7 @@ from sim.engine.simulate import simulate_batch
 from sim.errors import ScenarioError
 from sim.limits import check_disk, check_memory
 from sim.results.dataset import build_dataset
-from sim.results.write import write_netcdf
+from sim.results.write import write_dataset
 from sim.scenario.data import load_scenario_data
 from sim.scenario.load import LoadedDocument, load_scenario_document, resolve_extends_dict
 from sim.scenario.validate import Scenario, validate_scenario
@@ -161,9 +161,9 @@ def run_to_file(
     batch_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[xr.Dataset, Path]:
-    """Run and write NetCDF atomically; nothing is written if the run fails."""
+    """Run and write NetCDF (or Zarr for a ``.zarr`` path) atomically; nothing is written if the run fails."""
     target = output_path(scenario, path)
     model = prepare(scenario)
     check_disk(model, scenario.data["monte_carlo"]["replicas"], target)
     ds = simulate(model, batch_size=batch_size, progress=progress)
-    return ds, write_netcdf(ds, target)
+    return ds, write_dataset(ds, target)

@@ -324,3 +324,13 @@ def test_results_do_not_depend_on_the_horizon(tiny_path: Path) -> None:
         np.testing.assert_allclose(
             short[name].values, full[name].sel(time=short.time).values, rtol=1e-10, atol=1e-12
         )
+
+
+def test_zarr_output(tiny_path: Path, tmp_path: Path) -> None:
+    sc = api.load_scenario(tiny_path, replicas=2)
+    ds, path = api.run_to_file(sc, tmp_path / "tiny.zarr")
+    back = xr.open_zarr(path)
+    np.testing.assert_array_equal(back.trade.values, ds.trade.values)
+    # Writing again replaces the store atomically and leaves no temporary folder.
+    api.run_to_file(sc, tmp_path / "tiny.zarr")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.zarr"]
