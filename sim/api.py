@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
+import zarr
 
 from sim.engine.model import Model, build_model, draw_batch
 from sim.engine.simulate import simulate_batch
 from sim.errors import ScenarioError
-from sim.limits import check_disk, check_memory
+from sim.limits import (
+    PEAK_FACTOR,
+    available_memory,
+    batch_bytes,
+    check_disk,
+    check_memory,
+    output_bytes,
+)
 from sim.results.dataset import build_dataset
 from sim.results.write import write_dataset
 from sim.scenario.data import load_scenario_data
@@ -161,9 +172,73 @@ def run_to_file(
     batch_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[xr.Dataset, Path]:
-    """Run and write NetCDF (or Zarr for a ``.zarr`` path) atomically; nothing is written if the run fails."""
+    """Run and write the output atomically; nothing is written if the run fails.
+
+    A ``.zarr`` path streams: each batch of replicas is written to the store as
+    soon as it is simulated, so memory is bounded by one batch (sized from the
+    available memory) whatever the number of replicas; the dataset returned then
+    reads lazily from the store. Other paths get NetCDF-4, written at the end.
+    """
     target = output_path(scenario, path)
     model = prepare(scenario)
-    check_disk(model, scenario.data["monte_carlo"]["replicas"], target)
+    replicas = scenario.data["monte_carlo"]["replicas"]
+    check_disk(model, replicas, target)
+    if str(target).rstrip("/").endswith(".zarr"):
+        return stream_to_zarr(model, target, batch_size=batch_size, progress=progress)
     ds = simulate(model, batch_size=batch_size, progress=progress)
     return ds, write_dataset(ds, target)
+
+
+def stream_to_zarr(
+    model: Model,
+    target: Path,
+    *,
+    batch_size: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[xr.Dataset, Path]:
+    """Simulate batch by batch, appending each to a Zarr store along ``replica``."""
+    mc = model.scenario.data["monte_carlo"]
+    count = mc["replicas"]
+    size = fit_batch_size(model, batch_size or mc["batch_size"])
+    check_memory(model, min(size, count), size)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        for start in range(0, count, size):
+            n = min(size, count - start)
+
+            def report(done: int, _total: int, start: int = start) -> None:
+                if progress is not None:
+                    progress(start + done, count)
+
+            part = simulate(model, first=start, count=n, batch_size=n, progress=report)
+            encoding = {
+                name: {"chunks": (size,) + var.shape[1:]} for name, var in part.data_vars.items()
+            }
+            if start == 0:
+                part.to_zarr(tmp, mode="w", zarr_format=2, encoding=encoding, consolidated=False)
+            else:
+                part.to_zarr(tmp, append_dim="replica", zarr_format=2, consolidated=False)
+        # The first batch wrote its own replica count; record the run's.
+        zarr.open_group(str(tmp), mode="r+", zarr_format=2).attrs["replicas"] = int(count)
+        zarr.consolidate_metadata(str(tmp))
+        old = target.with_name(f".{target.name}.old")
+        if target.exists():
+            os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return xr.open_zarr(target), target
+
+
+def fit_batch_size(model: Model, wanted: int) -> int:
+    """The largest batch up to ``wanted`` whose estimated peak fits the memory limit."""
+    available = available_memory()
+    if available is None:
+        return wanted
+    allowed = float(model.scenario.data["monte_carlo"]["memory_limit"]) * available
+    # Both estimates grow linearly with the replicas of a batch.
+    per_replica = PEAK_FACTOR * output_bytes(model, 1) + batch_bytes(model, 1)
+    return max(1, min(wanted, int(allowed // per_replica)))

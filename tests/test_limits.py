@@ -96,3 +96,27 @@ def test_nan_stops_the_run_naming_variable_time_replica_and_draws(
     assert "replica 1, origin B, destination A" in err
     assert "trade.elasticity.goods = " in err  # the replica's draws are shown
     assert "Traceback" not in err and not out.exists()
+
+
+def test_zarr_streams_in_batches_sized_from_memory(
+    tiny_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+    import xarray as xr
+
+    sc = api.load_scenario(tiny_path, replicas=7)
+    whole = api.simulate(api.prepare(sc))
+    model = api.prepare(sc)
+    one = limits.PEAK_FACTOR * limits.output_bytes(model, 2) + limits.batch_bytes(model, 2)
+    # Memory for about two replicas at a time: the store is written in small batches.
+    monkeypatch.setattr(api, "available_memory", lambda: int(one / 0.8) + 1)
+    assert api.fit_batch_size(model, 1000) == 2
+    seen: list[int] = []
+    _, path = api.run_to_file(sc, tmp_path / "run.zarr", progress=lambda d, t: seen.append(d))
+    assert seen[-1] == 7
+    back = xr.open_zarr(path)
+    assert back.attrs["replicas"] == 7 and back.sizes["replica"] == 7
+    np.testing.assert_array_equal(back.replica.values, np.arange(7))
+    for name in ("trade", "jobs", "capital_flow_annual", "project_stage"):
+        np.testing.assert_allclose(back[name].values, whole[name].values, rtol=1e-10, atol=1e-12)
+    assert back.trade.encoding["chunks"][0] == 2
