@@ -79,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Accept -q/-v anywhere (`sim run X -q` as well as `sim -q run X`).
+    flags = [a for a in argv if a in ("-q", "--quiet", "-v", "--verbose")]
+    argv = flags + [a for a in argv if a not in flags]
     args = _parser().parse_args(argv)
     level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
