@@ -1,0 +1,322 @@
+"""One self-contained HTML page with a run's charts (and a comparison's), plus the PNG files.
+
+The page embeds every chart as a base64 ``data:`` URI and its styles inline;
+it references nothing outside itself (a Content-Security-Policy forbids any
+fetch), so it can be mailed or archived as one file and opened offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import xarray as xr
+
+import sim
+from sim.analysis.results import as_dataset, reporting_pairs, scenario_data
+
+PAGE = "report.html"
+
+_CSS = """
+body { font-family: "DejaVu Sans", Arial, Helvetica, sans-serif; color: #1a1a1a;
+       max-width: 1000px; margin: 2em auto; padding: 0 1em; line-height: 1.45; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
+figure { margin: 1.2em 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: 0.9em; color: #444; }
+pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.8em 0; }
+th, td { padding: 0.25em 0.6em; border-bottom: 1px solid #e5e5e5; text-align: right;
+         white-space: nowrap; }
+th { background: #f3f3f3; }
+td.label, th.label { text-align: left; }
+td small { color: #555; }
+tr.total td { font-weight: bold; border-top: 1px solid #999; }
+.scroll { overflow-x: auto; }
+dl { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; font-size: 0.9em; }
+dt { font-weight: bold; }
+dd { margin: 0; }
+"""
+
+CAPTIONS = {
+    "turnover": "Annual trade turnover (exports plus imports, sum over the year). Line: median "
+    "over replicas; dark band: 50 % of replicas (25-75 %); light band: 90 % (5-95 %). Points: "
+    "observed figures from the scenario's calibration targets (triangles: observed bounds).",
+    "jobs_by_kind": "Jobs created by the cooperation by kind, summed over regions: stacked means "
+    "over replicas; dashed lines: 5 % and 95 % quantiles of the total.",
+    "jobs_by_sector": "Jobs of all kinds by sector, summed over regions: stacked means over "
+    "replicas.",
+    "capital_flows": "Cross-border capital flows by year: capex of listed projects by sector "
+    "(investor to host) and other investment; stacked means over replicas.",
+    "pipeline": "Number of projects in each stage: stacked means over replicas.",
+    "difference": "Change in annual trade turnover, this run minus the compared run, replica by "
+    "replica (common random numbers). Line: median change; bands: 50 % and 90 % of replicas.",
+}
+
+
+def _n(x: float, signed: bool = False) -> str:
+    if x != x:  # NaN
+        return "n/a"
+    if round(x) == 0:
+        return "0"  # no "-0" or "+0"
+    return f"{x:+,.0f}" if signed else f"{x:,.0f}"
+
+
+def _table(
+    head: Sequence[str], rows: Sequence[Sequence[str]], total_rows: frozenset[int] = frozenset()
+) -> str:
+    """An HTML table; the first column is a left-aligned label; cells are already escaped."""
+    th = "".join(
+        f'<th class="label">{h}</th>' if i == 0 else f"<th>{h}</th>" for i, h in enumerate(head)
+    )
+    body = []
+    for k, row in enumerate(rows):
+        cells = "".join(
+            f'<td class="label">{c}</td>' if i == 0 else f"<td>{c}</td>" for i, c in enumerate(row)
+        )
+        body.append(f'<tr class="total">{cells}</tr>' if k in total_rows else f"<tr>{cells}</tr>")
+    return f'<div class="scroll"><table><tr>{th}</tr>{"".join(body)}</table></div>'
+
+
+def summary_html(ds: xr.Dataset) -> str:
+    """Median and 5-95 % band of turnover, capital flows and jobs in the report years."""
+    from sim.summary import report_years
+
+    out = scenario_data(ds).get("output", {}) or {}
+    years = report_years(ds, out.get("report_years"))
+    series: list[tuple[str, xr.DataArray]] = []
+    pairs = reporting_pairs(ds) if "pair" in ds.coords else []
+    if "trade_turnover_annual" in ds:
+        series += [(f"trade turnover {p}", ds.trade_turnover_annual.sel(pair=p)) for p in pairs]
+    if "capital_flow_annual" in ds:
+        for p in pairs:
+            a, _, b = p.partition("-")
+            for o, d in ((a, b), (b, a)):
+                flow = ds.capital_flow_annual.sel(origin=o, destination=d)
+                series.append((f"capital flow {o} &rarr; {d}", flow))
+    if "jobs_annual" in ds:
+        for kind in ds["kind"].values:
+            series.append(
+                (f"jobs, {html.escape(str(kind))}", ds.jobs_annual.sel(kind=kind).sum("region"))
+            )
+        series.append(("jobs, all kinds", ds.jobs_annual.sum(("region", "kind"))))
+    rows = []
+    for label, da in series:
+        q = da.sel(year=years).quantile([0.05, 0.5, 0.95], "replica").transpose("quantile", "year")
+        v = q.values
+        rows.append(
+            [label if label.startswith(("capital", "jobs")) else html.escape(label)]
+            + [
+                f"{_n(v[1, i])}<br><small>{_n(v[0, i])} &ndash; {_n(v[2, i])}</small>"
+                for i in range(len(years))
+            ]
+        )
+    note = (
+        f"<p>Median over replicas, and below it the 90 % band (5 % &ndash; 95 %). Money: "
+        f"{html.escape(str(ds.attrs.get('money_unit', '')))} per year (sums over the year); "
+        "jobs: persons, averages over the year.</p>"
+    )
+    return note + _table(["quantity", *map(str, years)], rows)
+
+
+def comparison_html(cmp: xr.Dataset, band: float = 0.9) -> str:
+    """The comparison's tables: change by quantity and year, jobs decomposition, targets."""
+    from sim.analysis.compare import (
+        comparison_heading,
+        comparison_rows,
+        decomposition_rows,
+    )
+
+    lo, hi = f"{(1 - band) / 2:.0%}", f"{1 - (1 - band) / 2:.0%}"
+    parts = [
+        f"<p>{html.escape(comparison_heading(cmp))}. Money: "
+        f"{html.escape(str(cmp.attrs.get('money_unit', '')))} per year; jobs: persons.</p>"
+    ]
+    rows, previous = [], ""
+    for r in comparison_rows(cmp, band=band):
+        rows.append(
+            [
+                html.escape(r.quantity) if r.quantity != previous else "",
+                str(r.year),
+                _n(r.base_median),
+                _n(r.variant_median),
+                _n(r.change_median, True),
+                f"{_n(r.change_low, True)} &ndash; {_n(r.change_high, True)}",
+                f"{r.p_negative:.0%}",
+            ]
+        )
+        previous = r.quantity
+    head = [
+        "quantity",
+        "year",
+        "base median",
+        "variant median",
+        "change median",
+        f"change {lo} &ndash; {hi}",
+        "P(change &lt; 0)",
+    ]
+    parts.append(_table(head, rows))
+    if "jobs_change_by_sector" in cmp:
+        year = int(cmp["year"].values[-1])
+        kinds, dec = decomposition_rows(cmp, year)
+        parts.append(
+            f"<h3>Change in jobs in {year} by region, sector and kind</h3><p>Mean change over "
+            "replicas (persons); the rows and columns add up to the totals.</p>"
+        )
+        body = [
+            [
+                html.escape(region),
+                html.escape(sector),
+                *(_n(x, True) for x in values),
+                _n(sum(values), True),
+            ]
+            for region, sector, values in dec
+        ]
+        totals = frozenset(i for i, (_, sector, _) in enumerate(dec) if sector == "all")
+        parts.append(_table(["region", "sector", *map(html.escape, kinds), "total"], body, totals))
+    if "target_probability" in cmp:
+        tp = cmp["target_probability"]
+        body = [
+            [
+                html.escape(str(t)),
+                f"{float(tp.sel(target=t, run='base')):.0%}",
+                f"{float(tp.sel(target=t, run='variant')):.0%}",
+            ]
+            for t in tp["target"].values
+        ]
+        parts.append("<h3>Probability of reaching each target</h3>")
+        parts.append(_table(["target", "base", "variant"], body))
+    return "\n".join(parts)
+
+
+def _image(path: Path, alt: str, caption: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (
+        f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def _provenance(ds: xr.Dataset, label: str) -> str:
+    items = {
+        "scenario": ds.attrs.get("scenario_name", "?"),
+        "replicas": ds.sizes.get("replica", "?"),
+        "seed": ds.attrs.get("seed", "?"),
+        "period": ds.attrs.get("period", "?"),
+        "money": ds.attrs.get("money_unit", "?"),
+        "scenario sha256": str(ds.attrs.get("scenario_sha256", "?"))[:16] + "...",
+        "engine": f"{ds.attrs.get('engine', 'sim')} {ds.attrs.get('engine_version', '?')}",
+        "scenario files": ", ".join(json.loads(str(ds.attrs.get("scenario_files", "[]")))),
+    }
+    rows = "".join(
+        f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in items.items()
+    )
+    return f"<h3>{html.escape(label)}</h3><dl>{rows}</dl>"
+
+
+def write_report(
+    run: str | Path | xr.Dataset,
+    out_dir: str | Path,
+    *,
+    compare_with: str | Path | xr.Dataset | None = None,
+    paired: bool = True,
+    targets: Sequence[str] = (),
+) -> Path:
+    """Write the charts of a run as PNG files and one self-contained HTML page.
+
+    Parameters
+    ----------
+    run
+        The run to report (dataset or ``.nc`` path).
+    out_dir
+        Folder for the PNG files and ``report.html`` (created if needed).
+    compare_with
+        Another run to compare with: the page then shows the change, ``run``
+        minus ``compare_with``, replica by replica.
+    paired, targets
+        Passed to :func:`sim.analysis.compare.compare`.
+
+    Returns
+    -------
+    Path
+        The HTML page.
+    """
+    from sim.analysis import charts
+    from sim.analysis.compare import compare, paired_change
+
+    ds = as_dataset(run)
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    pairs = reporting_pairs(ds) if "pair" in ds.coords else []
+    pngs = charts.run_charts(ds, folder, pairs)
+    title = str(ds.attrs.get("title") or ds.attrs.get("scenario_name") or "sim run")
+    body = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>{ds.sizes.get('replica', '?')} Monte Carlo replicas; money in "
+        f"{html.escape(str(ds.attrs.get('money_unit', '')))}.</p>",
+        "<h2>Summary</h2>",
+        summary_html(ds),
+        "<h2>Trade</h2>",
+    ]
+    for pair in pairs:
+        key = f"turnover_{pair}"
+        if key in pngs:
+            body.append(_image(pngs[key], f"trade turnover {pair}", CAPTIONS["turnover"]))
+    sections = (
+        ("Jobs", ("jobs_by_kind", "jobs_by_sector")),
+        ("Investment", ("capital_flows", "pipeline")),
+    )
+    for heading, keys in sections:
+        present = [k for k in keys if k in pngs]
+        if present:
+            body.append(f"<h2>{heading}</h2>")
+            body += [_image(pngs[k], k.replace("_", " "), CAPTIONS[k]) for k in present]
+    if compare_with is not None:
+        other = as_dataset(compare_with)
+        cmp = compare(other, ds, paired=paired, targets=targets)
+        body.append(
+            f"<h2>Compared with {html.escape(str(other.attrs.get('scenario_name', 'the other run')))}"
+            "</h2>"
+        )
+        if "trade_turnover_annual" in ds and "trade_turnover_annual" in other:
+            draws = paired_change(other, ds, "trade_turnover_annual", paired=paired)
+            for pair in pairs:
+                path = charts.difference_fan_chart(
+                    draws.sel(pair=pair),
+                    f"Change in trade turnover {pair}",
+                    folder / f"turnover_change_{pair}.png",
+                    subtitle=f"{ds.attrs.get('scenario_name', 'run')} minus "
+                    f"{other.attrs.get('scenario_name', 'other')}, "
+                    + ("replica by replica" if paired else "unpaired"),
+                )
+                pngs[f"turnover_change_{pair}"] = path
+                caption = CAPTIONS["difference"]
+                if not paired:
+                    caption = caption.replace(
+                        "replica by replica (common random numbers)",
+                        "from independent pairs of replicas (unpaired)",
+                    )
+                body.append(_image(path, f"change in trade turnover {pair}", caption))
+        body.append(comparison_html(cmp))
+        body.append(_provenance(other, "Compared run"))
+    body += ["<h2>Provenance</h2>", _provenance(ds, "This run")]
+    page = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "img-src data:; style-src 'unsafe-inline'\">"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
+        + "\n".join(body)
+        + f"\n<footer><p><small>Written by sim {html.escape(sim.__version__)}.</small></p>"
+        "</footer></body></html>\n"
+    )
+    target = folder / PAGE
+    target.write_text(page, encoding="utf-8")
+    return target
+
+
+__all__ = ["PAGE", "comparison_html", "summary_html", "write_report"]

@@ -1,0 +1,177 @@
+"""sim report: PNG charts and a self-contained HTML page; the charts' content."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+from matplotlib.colors import to_hex
+from PIL import Image
+
+import sim.api
+from sim.analysis import charts
+from sim.analysis.report import write_report
+from sim.cli import main
+from sim.results.write import write_netcdf
+
+TINY = Path(__file__).parent / "data" / "tiny" / "tiny.yaml"
+TARGETS = [
+    {"id": "t21", "kind": "turnover", "regions": ["B", "A"], "year": 2021, "value": 140},
+    {"id": "t24", "kind": "turnover", "regions": ["A", "B"], "year": 2024, "lower": 160},
+    {"id": "tc", "kind": "turnover", "regions": ["A", "C"], "year": 2022, "value": 1},
+]
+RUN_CHARTS = {
+    "turnover_A-B.png",
+    "turnover_A-C.png",
+    "turnover_B-C.png",
+    "jobs_by_kind.png",
+    "jobs_by_sector.png",
+    "capital_flows_by_sector.png",
+    "pipeline_by_stage.png",
+}
+
+
+def _data(**changes: Any) -> dict[str, Any]:
+    data = yaml.safe_load(TINY.read_text())
+    data["calibration"] = {"targets": TARGETS}
+    data["monte_carlo"]["replicas"] = 12
+    for key, value in changes.items():
+        data[key] = value
+    return data
+
+
+@pytest.fixture(scope="module")
+def runs() -> tuple[xr.Dataset, xr.Dataset]:
+    base = sim.api.run(_data(), base_dir=TINY.parent)
+    variant_data = _data(
+        metadata={
+            "name": "tiny_faster_border",
+            "currency": "USD",
+            "money_unit": "million",
+            "price_basis": "constant",
+            "price_base_year": 2020,
+        }
+    )
+    variant_data["policies"][0]["value"] = 0.1
+    variant = sim.api.run(variant_data, base_dir=TINY.parent)
+    return base, variant
+
+
+@pytest.fixture(scope="module")
+def report(runs, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base, variant = runs
+    folder = tmp_path_factory.mktemp("report")
+    return write_report(variant, folder, compare_with=base, targets=["jobs_annual:2027>=1"])
+
+
+def _png_ok(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    from io import BytesIO
+
+    img = Image.open(BytesIO(data)).convert("RGB")
+    colours = len(set(img.getdata()))
+    assert colours > 20, "an almost empty chart"
+    return img.size
+
+
+def test_report_writes_charts_and_one_page(report: Path) -> None:
+    folder = report.parent
+    written = {p.name for p in folder.glob("*.png")}
+    assert written == RUN_CHARTS | {f"turnover_change_{p}.png" for p in ("A-B", "A-C", "B-C")}
+    for png in folder.glob("*.png"):
+        width, height = _png_ok(png.read_bytes())
+        assert width >= 900 and height >= 400, png.name
+    page = report.read_text()
+    images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) == len(written)  # every chart embedded, nothing else
+    on_disk = sorted(p.read_bytes() for p in folder.glob("*.png"))
+    assert sorted(base64.b64decode(i) for i in images) == on_disk
+    # self-contained: no link, script or address outside the page
+    assert not re.search(r"(src|href)=\"(?!data:)", page)
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert "default-src 'none'" in page
+    assert "Change in jobs in 2027 by region, sector and kind" in page
+    assert "jobs_annual:2027&gt;=1" in page  # targets listed, escaped
+
+
+def _labelled(ax: Any) -> dict[str, Any]:
+    return {line.get_label(): line for line in ax.get_lines()}
+
+
+def test_fan_chart_shows_bands_and_observed_targets(runs) -> None:
+    _, variant = runs
+    fig = charts.turnover_fan_figure(variant, "A-B")
+    ax = fig.axes[0]
+    lines = _labelled(ax)
+    observed = lines["observed"]
+    assert list(observed.get_xdata()) == [2021] and list(observed.get_ydata()) == [140.0]
+    bound = lines["observed: at least"]
+    assert list(bound.get_xdata()) == [2024] and list(bound.get_ydata()) == [160.0]
+    median = variant.trade_turnover_annual.sel(pair="A-B").median("replica")
+    np.testing.assert_allclose(lines["simulated median"].get_ydata(), median.values)
+    bands = [c for c in ax.collections if c.get_label() in ("50 % band", "90 % band")]
+    assert len(bands) == 2
+    outer = bands[0].get_paths()[0].vertices[:, 1]
+    q05 = variant.trade_turnover_annual.sel(pair="A-B").quantile(0.05, "replica").values
+    assert np.isclose(outer.min(), q05.min())
+    assert "USD million per year" in ax.get_ylabel() and ax.get_xlabel() == "year"
+    # the target on A-C is not drawn on A-B, and is drawn on A-C
+    assert "observed" in _labelled(charts.turnover_fan_figure(variant, "A-C").axes[0])
+
+
+def test_charts_use_the_okabe_ito_palette(runs) -> None:
+    _, variant = runs
+    ax = charts.jobs_by_kind_figure(variant).axes[0]
+    fills = [to_hex(c.get_facecolor()[0]) for c in ax.collections]
+    assert fills[:4] == [c.lower() for c in charts.PALETTE[:4]]
+    assert ax.get_ylabel().startswith("persons")
+    stage = charts.pipeline_figure(variant).axes[0]
+    np.testing.assert_allclose(
+        stage.collections[0].get_paths()[0].vertices[:, 1].max(),
+        float(variant.projects_by_stage.sel(stage="planned").mean("replica").max()),
+    )
+    assert charts.named_colours(["a", "other", "b"]) == [
+        charts.PALETTE[0],
+        charts.GREY,
+        charts.PALETTE[1],
+    ]
+
+
+def test_capital_flows_chart_adds_up(runs) -> None:
+    _, variant = runs
+    ax = charts.capital_flows_figure(variant).axes[0]
+    heights: dict[float, float] = {}
+    for bar in ax.patches:
+        heights[bar.get_x()] = heights.get(bar.get_x(), 0.0) + bar.get_height()
+    cross = variant.origin != variant.destination
+    total = variant.capital_flow_annual.where(cross, 0).sum(("origin", "destination"))
+    np.testing.assert_allclose(sorted(heights.items())[-1][1], float(total.mean("replica")[-1]))
+
+
+def test_difference_fan_chart(runs) -> None:
+    from sim.analysis.compare import paired_change
+
+    base, variant = runs
+    draws = paired_change(base, variant).sel(pair="A-B")
+    ax = charts.difference_fan_figure(draws, "Change", subtitle="v minus b").axes[0]
+    median = _labelled(ax)["median change"].get_ydata()
+    np.testing.assert_allclose(median, draws.median("draw").values)
+    assert median[0] == 0 and median[-1] > 0  # no change before the policy, a gain after
+
+
+def test_cli_report(runs, tmp_path: Path, capsys) -> None:
+    base, _ = runs
+    nc = write_netcdf(base, tmp_path / "base.nc")
+    assert main(["report", str(nc)]) == 0
+    folder = tmp_path / "base_report"
+    assert {p.name for p in folder.glob("*.png")} == RUN_CHARTS
+    assert (folder / "report.html").stat().st_size > 50_000
+    assert "wrote" in capsys.readouterr().out
+    assert main(["report", str(tmp_path / "nothing.nc")]) == 2
+    assert "no such result" in capsys.readouterr().err
