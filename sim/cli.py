@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 from sim import __version__
 from sim.api import load_scenario, output_path, prepare, run_to_file
 from sim.errors import SimError
@@ -47,7 +49,9 @@ def _parser() -> argparse.ArgumentParser:
         help="another folder data files may be read from",
     )
 
-    validate = sub.add_parser("validate", help="check a scenario and its data without running it")
+    validate = sub.add_parser(
+        "validate", help="check a scenario (or a sweep file) and its data without running it"
+    )
     validate.add_argument("scenario")
     validate.add_argument(
         "--data-root",
@@ -78,6 +82,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _is_sweep_file(path: Path) -> bool:
+    """A sweep file names a base scenario and a design (scenarios have neither key)."""
+    try:
+        head = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return False  # the scenario loader reports the problem with its line
+    return isinstance(head, dict) and "design" in head and "scenario" in head
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # Accept -q/-v anywhere (`sim run X -q` as well as `sim -q run X`).
@@ -90,6 +103,16 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(args, "handler"):
             return int(args.handler(args))
         if args.command == "validate":
+            if _is_sweep_file(Path(args.scenario)):
+                from sim.sweep.plan import make_plan
+                from sim.sweep.spec import read_sweep
+
+                plan = make_plan(read_sweep(args.scenario))
+                print(
+                    f"{args.scenario}: valid sweep ({plan.points} points, {plan.runs} runs, "
+                    f"{len(plan.batches)} batches)"
+                )
+                return 0
             sc = load_scenario(args.scenario, data_roots=[Path(p) for p in args.data_root])
             model = prepare(sc)  # reads and checks the data files too
             print(

@@ -1,0 +1,259 @@
+"""Run a plan's pending batches in-process, on a Dask cluster or on SLURM.
+
+Every backend calls the same :func:`~sim.sweep.runner.run_batch` on the same
+batches, so they write the same bytes. On Dask, the job (scenario, design,
+layout) is one task that every batch depends on: the scheduler keeps one copy
+and recomputes it if the worker holding it dies, instead of shipping the
+design with each of thousands of tasks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import sim
+from sim.errors import SimError
+from sim.sweep.runner import Job, run_batch
+from sim.sweep.spec import SlurmOptions
+from sim.sweep.store import BatchReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Backend:
+    """Where batches run.
+
+    Attributes
+    ----------
+    kind
+        ``process`` (this process), ``local`` (a local Dask cluster of
+        ``workers`` processes), ``scheduler`` (a running Dask scheduler at
+        ``address``) or ``slurm`` (workers submitted as SLURM jobs).
+    """
+
+    kind: str = "process"
+    workers: int = 1
+    address: str | None = None
+    slurm: SlurmOptions = field(default_factory=SlurmOptions)
+
+    @property
+    def parallel(self) -> int:
+        """Workers expected to run batches at once (for estimates only)."""
+        if self.kind == "local":
+            return self.workers
+        if self.kind == "slurm":
+            return self.slurm.jobs * self.slurm.cores
+        return 1
+
+    def describe(self) -> str:
+        return {
+            "process": "in this process",
+            "local": f"on a local Dask cluster of {self.workers} worker processes",
+            "scheduler": f"on the Dask cluster at {self.address}",
+            "slurm": f"on SLURM ({self.slurm.jobs} job(s) of {self.slurm.cores} core(s))",
+        }[self.kind]
+
+
+class Progress:
+    """One status line on the client: points done of total, failures, rate, time left.
+
+    Drawn only on a terminal; in a pipe or a log file it stays quiet and the
+    final summary says what happened.
+    """
+
+    def __init__(self, total: int, done: int, *, stream: TextIO | None = None,
+                 enabled: bool | None = None) -> None:  # fmt: skip
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.total = total
+        self.done = done
+        self.failed = 0
+        self.computed = 0
+        self.started = time.perf_counter()
+        self.draw()
+
+    def update(self, report: BatchReport) -> None:
+        points = report.stop - report.start
+        self.done += points
+        self.failed += len(report.failures)
+        self.computed += points
+        self.draw()
+
+    def line(self) -> str:
+        elapsed = time.perf_counter() - self.started
+        rate = self.computed / elapsed if elapsed > 0 else 0.0
+        left = (self.total - self.done) / rate if rate > 0 else float("nan")
+        width = 24
+        filled = int(width * self.done / max(self.total, 1))
+        bar = "#" * filled + "-" * (width - filled)
+        eta = f"{left:.0f} s left" if math.isfinite(left) else "-- s left"
+        return (
+            f"[{bar}] {self.done}/{self.total} points, {self.failed} failed, "
+            f"{rate:.1f} points/s, {eta}"
+        )
+
+    def draw(self) -> None:
+        if self.enabled:
+            self.stream.write("\r" + self.line() + "\x1b[K")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def run_in_process(job: Job, pending: list[int], on_done: Callable[[BatchReport], None]) -> None:
+    for index in pending:
+        on_done(run_batch(job, index))
+
+
+def _pass_job(job: Job) -> Job:
+    """The job as a task result, so Dask keeps one copy and can recompute it."""
+    return job
+
+
+def run_on_dask(
+    client: Any, job: Job, pending: list[int], on_done: Callable[[BatchReport], None]
+) -> None:
+    """Submit one task per pending batch and report them as they finish."""
+    from distributed import as_completed
+
+    tag = job.identity[:12]
+    job_future = client.submit(_pass_job, job, key=f"sim-sweep-job-{tag}", pure=False)
+    futures = [
+        client.submit(
+            run_batch,
+            job_future,
+            index,
+            key=f"sim-sweep-{tag}-{index}",
+            pure=False,
+            priority=-index,
+        )
+        for index in pending
+    ]
+    for future in as_completed(futures):  # type: ignore[no-untyped-call]
+        try:
+            report = future.result()
+        except Exception as exc:
+            client.cancel(futures)
+            index = int(str(future.key).rsplit("-", 1)[1])
+            raise SimError(
+                f"batch {index} could not be run: {type(exc).__name__}: {exc}\n"
+                "  finished batches are kept; fix the cause and run the same command again "
+                "to resume"
+            ) from exc
+        # Release the result at once: a dead worker must not make Dask recompute it.
+        future.release()
+        on_done(report)
+
+
+@contextlib.contextmanager
+def dask_client(backend: Backend, log_dir: Path) -> Iterator[Any]:
+    """A Dask client for the backend; its cluster (if we made one) closes with it."""
+    import distributed  # noqa: F401 - sets its loggers up on import; adjust them after
+
+    # The scheduler runs in this process; its INFO lines would drown the progress line.
+    chatty = logging.getLogger("distributed")
+    level = chatty.level
+    if not log.isEnabledFor(logging.DEBUG):
+        chatty.setLevel(logging.WARNING)
+    try:
+        with _client(backend, log_dir) as client:
+            yield client
+    finally:
+        chatty.setLevel(level)
+
+
+@contextlib.contextmanager
+def _client(backend: Backend, log_dir: Path) -> Iterator[Any]:
+    from distributed import Client, LocalCluster
+
+    if backend.kind == "local":
+        # One thread per worker: the engine is NumPy-bound and holds the GIL between calls.
+        with LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=backend.workers, threads_per_worker=1, processes=True,
+            dashboard_address=None, silence_logs=logging.ERROR,
+        ) as cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]  # fmt: skip
+            yield client
+    elif backend.kind == "scheduler":
+        try:
+            client = Client(backend.address, timeout="30s")  # type: ignore[no-untyped-call]
+        except OSError as exc:
+            raise SimError(
+                f"cannot reach the Dask scheduler at {backend.address}: {exc}\n"
+                "  fix: check the address (tcp://HOST:PORT) and that the scheduler runs"
+            ) from exc
+        with client:
+            yield client
+    else:
+        with (
+            slurm_cluster(backend.slurm, log_dir) as cluster,
+            Client(cluster) as client,  # type: ignore[no-untyped-call]
+        ):
+            cluster.scale(jobs=backend.slurm.jobs)
+            try:
+                client.wait_for_workers(1, timeout=backend.slurm.start_timeout)
+            except TimeoutError:
+                raise SimError(
+                    f"no SLURM worker started within {backend.slurm.start_timeout:.0f} s\n"
+                    f"  fix: check the jobs with squeue and their logs in {log_dir}; the "
+                    "partition, memory and walltime must fit the cluster"
+                ) from None
+            yield client
+
+
+@contextlib.contextmanager
+def slurm_cluster(options: SlurmOptions, log_dir: Path) -> Iterator[Any]:
+    """dask-jobqueue's SLURMCluster: each job runs ``cores`` single-threaded workers."""
+    try:
+        from dask_jobqueue import SLURMCluster  # type: ignore[attr-defined]
+    except ImportError:
+        raise SimError("--slurm needs dask-jobqueue\n  fix: pip install dask-jobqueue") from None
+    # Workers import the same sim as this client, wherever the job starts.
+    root = Path(sim.__file__).resolve().parents[1]
+    prologue = [f'export PYTHONPATH="{root}${{PYTHONPATH:+:$PYTHONPATH}}"', *options.prologue]
+    log_dir.mkdir(parents=True, exist_ok=True)
+    kwargs: dict[str, Any] = {
+        "queue": options.partition, "account": options.account, "cores": options.cores,
+        "processes": options.cores, "memory": options.memory, "walltime": options.walltime,
+        "job_script_prologue": prologue, "job_extra_directives": options.directives,
+        "log_directory": str(log_dir), "python": sys.executable, "silence_logs": "error",
+    }  # fmt: skip
+    if options.scheduler_host:
+        kwargs["scheduler_options"] = {"host": options.scheduler_host}
+    try:
+        cluster = SLURMCluster(**kwargs)
+    except (OSError, ValueError) as exc:
+        raise SimError(f"could not start the SLURM cluster: {exc}") from exc
+    with cluster:
+        yield cluster
+
+
+def run_batches(
+    job: Job,
+    pending: list[int],
+    backend: Backend,
+    on_done: Callable[[BatchReport], None],
+    log_dir: Path,
+) -> None:
+    """Run ``pending`` batches on ``backend``, calling ``on_done`` as each one finishes."""
+    if not pending:
+        return
+    if backend.kind == "process":
+        run_in_process(job, pending, on_done)
+        return
+    with dask_client(backend, log_dir) as client:
+        run_on_dask(client, job, pending, on_done)
+
+
+__all__ = ["Backend", "Progress", "run_batches"]

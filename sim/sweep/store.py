@@ -1,0 +1,335 @@
+"""The sweep's Zarr store: created up front, filled region by region, resumable.
+
+Layout (``docs/sweeps.md`` is the contract)::
+
+    STORE.zarr/            Zarr v2 group, opened with xarray.open_zarr(STORE)
+      <run variables>      (point, replica, <the run's own dims>), chunk = one batch of points
+      point_failed         (point,) bool
+      point_error          (point,) text, empty where the point ran
+      point_unit           (point, sweep_parameter) the design in the unit cube
+      point, <key paths>   coordinates on point: index and each swept parameter's value
+      .sweep/done/NNNNNN.json   one marker per finished batch (not part of the Zarr group)
+      .sweep/lock          held by the running client
+
+Why it resumes exactly: the store's metadata is written once, atomically (built
+in a temporary folder, then renamed), before any run. A task writes only its
+own batch's region, which covers whole chunks, and Zarr writes each chunk file
+atomically; only after the region is written does the task write its marker,
+itself atomically (temporary file, then rename). A batch without a marker is
+therefore computed again from scratch and rewritten whole, with the same bytes,
+and a batch with a marker is never touched again. Metadata is consolidated
+once, when every batch has its marker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from sim.errors import SimError
+from sim.sweep.plan import POINT, REPLICA, Plan
+
+SWEEP_DIR = ".sweep"
+DONE_DIR = f"{SWEEP_DIR}/done"
+LOCK_FILE = f"{SWEEP_DIR}/lock"
+#: Characters kept of a failed point's message in the store (the marker keeps all of it).
+ERROR_CHARS = 1024
+#: Provenance of a single run that does not describe a sweep.
+RUN_ONLY_ATTRS = ("replicas", "simpy_events")
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """What a finished batch left: its points and the failed ones with their messages."""
+
+    index: int
+    start: int
+    stop: int
+    failures: tuple[tuple[int, str], ...] = ()
+    #: False when the batch was found done and nothing was computed.
+    computed: bool = True
+
+    def to_json(self) -> str:
+        body = {"batch": self.index, "start": self.start, "stop": self.stop,
+                "failures": [list(f) for f in self.failures]}  # fmt: skip
+        return json.dumps(body, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> BatchReport:
+        body = json.loads(text)
+        failures = tuple((int(p), str(m)) for p, m in body["failures"])
+        return cls(int(body["batch"]), int(body["start"]), int(body["stop"]), failures, False)
+
+
+@contextlib.contextmanager
+def _quiet_zarr() -> Iterator[None]:
+    """Silence zarr's note that ``.sweep`` is not a Zarr node: it is ours, on purpose."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not recognized as a component of a Zarr")
+        yield
+
+
+def marker_path(store: Path, index: int) -> Path:
+    return store / DONE_DIR / f"{index:06d}.json"
+
+
+def read_report(store: Path, index: int) -> BatchReport | None:
+    """The batch's report if its marker exists, else None."""
+    try:
+        return BatchReport.from_json(marker_path(store, index).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+def write_report(store: Path, report: BatchReport) -> None:
+    """Write the batch's marker atomically: a rename either happens or not."""
+    target = marker_path(store, report.index)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        # mkstemp makes the file 0600; give it the mode a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(report.to_json())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def finished_batches(store: Path) -> dict[int, BatchReport]:
+    """Every batch with a marker, by index."""
+    folder = store / DONE_DIR
+    if not folder.is_dir():
+        return {}
+    out = {}
+    for path in folder.glob("[0-9]*.json"):
+        report = BatchReport.from_json(path.read_text(encoding="utf-8"))
+        out[report.index] = report
+    return out
+
+
+def template_dataset(plan: Plan) -> xr.Dataset:
+    """The whole store as a lazy dataset: metadata and coordinates, no run values."""
+    import dask.array as da
+
+    sweep = plan.sweep
+    n, per_task, replicas = plan.points, plan.points_per_task, sweep.replicas
+    data_vars: dict[str, Any] = {}
+    for var in plan.layout.variables:
+        chunks = (per_task, plan.replica_chunk(var), *var.shape)
+        lazy = da.zeros((n, replicas, *var.shape), dtype=var.dtype, chunks=chunks)
+        data_vars[var.name] = ((POINT, REPLICA, *var.dims), lazy, var.attrs)
+    data_vars["point_failed"] = (
+        (POINT,), da.zeros(n, dtype=bool, chunks=per_task),
+        {"long_name": "the point's run raised; its values are NaN (-1 for integers)"},
+    )  # fmt: skip
+    data_vars["point_error"] = (
+        (POINT,), da.full(n, "", dtype=f"<U{ERROR_CHARS}", chunks=per_task),  # type: ignore[no-untyped-call]
+        {"long_name": "error message of a failed point (empty where the point ran)"},
+    )  # fmt: skip
+    data_vars["point_unit"] = (
+        (POINT, "sweep_parameter"), plan.unit,
+        {"long_name": "the design's coordinates in the unit cube (NaN for a list design)",
+         "units": "1"},
+    )  # fmt: skip
+    coords: dict[str, Any] = {
+        POINT: (POINT, np.arange(n, dtype=np.int64), {"long_name": "sweep point"}),
+        "sweep_parameter": ("sweep_parameter", sweep.keys),
+        REPLICA: (REPLICA, np.arange(replicas, dtype=np.int64), {"long_name": "Monte Carlo replica"}),
+    }  # fmt: skip
+    for j, param in enumerate(sweep.parameters):
+        coords[param.key] = (
+            POINT,
+            plan.values[:, j],
+            {"long_name": f"swept parameter {param.key}"},
+        )
+    for name, coord in plan.template.coords.items():
+        if REPLICA not in coord.dims:
+            coords[str(name)] = coord.variable
+    ds = xr.Dataset(data_vars=data_vars, coords=coords)
+    ds.attrs.update({k: v for k, v in plan.template.attrs.items() if k not in RUN_ONLY_ATTRS})
+    ds.attrs.update(sweep_attributes(plan))
+    return ds
+
+
+def sweep_attributes(plan: Plan) -> dict[str, Any]:
+    """The sweep's own provenance and the design settings the analysis needs."""
+    sweep, design = plan.sweep, plan.sweep.design
+    attrs: dict[str, Any] = {
+        "sweep_design": design.kind,
+        "sweep_parameters": json.dumps(sweep.keys),
+        "sweep_parameter_specs": json.dumps([p.describe() for p in sweep.parameters]),
+        "sweep_design_seed": design.seed,
+        "sweep_points": plan.points,
+        "sweep_points_per_task": plan.points_per_task,
+        "sweep_replica_batch": sweep.replica_batch,
+        "sweep_file": str(sweep.path.resolve()),
+        "sweep_yaml": sweep.text,
+        "sweep_sha256": plan.identity,
+        "replicas": sweep.replicas,
+    }
+    if design.kind == "saltelli":
+        attrs["saltelli_n"] = design.samples
+    if design.kind == "morris":
+        attrs["morris_trajectories"] = design.trajectories
+        attrs["morris_levels"] = design.levels
+        attrs["morris_delta"] = design.levels / (2 * (design.levels - 1))
+    return attrs
+
+
+def is_sweep_store(path: Path) -> bool:
+    """Whether ``path`` is a store made by ``sim sweep`` (its attributes name a plan)."""
+    try:
+        attrs = json.loads((path / ".zattrs").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(attrs, dict) and "sweep_sha256" in attrs
+
+
+def batches_done(plan: Plan, path: Path) -> set[int]:
+    """Batches of this plan that ``path`` already holds (none if it holds another sweep)."""
+    if not is_sweep_store(path):
+        return set()
+    attrs = json.loads((path / ".zattrs").read_text(encoding="utf-8"))
+    return set(finished_batches(path)) if attrs["sweep_sha256"] == plan.identity else set()
+
+
+def open_or_create(plan: Plan, path: Path, *, overwrite: bool = False) -> bool:
+    """Make sure ``path`` holds this plan's store; return True if it existed (a resume).
+
+    Raises
+    ------
+    SimError
+        If ``path`` holds something else: another sweep's store (unless
+        ``overwrite``), or anything that is not a sweep store.
+    """
+    if path.exists():
+        if not is_sweep_store(path):
+            raise SimError(
+                f"{path} exists and is not a sweep store\n"
+                "  fix: choose another output (-o), or remove it yourself"
+            )
+        attrs = json.loads((path / ".zattrs").read_text(encoding="utf-8"))
+        if attrs["sweep_sha256"] == plan.identity:
+            (path / DONE_DIR).mkdir(parents=True, exist_ok=True)
+            return True
+        if not overwrite:
+            raise SimError(
+                f"{path} holds another sweep's results (the sweep file, the scenario, its data, "
+                "the batches or the engine version differ)\n"
+                "  fix: write to another output (-o), or pass --overwrite to start this sweep "
+                "again from nothing"
+            )
+        with client_lock(path):
+            pass  # refuses to delete a store that a running client is filling
+        shutil.rmtree(path)
+    create_store(plan, path)
+    return False
+
+
+def create_store(plan: Plan, path: Path) -> None:
+    """Write the template's metadata and coordinates, then move it into place atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        staging = tmp / "store.zarr"
+        with _quiet_zarr():
+            # compute=False writes metadata and the in-memory coordinates only; no chunk of
+            # run values exists until a task writes it.
+            template_dataset(plan).to_zarr(
+                staging, mode="w-", compute=False, consolidated=False, zarr_format=2
+            )
+        (staging / DONE_DIR).mkdir(parents=True)
+        os.replace(staging, path)
+    except OSError as exc:
+        raise SimError(
+            f"could not create {path}: {exc}\n  fix: check the folder is writable and has space"
+        ) from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_region(
+    store: Path, start: int, stop: int, arrays: dict[str, tuple[tuple[str, ...], Any]]
+) -> None:
+    """Write one batch's variables into points ``start:stop`` (whole chunks)."""
+    ds = xr.Dataset({name: (dims, values) for name, (dims, values) in arrays.items()})
+    with _quiet_zarr():
+        ds.to_zarr(store, region={POINT: slice(start, stop)}, mode="r+", consolidated=False)
+
+
+def remove_partial_files(store: Path) -> list[Path]:
+    """Delete what writers killed mid-file left: Zarr's ``*.partial`` and our ``*.tmp`` files.
+
+    Both are written next to their target and renamed over it when complete,
+    so a leftover one is never part of the results.
+    """
+    leftovers = [*store.glob("*/*.partial"), *store.glob(f"{DONE_DIR}/.*.tmp")]
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return leftovers
+
+
+def consolidate(store: Path) -> None:
+    """Finish a store: drop leftovers of killed writers, then consolidate the metadata.
+
+    Consolidated metadata lets ``xarray.open_zarr`` open the store with one read.
+    """
+    import zarr
+
+    remove_partial_files(store)
+    with _quiet_zarr():
+        zarr.consolidate_metadata(str(store))
+
+
+@contextlib.contextmanager
+def client_lock(store: Path) -> Iterator[None]:
+    """Hold the store's lock while a client runs; the OS drops it if the client dies.
+
+    Two clients filling one store would compute the same batches twice; a lock
+    held through ``flock`` needs no clean-up after SIGKILL, unlike a pid file.
+    """
+    path = store / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SimError(
+                f"another `sim sweep` is filling {store}\n"
+                "  fix: wait for it to finish, or stop it and run this command again to resume"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+__all__ = [
+    "BatchReport",
+    "batches_done",
+    "client_lock",
+    "consolidate",
+    "finished_batches",
+    "is_sweep_store",
+    "open_or_create",
+    "read_report",
+    "write_region",
+    "write_report",
+]
