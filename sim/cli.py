@@ -14,13 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 from sim import __version__
 from sim.api import load_scenario, output_path, prepare, run_to_file
 from sim.errors import SimError
 from sim.progress import ProgressBar
-from sim.scenario.load import dump_yaml
+from sim.scenario.load import dump_yaml, load_yaml_document
 from sim.summary import summary_table
 
 DEFAULT_SCENARIO = "scenarios/uz_kz_khiva_2024.yaml"
@@ -85,10 +83,10 @@ def _parser() -> argparse.ArgumentParser:
 def _is_sweep_file(path: Path) -> bool:
     """A sweep file names a base scenario and a design (scenarios have neither key)."""
     try:
-        head = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return False  # the scenario loader reports the problem with its line
-    return isinstance(head, dict) and "design" in head and "scenario" in head
+        head = load_yaml_document(path).data  # the hardened loader: no dates, no bombs
+    except SimError:
+        return False  # the scenario loader reports the problem with its file and line
+    return "design" in head and "scenario" in head
 
 
 def main(argv: list[str] | None = None) -> int:

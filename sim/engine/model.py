@@ -553,10 +553,11 @@ def draw_batch(model: Model, first: int, count: int) -> Batch:
     announced = np.array([p.announced for p in model.projects]) if n_p else np.zeros(0)
     known = np.array([p.known for p in model.projects]) if n_p else np.zeros((0, 3))
     stages = draw_stage_dates(announced, known, durations, odds, uniforms, abandon_point)
-    # A known operating date fixes the construction period; otherwise it is the draw.
+    # A known operating date ends construction (whether its start is known or drawn);
+    # otherwise construction lasts the drawn duration.
     planned = np.where(
-        np.isfinite(known[None, :, 2]) & np.isfinite(known[None, :, 1]),
-        known[None, :, 2] - known[None, :, 1],
+        np.isfinite(known[None, :, 2]),
+        known[None, :, 2] - stages.entered[:, :, 2],
         durations[:, :, 2],
     )
 

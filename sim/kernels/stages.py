@@ -18,7 +18,8 @@ A project that fails transition ``k`` is abandoned at
 :math:`T_{k-1} + f\,d_k` (``f`` a fraction drawn by the caller), so a project
 abandoned during construction has disbursed part of its capex. Stage dates
 known from the scenario (a project already financed, say) replace the draws
-for those transitions, and such transitions are certain.
+for those transitions; a known date makes that transition and every earlier one
+certain, and a drawn earlier date is brought back to a known later one.
 """
 
 from __future__ import annotations
@@ -86,18 +87,24 @@ def draw_stage_dates(
     entered = np.full((n_rep, n_proj, 4), np.inf)
     entered[:, :, 0] = announced[None, :]
     abandoned = np.full((n_rep, n_proj), np.inf)
+    # A known date proves every earlier transition happened.
+    proven = np.flip(np.logical_or.accumulate(np.flip(np.isfinite(known), axis=1), axis=1), axis=1)
     for k in range(3):
         previous = entered[:, :, k]
         reached = np.isfinite(previous)
         known_k = np.broadcast_to(known[None, :, k], previous.shape)
         is_known = np.isfinite(known_k)
-        passes = is_known | (uniforms[:, :, k] < odds[:, :, k])
+        passes = proven[None, :, k] | (uniforms[:, :, k] < odds[:, :, k])
         drawn = previous + durations[:, :, k]
         entered[:, :, k + 1] = np.where(
             reached & passes, np.where(is_known, known_k, drawn), np.inf
         )
         fails = reached & ~passes
         abandoned = np.where(fails, previous + abandon_fraction * durations[:, :, k], abandoned)
+    # A drawn date cannot fall after a known later one (financing drawn after a
+    # known start of construction, say): it is brought back to that date.
+    for k in (2, 1):
+        entered[:, :, k] = np.minimum(entered[:, :, k], entered[:, :, k + 1])
     return StageDates(entered=entered, abandoned=abandoned)
 
 

@@ -57,6 +57,11 @@ def _read_rows(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str
     reader = csv.reader(text.splitlines())
     try:
         header = [h.strip() for h in next(reader)]
+    except csv.Error as exc:
+        raise DataFileError(
+            f"the header is not valid CSV: {exc}", file=str(path), line=1,
+            allowed="comma-separated column names",
+        ) from None  # fmt: skip
     except StopIteration:
         raise DataFileError(
             "data file is empty", file=str(path), line=1, allowed=f"a header {','.join(columns)}"
@@ -72,19 +77,30 @@ def _read_rows(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str
             hint="fix the header row",
         )
     rows = []
-    for number, cells in enumerate(reader, start=2):
-        if not cells or all(not c.strip() for c in cells):
-            continue
-        if len(cells) != len(header):
-            raise DataFileError(
-                f"row has {len(cells)} fields, the header has {len(header)}",
-                file=str(path),
-                line=number,
-                value=",".join(cells),
-                hint="check for stray commas or missing fields",
-            )
-        rows.append((number, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
+    number = 1
+    try:
+        for number, cells in enumerate(reader, start=2):
+            _check_cells(path, number, header, cells)
+            if cells and any(c.strip() for c in cells):
+                rows.append((number, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
+    except csv.Error as exc:
+        raise DataFileError(
+            f"the row is not valid CSV: {exc}", file=str(path), line=number + 1,
+            allowed="comma-separated fields of ordinary length",
+            hint="check for a stray quote or a very long field",
+        ) from None  # fmt: skip
     return rows
+
+
+def _check_cells(path: Path, number: int, header: list[str], cells: list[str]) -> None:
+    if cells and any(c.strip() for c in cells) and len(cells) != len(header):
+        raise DataFileError(
+            f"row has {len(cells)} fields, the header has {len(header)}",
+            file=str(path),
+            line=number,
+            value=",".join(cells),
+            hint="check for stray commas or missing fields",
+        )
 
 
 def _number(path: Path, line: int, column: str, text: str, *, minimum: float = 0.0) -> float:
@@ -283,6 +299,18 @@ def load_coefficients_table(path: Path, regions: list[str], sectors: list[str]) 
     """
     table = np.zeros((len(regions), len(sectors), len(sectors)))
     rows = _read_rows(path, ("region", "input", "output", "value"))
+    seen: dict[tuple[str, str, str], int] = {}
+    for line, row in rows:
+        key = (row["region"], row["input"], row["output"])
+        if key in seen:
+            raise DataFileError(
+                f"duplicate row for region {key[0]}, {key[1]} -> {key[2]} "
+                f"(first on line {seen[key]})",
+                file=str(path),
+                line=line,
+                hint="keep one row per region, input and output",
+            )
+        seen[key] = line
     # Wildcards first so that region-specific rows override them.
     for line, row in sorted(rows, key=lambda item: item[1]["region"] != "*"):
         k = _index(path, line, "input", row["input"], sectors, "sector")

@@ -437,6 +437,14 @@ class _Converter:
 
 def _read_text(path: Path, *, cited_by: tuple[str, int] | None = None) -> str:
     file = str(path)
+    if path.exists() and not path.is_file():
+        # A folder, a named pipe or a device: reading could block or never end.
+        raise ScenarioError(
+            "not a regular file",
+            file=file,
+            allowed="a YAML file",
+            hint="name the scenario file itself",
+        )
     try:
         # utf-8-sig: files saved by some Windows editors start with a BOM.
         return path.read_text(encoding="utf-8-sig")
@@ -460,8 +468,51 @@ def _read_text(path: Path, *, cited_by: tuple[str, int] | None = None) -> str:
         ) from None
 
 
+#: Deepest nesting accepted. Scenarios nest about ten levels; libyaml composes in C
+#: recursion, so a document nested tens of thousands of levels deep would overflow
+#: the C stack (a crash, not an exception) before Python could catch anything.
+MAX_DEPTH = 200
+
+
+def _check_depth(text: str, file: str) -> None:
+    depth = deepest = 0
+    quote = ""
+    line = 1
+    for char in text:
+        if char == "\n":
+            line += 1
+            quote = "" if quote == "'" else quote  # a plain newline ends no double quote
+        if quote:
+            if char == quote:
+                quote = ""
+            continue
+        if char in "'\"":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_DEPTH:
+                    break
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+    indent = max((len(row) - len(row.lstrip(" ")) for row in text.splitlines()), default=0)
+    if deepest > MAX_DEPTH or indent > 2 * MAX_DEPTH:
+        raise ScenarioError(
+            f"the document nests deeper than {MAX_DEPTH} levels",
+            file=file,
+            line=line if deepest > MAX_DEPTH else None,
+            allowed=f"at most {MAX_DEPTH} levels of nested lists and mappings",
+            hint="a scenario nests a handful of levels; check the file is the one intended",
+        )
+
+
 def _compose(text: str, file: str) -> tuple[Node | None, _ScenarioLoader]:
-    loader = _ScenarioLoader(text)
+    _check_depth(text, file)
+    try:
+        loader = _ScenarioLoader(text)
+    except yaml.YAMLError as exc:  # the reader refuses control characters up front
+        raise _syntax_error(text, file, exc) from None
     try:
         return loader.get_single_node(), loader
     except yaml.YAMLError as exc:
@@ -472,7 +523,10 @@ def _compose(text: str, file: str) -> tuple[Node | None, _ScenarioLoader]:
 
 def _syntax_error(text: str, file: str, exc: yaml.YAMLError) -> ScenarioError:
     if not issubclass(_ScenarioLoader, yaml.SafeLoader):
-        explainer = _ExplainingLoader(text)
+        try:
+            explainer = _ExplainingLoader(text)
+        except yaml.YAMLError as better:  # the reader refuses control characters up front
+            return _syntax_error_message(better, file)
         try:
             explainer.get_single_node()
         except yaml.YAMLError as better:
@@ -481,6 +535,10 @@ def _syntax_error(text: str, file: str, exc: yaml.YAMLError) -> ScenarioError:
             pass  # keep libyaml's message
         finally:
             explainer.dispose()
+    return _syntax_error_message(exc, file)
+
+
+def _syntax_error_message(exc: yaml.YAMLError, file: str) -> ScenarioError:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         # The context ("while scanning a quoted scalar") frames the problem.

@@ -307,7 +307,7 @@ class _Walker:
 
     def distribution(self, schema: Key, value: dict[str, Any], path: str) -> dict[str, Any]:
         family = value.get("dist")
-        if family not in FAMILIES:
+        if not isinstance(family, str) or family not in FAMILIES:
             close = difflib.get_close_matches(str(family), list(FAMILIES), n=1)
             raise self.fail(
                 f"unknown distribution '{family}'",
