@@ -440,7 +440,7 @@ def _read_text(path: Path, *, cited_by: tuple[str, int] | None = None) -> str:
     if path.exists() and not path.is_file():
         # A folder, a named pipe or a device: reading could block or never end.
         raise ScenarioError(
-            "not a regular file",
+            "cannot read the path: it is not a regular file",
             file=file,
             allowed="a YAML file",
             hint="name the scenario file itself",
@@ -475,33 +475,37 @@ MAX_DEPTH = 200
 
 
 def _check_depth(text: str, file: str) -> None:
+    # Brackets are counted everywhere, quotes and comments included: an over-count
+    # can only refuse a document with hundreds of brackets in its strings.
     depth = deepest = 0
-    quote = ""
-    line = 1
+    line = deepest_line = 1
     for char in text:
         if char == "\n":
             line += 1
-            quote = "" if quote == "'" else quote  # a plain newline ends no double quote
-        if quote:
-            if char == quote:
-                quote = ""
-            continue
-        if char in "'\"":
-            quote = char
         elif char in "[{":
             depth += 1
             if depth > deepest:
-                deepest = depth
-                if deepest > MAX_DEPTH:
-                    break
+                deepest, deepest_line = depth, line
         elif char in "]}":
             depth = max(depth - 1, 0)
-    indent = max((len(row) - len(row.lstrip(" ")) for row in text.splitlines()), default=0)
-    if deepest > MAX_DEPTH or indent > 2 * MAX_DEPTH:
+    # Block nesting: indentation plus compact markers ("- - - 1" nests three lists).
+    block = 0
+    for number, row in enumerate(text.splitlines(), start=1):
+        rest = row.lstrip(" ")
+        level = len(row) - len(rest)
+        while rest.startswith(("- ", "? ", "-\t")) or rest in ("-", "?"):
+            level += 2
+            rest = rest[2:].lstrip(" \t")
+        if level > block:
+            block = level
+            if block > 2 * MAX_DEPTH:
+                deepest_line = number
+                break
+    if deepest > MAX_DEPTH or block > 2 * MAX_DEPTH:
         raise ScenarioError(
             f"the document nests deeper than {MAX_DEPTH} levels",
             file=file,
-            line=line if deepest > MAX_DEPTH else None,
+            line=deepest_line,
             allowed=f"at most {MAX_DEPTH} levels of nested lists and mappings",
             hint="a scenario nests a handful of levels; check the file is the one intended",
         )
@@ -526,7 +530,7 @@ def _syntax_error(text: str, file: str, exc: yaml.YAMLError) -> ScenarioError:
         try:
             explainer = _ExplainingLoader(text)
         except yaml.YAMLError as better:  # the reader refuses control characters up front
-            return _syntax_error_message(better, file)
+            return _syntax_error_message(better, file, text)
         try:
             explainer.get_single_node()
         except yaml.YAMLError as better:
@@ -535,10 +539,10 @@ def _syntax_error(text: str, file: str, exc: yaml.YAMLError) -> ScenarioError:
             pass  # keep libyaml's message
         finally:
             explainer.dispose()
-    return _syntax_error_message(exc, file)
+    return _syntax_error_message(exc, file, text)
 
 
-def _syntax_error_message(exc: yaml.YAMLError, file: str) -> ScenarioError:
+def _syntax_error_message(exc: yaml.YAMLError, file: str, text: str | None = None) -> ScenarioError:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         # The context ("while scanning a quoted scalar") frames the problem.
@@ -549,6 +553,15 @@ def _syntax_error_message(exc: yaml.YAMLError, file: str) -> ScenarioError:
             line=None if mark is None else int(mark.line) + 1,
             hint="check indentation (spaces, not tabs), colons after keys, "
             "and quoting of values that contain ':' or '#'",
+        )
+    if isinstance(exc, yaml.reader.ReaderError) and text is not None:
+        # The reader names a character position; the user needs its line.
+        return ScenarioError(
+            f"the file contains a character YAML does not allow ({int(exc.character):#04x})",
+            file=file,
+            line=text.count("\n", 0, exc.position) + 1,
+            allowed="printable characters, tabs and newlines",
+            hint="remove the control character (often a paste from another program)",
         )
     return ScenarioError(
         f"YAML error: {exc}",
