@@ -1,0 +1,390 @@
+"""A per-replica reference implementation of the model, for the speed-up benchmark.
+
+This is the model written the way a careful economist writes it by hand when
+there is no batching engine: one replica at a time, one SimPy process per
+project (its stage changes are events at their dates), one per policy, one for
+the period's economy, and the model's equations (docs/model.md, sections 3-5)
+in NumPy on that replica's own arrays, without a replica axis. It shares with
+the engine only what a fair comparison must share:
+
+- the static model (:func:`sim.engine.model.build_model`: baseline trade, the
+  input-output inverses, the project list) and the draws
+  (:func:`sim.engine.model.draw_batch` called for one replica at a time, so
+  replica ``k`` gets bitwise the draws it gets in any batch);
+- the equilibrium solver and its tolerances
+  (:func:`sim.kernels.gravity.solve_gravity`, called with one replica, warm
+  started from the replica's previous period as in the engine).
+
+Everything else (timing of stages, capex disbursement, ramp-up, supply
+changes, trade costs, jobs, wages, migration, capital flows) is written again
+here from the documentation, so the equivalence check in the suite and in
+``tests/test_benchmarks.py`` also cross-checks the engine against the written
+model. Results are the engine's raw arrays (leading axes replica, period).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Generator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+from numpy.typing import NDArray
+
+from sim.engine.model import Batch, Model, draw_batch
+from sim.errors import ConvergenceError
+from sim.kernels.gravity import solve_gravity
+from sim.kernels.stages import ABANDONED, CONSTRUCTION, OPERATING, STAGES
+
+FloatArray = NDArray[np.float64]
+
+#: Arrays compared with the engine (all float64 except ``project_stage``).
+COMPARED = (
+    "trade",
+    "output",
+    "price",
+    "expenditure",
+    "price_index",
+    "capital_flow_projects",
+    "capital_flow_other",
+    "jobs",
+    "migration",
+    "wage",
+    "projects_by_stage",
+    "project_stage",
+)
+
+
+@dataclass
+class ReplicaResult:
+    """One replica's outputs, leading axis period, and what it took."""
+
+    arrays: dict[str, NDArray[Any]]
+    events: int
+    draw_seconds: float
+    run_seconds: float
+
+
+@dataclass
+class Replica:
+    """State of one replica of the economy (arrays without a replica axis)."""
+
+    model: Model
+    draws: Batch  # drawn for this replica alone (count 1)
+    stage: NDArray[np.int8] = field(init=False)
+    events: int = 0
+
+    def __post_init__(self) -> None:
+        m, d = self.model, self.draws
+        n_r, n_s, n_p = m.shape
+        cal = m.calendar
+        self.dt = cal.dt
+        self.periods = cal.periods
+        first = cal.starts[0]
+        self.start_year = first.year + (first.month - 1) / 12.0
+        # This replica's draws.
+        self.theta = d.theta[0]  # (S,)
+        self.cost_per_day = d.cost_per_day[0]  # (S,)
+        self.growth = d.growth[0]  # (T, R, S) annual rate in force in each period
+        self.productivity = d.productivity[0]  # (R,)
+        self.labour_force = d.labour_force[0]  # (R,)
+        self.wage0 = d.wage0[0]  # (R,)
+        self.trend = d.trend[0]  # (T, R, R, S) log of the annual cost factor
+        self.capex = d.capex[0]  # (P,)
+        self.jobs_per_capex = d.jobs_per_capex[0]
+        self.output_per_capex = d.output_per_capex[0]
+        self.construction_jobs = float(d.construction_jobs[0])
+        self.keep = 1.0 - float(d.displacement[0])
+        self.ramp_years = d.ramp_years[0]
+        self.other_investment = d.other_investment[0]  # (T, R, R) money per year
+        self.migration_base = d.migration_base  # (R, R) persons per year
+        self.recruitment = d.migration_recruit[0]  # (R, R)
+        self.elasticity = float(d.migration_elasticity[0])
+        # Policy instruments in force; the baseline values set the base of cost changes.
+        self.border_days = d.border_days[0].copy()
+        self.tariff = d.tariff[0].copy()
+        self.iceberg = np.ones((n_r, n_r, n_s))
+        self.cap = d.migration_cap[0].copy()  # persons per year
+        self.base_cost = (1.0 + d.tariff[0]) * (1.0 + self.cost_per_day * d.border_days[0])
+        # Projects: where they are, and the period each stage starts (T = never).
+        self.host = np.array([p.host for p in m.projects], dtype=np.int64)
+        self.investor = np.array([p.investor for p in m.projects], dtype=np.int64)
+        self.sector = np.array([p.sector for p in m.projects], dtype=np.int64)
+        self.host_cell = self.host * n_s + self.sector  # index into (R * S)
+        self.flow_cell = (self.investor * n_r + self.host) * n_s + self.sector  # into (R*R*S)
+        self.entered = np.array([[self.period_of(y) for y in row] for row in d.stages.entered[0]])
+        self.entered = self.entered.reshape(n_p, 4)
+        self.abandoned = np.array([self.period_of(y) for y in d.stages.abandoned[0]])
+        self.entered_operation = self.entered[:, 3].copy()
+        self.disbursement_periods = np.ones(n_p)
+        for j in range(n_p):
+            start = d.stages.entered[0, j, 2]
+            if self.entered[j, 2] < self.periods:
+                # Construction lasts at least one period, so a project that builds disburses.
+                later = max(self.entered[j, 3], self.entered[j, 2] + 1)
+                self.entered_operation[j] = min(later, self.periods)
+            if math.isfinite(start):
+                # Capex is spread over the planned construction time, not cut by the horizon.
+                end = start + d.planned_construction[0, j]
+                planned = math.floor(end / self.dt + 1e-9) - math.floor(start / self.dt + 1e-9)
+                self.disbursement_periods[j] = max(planned, 1)
+        self.stage = np.zeros(n_p, dtype=np.int8)
+        self.identity = np.eye(n_r * n_s)
+        # The period's economy carries the solver's warm start and last period's jobs.
+        self.price = np.ones((n_r, n_s))
+        self.log_trend = np.zeros((n_r, n_r, n_s))
+        self.supply_level = np.ones((n_r, n_s))  # output level from growth alone
+        self.previous_jobs = np.zeros(n_r)
+        self.out: dict[str, NDArray[Any]] = {
+            "trade": np.zeros((self.periods, n_r, n_r, n_s)),
+            "output": np.zeros((self.periods, n_r, n_s)),
+            "price": np.zeros((self.periods, n_r, n_s)),
+            "expenditure": np.zeros((self.periods, n_r)),
+            "price_index": np.zeros((self.periods, n_r)),
+            "capital_flow_projects": np.zeros((self.periods, n_r, n_r, n_s)),
+            "capital_flow_other": np.zeros((self.periods, n_r, n_r)),
+            "jobs": np.zeros((self.periods, n_r, n_s, 4)),
+            "migration": np.zeros((self.periods, n_r, n_r)),
+            "wage": np.zeros((self.periods, n_r)),
+            "projects_by_stage": np.zeros((self.periods, len(STAGES))),
+            "project_stage": np.zeros((self.periods, n_p), dtype=np.int8),
+            "solver_iterations": np.zeros(self.periods),
+        }
+
+    def period_of(self, year: float) -> int:
+        """Period whose start is the latest on or before a model-clock date (T if never)."""
+        if not math.isfinite(year):
+            return self.periods
+        return min(max(math.floor(year / self.dt + 1e-9), 0), self.periods)
+
+    # -- SimPy processes ---------------------------------------------------------------------
+    def project(self, env: simpy.Environment, j: int) -> Generator[simpy.Event, Any, None]:
+        """A project moves up one stage at each stage date, until it operates or is dropped."""
+        dates = [(int(k), 0) for k in (*self.entered[j, :3], self.entered_operation[j])]
+        dates.append((int(self.abandoned[j]), 1))
+        for period, dropped in sorted(dates):
+            if period >= self.periods:
+                break
+            yield env.timeout(period - env.now)
+            self.events += 1
+            if dropped:
+                self.stage[j] = ABANDONED
+                return
+            self.stage[j] += 1
+
+    def policy(self, env: simpy.Environment, i: int) -> Generator[simpy.Event, Any, None]:
+        """A policy takes effect at the start of its period, on the flows it names."""
+        policy = self.model.policies[i]
+        yield env.timeout(policy.period)
+        self.events += 1
+        value = float(self.draws.policy_values[i][0])
+        if policy.kind == "migration_cap":
+            self.cap = np.where(policy.mask, value, self.cap)
+        elif policy.kind == "border_days":
+            self.border_days = np.where(policy.mask, value, self.border_days)
+        elif policy.kind == "tariff":
+            self.tariff = np.where(policy.mask, value, self.tariff)
+        else:  # trade_cost: multiplies the iceberg factor in force
+            self.iceberg = np.where(policy.mask, self.iceberg * value, self.iceberg)
+
+    def economy(self, env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
+        """Each period's economy at mid-period, after the period's stage and policy events."""
+        for k in range(self.periods):
+            yield env.timeout(k + 0.5 - env.now)
+            self.events += 1
+            self.period(k)
+
+    # -- the period's economy (docs/model.md, sections 3 to 5) -------------------------------
+    def period(self, k: int) -> None:
+        """Compute period ``k``: trade equilibrium, capital flows, jobs, wages, migration."""
+        m = self.model
+        n_r, n_s, _ = m.shape
+        dt = self.dt
+        trade_spec = m.scenario.data["trade"]
+        y0 = m.baseline.output  # (R, S) money per year
+        if k > 0:
+            self.supply_level = self.supply_level * (1.0 + self.growth[k - 1]) ** dt
+            self.log_trend = self.log_trend + self.trend[k - 1] * dt
+
+        # Projects: capex disbursed during construction, output once operating.
+        building = self.stage == CONSTRUCTION
+        operating = self.stage == OPERATING
+        spend = np.where(building, self.capex / (self.disbursement_periods * dt), 0.0)  # per year
+        ramp_periods = self.ramp_years / dt
+        since_start = k - self.entered_operation + 0.5
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ramp = np.where(ramp_periods > 0, np.clip(since_start / ramp_periods, 0.0, 1.0), 1.0)
+        ramp = np.where(operating, ramp, 0.0)
+        plant = self.capex * self.output_per_capex * ramp * self.keep  # money per year
+        plant_output = np.bincount(self.host_cell, plant, n_r * n_s)  # (R*S,)
+
+        # Trade: structural gravity in changes, solved relative to the baseline.
+        cost = (
+            self.iceberg
+            * np.exp(self.log_trend)
+            * (1.0 + self.tariff)
+            * (1.0 + self.cost_per_day * self.border_days)
+            / self.base_cost
+        )
+        quantity = self.supply_level + plant_output.reshape(n_r, n_s) / y0
+        sol = solve_gravity(
+            m.baseline,
+            (cost ** (-self.theta))[None],
+            self.theta[None],
+            quantity[None],
+            closure=trade_spec["closure"],
+            numeraire=m.numeraire,
+            price_guess=self.price[None],
+            tol=trade_spec["tolerance"],
+            max_iter=trade_spec["max_iterations"],
+        )
+        if not sol.converged[0]:
+            raise ConvergenceError(
+                f"reference: the trade equilibrium did not converge in period {k} "
+                f"(replica {self.draws.first})"
+            )
+        self.price = sol.price[0]
+        output = sol.output[0]
+
+        # Jobs: direct jobs at the plants, indirect and induced through the MRIO model.
+        elapsed = (k + 0.5) * dt
+        since_intensity = self.start_year + elapsed - m.intensity_year
+        intensity = (1.0 + self.productivity[self.host]) ** (-since_intensity)  # per project
+        construction = np.bincount(
+            self.host_cell, spend * self.construction_jobs * intensity, n_r * n_s
+        )
+        operation = np.bincount(
+            self.host_cell,
+            self.capex * self.jobs_per_capex * ramp * self.keep * intensity,
+            n_r * n_s,
+        )
+        spend_by_host = np.bincount(self.host, spend, n_r)
+        goods = spend_by_host @ m.sourcing_goods  # (R*S,) capex-goods demand
+        indirect_output = m.leontief @ goods + (m.leontief - self.identity) @ plant_output
+        induced_output = (m.leontief_closed - m.leontief) @ (goods + plant_output)
+        per_output = (m.employment_coef * (1.0 + self.productivity[:, None]) ** (-elapsed)).ravel()
+        jobs = np.stack(
+            [construction, operation, indirect_output * per_output, induced_output * per_output],
+            axis=-1,
+        ).reshape(n_r, n_s, 4)
+
+        # Wages follow output per member of the labour force; migration answers them and jobs.
+        wage = (
+            self.wage0
+            * (output.sum(axis=1) / y0.sum(axis=1))
+            / (1.0 + self.labour_force) ** (k * dt)
+        )
+        total_jobs = jobs.sum(axis=(1, 2))
+        new_jobs = np.maximum(total_jobs - self.previous_jobs, 0.0)
+        self.previous_jobs = total_jobs
+        gap = (wage[None, :] / wage[:, None]) / (self.wage0[None, :] / self.wage0[:, None])
+        migration = np.minimum(
+            self.migration_base * dt * gap**self.elasticity + self.recruitment * new_jobs[None, :],
+            self.cap * dt,
+        )
+        np.fill_diagonal(migration, 0.0)
+
+        out = self.out
+        out["trade"][k] = sol.trade[0] * dt
+        out["output"][k] = output * dt
+        out["price"][k] = self.price
+        out["expenditure"][k] = sol.expenditure[0] * dt
+        out["price_index"][k] = sol.price_index[0]
+        out["capital_flow_projects"][k] = np.bincount(
+            self.flow_cell, spend * dt, n_r * n_r * n_s
+        ).reshape(n_r, n_r, n_s)
+        out["capital_flow_other"][k] = self.other_investment[k] * dt
+        out["jobs"][k] = jobs
+        out["migration"][k] = migration
+        out["wage"][k] = wage
+        out["projects_by_stage"][k] = np.bincount(self.stage, minlength=len(STAGES))
+        out["project_stage"][k] = self.stage
+        out["solver_iterations"][k] = sol.replica_iterations[0]
+
+    def run(self) -> dict[str, NDArray[Any]]:
+        """Run the replica's calendar to the end of the horizon; return its outputs."""
+        env = simpy.Environment()
+        for j in range(len(self.model.projects)):
+            env.process(self.project(env, j))
+        for i in range(len(self.model.policies)):
+            env.process(self.policy(env, i))
+        env.process(self.economy(env))
+        env.run()
+        return self.out
+
+
+def simulate_replica(model: Model, replica: int) -> ReplicaResult:
+    """Draw and run one replica."""
+    start = time.perf_counter()
+    draws = draw_batch(model, replica, 1)
+    drawn = time.perf_counter()
+    rep = Replica(model, draws)
+    arrays = rep.run()
+    done = time.perf_counter()
+    return ReplicaResult(arrays, rep.events, drawn - start, done - drawn)
+
+
+@dataclass
+class ReferenceRun:
+    """Stacked outputs of several replicas (leading axes replica, period) and timings."""
+
+    arrays: dict[str, NDArray[Any]]
+    replicas: list[int]
+    events: int
+    draw_seconds: float
+    run_seconds: float
+
+    @property
+    def seconds(self) -> float:
+        """Draws plus simulation."""
+        return self.draw_seconds + self.run_seconds
+
+
+def simulate_reference(model: Model, replicas: Iterable[int]) -> ReferenceRun:
+    """Run the given replicas one after the other and stack their outputs."""
+    results = [(r, simulate_replica(model, r)) for r in replicas]
+    names = results[0][1].arrays.keys() if results else ()
+    return ReferenceRun(
+        arrays={name: np.stack([res.arrays[name] for _, res in results]) for name in names},
+        replicas=[r for r, _ in results],
+        events=sum(res.events for _, res in results),
+        draw_seconds=sum(res.draw_seconds for _, res in results),
+        run_seconds=sum(res.run_seconds for _, res in results),
+    )
+
+
+def max_relative_difference(
+    engine: dict[str, NDArray[Any]],
+    reference: dict[str, NDArray[Any]],
+    names: Iterable[str] = COMPARED,
+) -> dict[str, float]:
+    """Largest ``|a - b| / max(|a|, |b|)`` per array (0 where both are 0).
+
+    ``engine`` arrays may hold more replicas than ``reference``: the first
+    ``len(reference)`` replicas are compared.
+    """
+    out: dict[str, float] = {}
+    for name in names:
+        ref = np.asarray(reference[name], dtype=np.float64)
+        eng = np.asarray(engine[name][: ref.shape[0]], dtype=np.float64)
+        if eng.shape != ref.shape:
+            raise ValueError(f"{name}: engine shape {eng.shape}, reference {ref.shape}")
+        scale = np.maximum(np.abs(eng), np.abs(ref))
+        diff = np.abs(eng - ref)
+        rel = np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0)
+        out[name] = float(rel.max()) if rel.size else 0.0
+    return out
+
+
+__all__ = [
+    "COMPARED",
+    "ReferenceRun",
+    "Replica",
+    "ReplicaResult",
+    "max_relative_difference",
+    "simulate_reference",
+    "simulate_replica",
+]

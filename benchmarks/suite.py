@@ -1,0 +1,897 @@
+"""The benchmark suite of issue #5: one command, a table, a JSON file.
+
+Usage::
+
+    python3 -m benchmarks.suite                 # full suite (about 25 minutes on 2 cores)
+    python3 -m benchmarks.suite --small         # CI mode, under 2 minutes; exits 1 below the floor
+    python3 -m benchmarks.suite --only speedup simpy --json outputs/bench.json
+
+Sections (``--only`` / ``--skip`` take these names):
+
+``speedup``
+    The engine against the per-replica reference (:mod:`benchmarks.reference`) on
+    the seed scenario (1,000 replicas, quarterly 2016-2035), in the same run; the
+    reference runs a subset of the replicas and is scaled per replica. The same
+    replicas are checked for equality (float64, 1e-9 relative).
+``simpy``
+    SimPy's share of a 1,000-replica run, the time per kernel, and NumPy calls per period.
+``replicas``
+    Time per replica-period from 100 to 10,000 replicas (one batch), SimPy events at 10
+    and 10,000.
+``sizes``
+    Time per replica-period from 3 regions x 7 sectors to 20 x 30 (synthetic scenarios,
+    :mod:`benchmarks.synthetic`), with the fitted exponents in regions and sectors.
+``bandwidth``
+    Effective memory bandwidth of each kernel call against numpy's streaming copy.
+``memory``
+    Peak resident memory against the output's size (each run in a fresh process).
+``large``
+    10 regions x 20 sectors x 2,000 replicas x 80 quarters with full bilateral trade
+    (``scenarios/bench_large_10x20.yaml``), written to NetCDF; full mode only.
+
+Every figure is a ratio measured in one run or a best-of-n time on a shared,
+noisy machine; absolute seconds are indicative only. The small mode exits with
+status 1 when the reference and the engine disagree or when the speed-up over
+the reference falls below :data:`SMALL_FLOOR`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import sim
+import sim.api as api
+from benchmarks import hotloop, reference, synthetic
+from sim.engine.model import Model, draw_batch
+from sim.engine.simulate import BatchSimulation, simulate_batch
+from sim.kernels import gravity
+from sim.kernels.gravity import cost_weights, solve_gravity
+from sim.kernels.migration import migration_flows
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "scenarios" / "uz_kz_khiva_2024.yaml"
+LARGE = ROOT / "scenarios" / "bench_large_10x20.yaml"
+
+#: Small mode fails below this speed-up over the reference (simulation, draws excluded).
+#: Measured 12-16x with single-threaded BLAS and 5-8x on a loaded 2-core machine where
+#: OpenBLAS threads the engine's one-hot matmuls (docs/performance.md); set with a margin
+#: under the lowest.
+SMALL_FLOOR = 3.0
+#: The equivalence tolerance of the issue: float64, relative.
+EQUIVALENCE_RTOL = 1e-9
+#: Issue #5 targets.
+TARGET_SPEEDUP = 100.0
+TARGET_BANDWIDTH = 0.30
+TARGET_SIMPY_SHARE = 0.05
+TARGET_FLATNESS = 2.0
+MEMORY_FACTOR, MEMORY_OVERHEAD = 1.5, 300e6
+
+
+@dataclass
+class Config:
+    """Sizes of one suite run."""
+
+    small: bool
+    speed_replicas: int = 1000
+    reference_replicas: int = 100
+    repeats: int = 3
+    reference_repeats: int = 2
+    scaling: list[int] = field(default_factory=lambda: [100, 300, 1000, 3000, 10000])
+    events_small: int = 10
+    sizes: list[tuple[int, int]] = field(
+        default_factory=lambda: [(r, s) for r in (3, 5, 10, 20) for s in (7, 15, 30)]
+    )
+    size_replicas: int = 100
+    size_end: str = "2017-12-31"
+    bandwidth_cases: list[tuple[str, int, int, int]] = field(
+        default_factory=lambda: [("seed", 3, 7, 10000), ("large", 10, 20, 2000)]
+    )
+    copy_bytes: int = 256 * 2**20
+    memory_runs: list[tuple[int, str]] = field(
+        default_factory=lambda: [(1000, "nc"), (10000, "nc"), (10000, "zarr")]
+    )
+    large: bool = True
+    profile_replicas: int = 1000
+    profile_repeats: int = 2
+    api_compare: bool = True
+
+    @classmethod
+    def small_mode(cls) -> Config:
+        """CI sizes: the same sections, smaller, under two minutes."""
+        return cls(
+            small=True,
+            speed_replicas=1000,
+            reference_replicas=8,
+            repeats=2,
+            reference_repeats=2,
+            scaling=[100, 300],
+            sizes=[(3, 7), (5, 7), (3, 14), (5, 14)],
+            size_replicas=50,
+            size_end="2016-12-31",
+            bandwidth_cases=[("seed", 3, 7, 1000), ("large", 10, 20, 200)],
+            copy_bytes=64 * 2**20,
+            memory_runs=[(200, "nc")],
+            large=False,
+            profile_replicas=200,
+            profile_repeats=1,
+            api_compare=False,
+        )
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def best_of(repeats: int, fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Smallest wall time of ``repeats`` calls, and the last call's result."""
+    best, result = math.inf, None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def seed_model(replicas: int) -> Model:
+    """The seed scenario with ``replicas`` replicas."""
+    return api.prepare(api.load_scenario(SEED, replicas=replicas))
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    blas: Any = {}
+    try:
+        config = np.show_config(mode="dicts")
+        blas = config.get("Build Dependencies", {}).get("blas", {})
+    except (TypeError, AttributeError):
+        pass
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        head = ""
+    return {
+        "git_head": head,
+        "sim_package": str(Path(sim.__file__).parent),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "sim": sim.__version__,
+        "blas": {k: blas.get(k) for k in ("name", "version", "openblas configuration")},
+        "blas_threads_env": {
+            k: os.environ.get(k)
+            for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+        },
+        "load_average": os.getloadavg(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+# -- sections ----------------------------------------------------------------------------------
+def section_speedup(cfg: Config) -> dict[str, Any]:
+    """Engine against the per-replica reference, same run; equivalence on the same replicas."""
+    model = seed_model(cfg.speed_replicas)
+    periods = model.calendar.periods
+    n, m = cfg.speed_replicas, cfg.reference_replicas
+    engine_draw, engine_sim, ref_draw, ref_run = math.inf, math.inf, math.inf, math.inf
+    arrays: dict[str, Any] = {}
+    ref_result = None
+    events = 0
+    # Interleave the two so that a burst of load on the machine hits both.
+    for rep in range(max(cfg.repeats, cfg.reference_repeats)):
+        if rep < cfg.repeats:
+            t0 = time.perf_counter()
+            batch = draw_batch(model, 0, n)
+            t1 = time.perf_counter()
+            result = simulate_batch(model, batch)
+            t2 = time.perf_counter()
+            engine_draw, engine_sim = min(engine_draw, t1 - t0), min(engine_sim, t2 - t1)
+            arrays, events = result.arrays, result.events
+            del batch, result
+        if rep < cfg.reference_repeats:
+            ref_result = reference.simulate_reference(model, range(m))
+            ref_draw = min(ref_draw, ref_result.draw_seconds)
+            ref_run = min(ref_run, ref_result.run_seconds)
+    assert ref_result is not None
+    differences = reference.max_relative_difference(arrays, ref_result.arrays)
+    worst = max(differences.values())
+    api_seconds = 0.0
+    if cfg.api_compare:
+        api_seconds, _ = best_of(1, lambda: api.simulate(model, batch_size=n))
+    per_ref_sim = ref_run / m
+    per_ref_total = (ref_draw + ref_run) / m
+    per_engine_sim = engine_sim / n
+    per_engine_total = (engine_draw + engine_sim) / n
+    return {
+        "scenario": str(SEED.relative_to(ROOT)),
+        "replicas": n,
+        "periods": periods,
+        "reference_replicas": m,
+        "engine_draw_seconds": engine_draw,
+        "engine_simulate_seconds": engine_sim,
+        "engine_api_simulate_seconds": api_seconds if cfg.api_compare else None,
+        "reference_draw_seconds": ref_draw,
+        "reference_run_seconds": ref_run,
+        "reference_seconds_scaled_to_replicas": per_ref_total * n,
+        "reference_us_per_replica_period": 1e6 * per_ref_sim / periods,
+        "engine_us_per_replica_period": 1e6 * per_engine_sim / periods,
+        "speedup_simulation": per_ref_sim / per_engine_sim,
+        "speedup_with_draws": per_ref_total / per_engine_total,
+        "speedup_vs_api_simulate": per_ref_total / (api_seconds / n) if cfg.api_compare else None,
+        "engine_simpy_events": events,
+        "reference_simpy_events_per_replica": ref_result.events / m,
+        "max_relative_difference": differences,
+        "max_relative_difference_all": worst,
+        "equivalent": bool(worst <= EQUIVALENCE_RTOL),
+    }
+
+
+def section_simpy(cfg: Config) -> dict[str, Any]:
+    """SimPy's share of a run, time per kernel, NumPy calls per period."""
+    n = cfg.profile_replicas
+    model = seed_model(n)
+    runs = [hotloop.instrumented_run(model, n) for _ in range(cfg.profile_repeats)]
+    best = min(runs, key=lambda r: r["wall_seconds"])
+    calls = hotloop.numpy_calls(model, 4)
+    return {"replicas": n, "profile": best, "numpy_calls": calls}
+
+
+def section_replicas(cfg: Config) -> dict[str, Any]:
+    """Time per replica-period of the seed scenario, one batch, over replica counts."""
+    rows = []
+    for n in [cfg.events_small, *cfg.scaling]:
+        model = seed_model(n)
+        repeats = 1 if n >= 3000 else cfg.repeats
+        seconds, ds = best_of(repeats, functools.partial(api.simulate, model, batch_size=n))
+        periods = model.calendar.periods
+        rows.append(
+            {
+                "replicas": n,
+                "seconds": seconds,
+                "us_per_replica_period": 1e6 * seconds / (n * periods),
+                "simpy_events": int(ds.attrs["simpy_events"]),
+                "in_range": n in cfg.scaling,
+            }
+        )
+        del ds
+    timed = [r for r in rows if r["in_range"]]
+    per = [r["us_per_replica_period"] for r in timed]
+    first_events = rows[0]["simpy_events"]
+    last_events = rows[-1]["simpy_events"]
+    return {
+        "rows": rows,
+        "flatness": max(per) / min(per),
+        "events_few": {"replicas": rows[0]["replicas"], "events": first_events},
+        "events_many": {"replicas": rows[-1]["replicas"], "events": last_events},
+        "events_same": first_events == last_events,
+    }
+
+
+def fit_exponents(points: list[dict[str, Any]]) -> dict[str, float]:
+    """Least squares ``log t = c + a log R + b log S``; needs three points or more."""
+    if len(points) < 3:
+        return {"regions": math.nan, "sectors": math.nan, "points": len(points)}
+    design = np.array([[1.0, math.log(p["regions"]), math.log(p["sectors"])] for p in points])
+    target = np.array([math.log(p["us_per_replica_period"]) for p in points])
+    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+    fitted = design @ coef
+    spread = float(np.sqrt(np.mean((fitted - target) ** 2)))
+    return {
+        "regions": float(coef[1]),
+        "sectors": float(coef[2]),
+        "rms_log_residual": spread,
+        "points": len(points),
+    }
+
+
+def section_sizes(cfg: Config) -> dict[str, Any]:
+    """Time per replica-period over regions x sectors (synthetic scenarios)."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="sim-bench-sizes-") as tmp:
+        for regions, sectors in cfg.sizes:
+            path = synthetic.write_scenario(
+                Path(tmp) / f"r{regions}s{sectors}",
+                regions,
+                sectors,
+                replicas=cfg.size_replicas,
+                end=cfg.size_end,
+            )
+            model = api.prepare(api.load_scenario(path))
+            n, periods = cfg.size_replicas, model.calendar.periods
+            seconds, ds = best_of(
+                cfg.reference_repeats, functools.partial(api.simulate, model, batch_size=n)
+            )
+            size = regions * sectors
+            rows.append(
+                {
+                    "regions": regions,
+                    "sectors": sectors,
+                    "region_sectors": size,
+                    "solver": "newton" if size <= 150 else "gauss-jacobi",
+                    "replicas": n,
+                    "periods": periods,
+                    "seconds": seconds,
+                    "us_per_replica_period": 1e6 * seconds / (n * periods),
+                    "solver_iterations_per_period": float(ds.solver_iterations.mean()),
+                }
+            )
+            del ds
+    newton = [r for r in rows if r["solver"] == "newton"]
+    jacobi = [r for r in rows if r["solver"] != "newton"]
+    return {
+        "rows": rows,
+        "fit_all": fit_exponents(rows),
+        "fit_newton": fit_exponents(newton),
+        "fit_gauss_jacobi": fit_exponents(jacobi),
+    }
+
+
+def copy_bandwidth(nbytes: int, repeats: int = 5) -> float:
+    """numpy's streaming copy (np.copyto of float64), bytes read plus written per second."""
+    src = np.ones(nbytes // 8)
+    dst = np.empty_like(src)
+    seconds, _ = best_of(repeats, lambda: np.copyto(dst, src))
+    return 2.0 * src.nbytes / seconds
+
+
+def _warm_state(model: Model, replicas: int) -> BatchSimulation:
+    """A batch advanced through its first period (prices warm, stages set)."""
+    batch = draw_batch(model, 0, replicas)
+    state = BatchSimulation(model, batch)
+    state.apply_stage_changes(0)
+    state.step(0)
+    return state
+
+
+def kernel_bandwidths(model: Model, replicas: int, copy: float) -> list[dict[str, Any]]:
+    """Effective bandwidth of each kernel call on the arrays of a warm batch.
+
+    Minimum bytes: every input array read once and every output written once,
+    at its dtype; one solver iteration counts as one call.
+    """
+    state = _warm_state(model, replicas)
+    b = state.batch
+    n_r, n_s, _ = model.shape
+    n = replicas
+    trade = model.scenario.data["trade"]
+    cost = (
+        state.iceberg
+        * np.exp(state.log_trend)
+        * (1.0 + state.tariff)
+        * (1.0 + b.cost_per_day[:, None, None, :] * state.border_days)
+        / state.base_cost
+    )
+    weights = cost_weights(cost, b.theta)
+    quantity = np.ascontiguousarray(state.growth_level[:, 1])
+    f8 = 8
+    flows, cells = n * n_r * n_r * n_s, n * n_r * n_s
+    rows: list[dict[str, Any]] = []
+
+    def record(name: str, seconds: float, nbytes: float, note: str) -> None:
+        rows.append(
+            {
+                "kernel": name,
+                "seconds_per_call": seconds,
+                "min_bytes": nbytes,
+                "bytes_per_second": nbytes / seconds,
+                "fraction_of_copy": nbytes / seconds / copy,
+                "note": note,
+            }
+        )
+
+    seconds, _ = best_of(5, lambda: cost_weights(cost, b.theta))
+    record("cost_weights", seconds, f8 * (2 * flows + n * n_s), "t^-theta: read t, write weights")
+
+    def solve(iterations: int) -> Any:
+        return solve_gravity(
+            model.baseline,
+            weights,
+            b.theta,
+            quantity,
+            closure=trade["closure"],
+            numeraire=model.numeraire,
+            price_guess=None,
+            tol=0.0,
+            max_iter=iterations,
+        )
+
+    t_few, sol_few = best_of(3, lambda: solve(1))
+    t_more, sol_more = best_of(3, lambda: solve(6))
+    per_iteration = (t_more - t_few) / max(sol_more.iterations - sol_few.iterations, 1)
+    method = "Newton" if n_r * n_s <= 150 else "Gauss-Jacobi"
+    record(
+        f"solver iteration ({method})",
+        per_iteration,
+        f8 * (flows + 3 * cells + n * n_s + cells),
+        "read cost weights, price, supply, theta; write price",
+    )
+    base_weight = model.baseline.shares[None] * weights
+    supply_value = model.baseline.output[None] * quantity
+    phi = model.baseline.expenditure / model.baseline.output.sum(axis=1)
+    deficit = model.baseline.expenditure - model.baseline.output.sum(axis=1)
+    seconds, _ = best_of(
+        5,
+        lambda: gravity._evaluate(
+            state.price,
+            base_weight,
+            -b.theta[:, None, :],
+            supply_value,
+            model.baseline.alpha,
+            phi,
+            deficit,
+            float(model.baseline.output.sum()),
+            trade["closure"],
+        ),
+    )
+    record(
+        "equilibrium evaluation (_evaluate)",
+        seconds,
+        f8 * (2 * flows + 3 * cells + n * n_s + 2 * n * n_r),
+        "read weights, price, supply, theta; write trade, output, expenditure, CPI",
+    )
+    rng = np.random.default_rng(0)
+    goods, plant = np.abs(rng.normal(size=(2, n, n_r * n_s)))
+
+    def input_output() -> tuple[Any, Any]:
+        # The step's input-output products, with its precomputed (transposed) inverses.
+        indirect = goods @ state.total_t + plant @ state.supply_chain_t
+        return indirect, (goods + plant) @ state.induced_t
+
+    seconds, _ = best_of(5, input_output)
+    record(
+        "input-output jobs (the step's 3 matmuls)",
+        seconds,
+        f8 * (4 * n * n_r * n_s + 3 * (n_r * n_s) ** 2),
+        f"read demand, plant output, 3 inverses; write 2; compute-bound: "
+        f"{3 * 2 * n * (n_r * n_s) ** 2 / seconds / 1e9:.1f} GFLOP/s",
+    )
+    wage = b.wage0 * 1.01
+    new_jobs = np.full((n, n_r), 10.0)
+    cap = state.migration_cap * state.dt
+    seconds, _ = best_of(
+        5,
+        lambda: migration_flows(
+            b.migration_base * state.dt,
+            wage,
+            b.wage0,
+            b.migration_elasticity,
+            new_jobs,
+            b.migration_recruit,
+            cap,
+        ),
+    )
+    record(
+        "migration_flows",
+        seconds,
+        f8 * (3 * n * n_r + n + 3 * n * n_r * n_r + n_r * n_r),
+        "read wages, jobs, recruitment, cap; write flows",
+    )
+    k = min(2, model.calendar.periods - 1)
+    seconds, _ = best_of(3, lambda: state.step(k))
+    n_p = len(model.projects)
+    step_bytes = f8 * (
+        7 * flows  # read trend slice, log trend (and write), iceberg, tariff, days, base cost
+        + flows  # write trade
+        + flows  # write capital flows by sector
+        + 2 * cells  # read growth level, price guess
+        + 6 * cells  # write output, price, 4 job kinds
+        + 8 * n * n_p  # read capex, intensities, output per capex, entry, ramp, stage...
+    )
+    record(
+        "whole period (BatchSimulation.step)",
+        seconds,
+        step_bytes,
+        "the period's inputs read and outputs written once, solver iterations included",
+    )
+    return rows
+
+
+def section_bandwidth(cfg: Config) -> dict[str, Any]:
+    """Effective bandwidth of the kernels against numpy's streaming copy, same run."""
+    copy = copy_bandwidth(cfg.copy_bytes)
+    cases = []
+    with tempfile.TemporaryDirectory(prefix="sim-bench-bw-") as tmp:
+        for name, regions, sectors, replicas in cfg.bandwidth_cases:
+            if name == "seed":
+                model = seed_model(replicas)
+            else:
+                path = synthetic.write_scenario(
+                    Path(tmp) / name, regions, sectors, replicas=replicas, end="2016-12-31"
+                )
+                model = api.prepare(api.load_scenario(path))
+            cases.append(
+                {
+                    "case": name,
+                    "regions": regions,
+                    "sectors": sectors,
+                    "replicas": replicas,
+                    "flow_array_bytes": 8 * replicas * regions * regions * sectors,
+                    "kernels": kernel_bandwidths(model, replicas, copy),
+                }
+            )
+    copy_again = copy_bandwidth(cfg.copy_bytes)
+    return {
+        "copy_bytes": cfg.copy_bytes,
+        "copy_bytes_per_second": max(copy, copy_again),
+        "copy_before_after": [copy, copy_again],
+        "cases": cases,
+    }
+
+
+def probe(args: list[str], timeout: float | None = None) -> dict[str, Any]:
+    """Run :mod:`benchmarks.probe` in a fresh process; its JSON, or the failure."""
+    command = [sys.executable, "-m", "benchmarks.probe", *args]
+    env = dict(os.environ)
+    # The child imports the same sim and benchmarks packages as this process.
+    homes = {str(Path(sim.__file__).parent.parent), str(Path(__file__).parent.parent)}
+    env["PYTHONPATH"] = os.pathsep.join(
+        [*sorted(homes), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])]
+    )
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=os.getcwd(),
+            env=env,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"timed out after {timeout:.0f} s", "command": command}
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        tail = (done.stderr or "").strip().splitlines()[-5:]
+        return {
+            "ok": False,
+            "returncode": done.returncode,
+            "error": "\n".join(tail) or f"exit status {done.returncode}",
+            "wall_seconds": wall,
+            "command": command,
+        }
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result.update(ok=True, wall_seconds=wall, command=command)
+    return dict(result)
+
+
+def memory_check(result: dict[str, Any]) -> dict[str, Any]:
+    """Peak against the target 1.5 x output + 300 MB."""
+    if not result.get("ok"):
+        return result
+    limit = MEMORY_FACTOR * result["output_bytes"] + MEMORY_OVERHEAD
+    result["memory_limit_bytes"] = limit
+    result["peak_over_output"] = result["peak_rss_bytes"] / max(result["output_bytes"], 1)
+    result["memory_met"] = bool(result["peak_rss_bytes"] <= limit)
+    return result
+
+
+def section_memory(cfg: Config) -> dict[str, Any]:
+    """Peak resident memory of whole runs in fresh processes.
+
+    NetCDF runs simulate every replica in one batch and write at the end; Zarr runs
+    stream the seed scenario's batches (``monte_carlo.batch_size``) to the store.
+    """
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="sim-bench-mem-") as tmp:
+        for n, fmt in cfg.memory_runs:
+            out = Path(tmp) / f"seed_{n}.{fmt}"
+            batch = ["--batch-size", str(n)] if fmt == "nc" else []
+            result = probe([str(SEED), "--replicas", str(n), *batch, "--write", str(out)])
+            runs.append(memory_check(result))
+            if out.is_dir():
+                shutil.rmtree(out, ignore_errors=True)
+            out.unlink(missing_ok=True)
+    return {"runs": runs}
+
+
+def section_large(cfg: Config) -> dict[str, Any]:
+    """The large case in fresh processes: streamed to Zarr, and held in memory for NetCDF.
+
+    Zarr streaming (``sim run ... -o out.zarr``) writes each batch as it is simulated;
+    NetCDF holds every replica until the end. A run the engine refuses before starting
+    (its memory estimate exceeds ``monte_carlo.memory_limit`` of the available memory)
+    is run again with the limit at 1.0 to measure what actually happens.
+    """
+    runs = {}
+    with tempfile.TemporaryDirectory(prefix="sim-bench-large-") as tmp:
+        for fmt in ("zarr", "nc"):
+            out = Path(tmp) / f"large.{fmt}"
+            attempts = []
+            for limit in (None, 1.0):
+                extra = [] if limit is None else ["--memory-limit", str(limit)]
+                result = memory_check(probe([str(LARGE), "--write", str(out), *extra], 3 * 3600))
+                result["memory_limit_setting"] = limit
+                attempts.append(result)
+                if out.is_dir():
+                    shutil.rmtree(out, ignore_errors=True)
+                out.unlink(missing_ok=True)
+                if result.get("ok") or "memory" not in str(result.get("error", "")):
+                    break
+            final = dict(attempts[-1])
+            final["attempts"] = attempts
+            runs[fmt] = final
+    return runs
+
+
+SECTIONS: dict[str, Callable[[Config], dict[str, Any]]] = {
+    "speedup": section_speedup,
+    "simpy": section_simpy,
+    "replicas": section_replicas,
+    "sizes": section_sizes,
+    "bandwidth": section_bandwidth,
+    "memory": section_memory,
+    "large": section_large,
+}
+
+
+# -- the table ---------------------------------------------------------------------------------
+def _status(met: bool | None) -> str:
+    return "n/a" if met is None else ("met" if met else "NOT MET")
+
+
+def _mb(x: float) -> str:
+    return f"{x / 1e6:,.0f} MB"
+
+
+def table(results: dict[str, Any], cfg: Config) -> list[dict[str, str]]:
+    """Rows of the summary table: figure, measured, target, status, how measured."""
+    rows: list[dict[str, str]] = []
+
+    def add(figure: str, measured: str, target: str, met: bool | None, how: str) -> None:
+        rows.append(
+            {
+                "figure": figure,
+                "measured": measured,
+                "target": target,
+                "status": _status(met),
+                "how": how,
+            }
+        )
+
+    if "speedup" in results:
+        s = results["speedup"]
+        how = (
+            f"seed, {s['replicas']} replicas x {s['periods']} quarters; reference timed on "
+            f"{s['reference_replicas']} replicas and scaled per replica"
+        )
+        add(
+            "speed-up over the reference (simulation)",
+            f"{s['speedup_simulation']:.1f}x ({s['reference_us_per_replica_period']:.0f} vs "
+            f"{s['engine_us_per_replica_period']:.1f} us/replica-period)",
+            f">= {TARGET_SPEEDUP:.0f}x",
+            s["speedup_simulation"] >= TARGET_SPEEDUP,
+            how + "; draws excluded on both sides",
+        )
+        add(
+            "speed-up over the reference (draws + simulation)",
+            f"{s['speedup_with_draws']:.1f}x",
+            "reported",
+            None,
+            how + "; reference draws each replica with draw_batch(model, k, 1)",
+        )
+        add(
+            "reference = engine (float64)",
+            f"max rel. diff {s['max_relative_difference_all']:.1e}",
+            f"<= {EQUIVALENCE_RTOL:.0e}",
+            s["equivalent"],
+            f"{s['reference_replicas']} replicas, trade, jobs, capital flows, migration, stages",
+        )
+    if "bandwidth" in results:
+        bw = results["bandwidth"]
+        for case in bw["cases"]:
+            large = case["case"] == "large"
+            for k in case["kernels"]:
+                add(
+                    f"bandwidth {case['regions']}x{case['sectors']}, {case['replicas']} rep.: "
+                    f"{k['kernel']}",
+                    f"{k['fraction_of_copy']:.0%} of copy ({k['bytes_per_second'] / 1e9:.2f} GB/s)",
+                    f">= {TARGET_BANDWIDTH:.0%} (large size)" if large else "reported",
+                    (k["fraction_of_copy"] >= TARGET_BANDWIDTH) if large else None,
+                    f"copy {bw['copy_bytes_per_second'] / 1e9:.2f} GB/s; {k['note']}",
+                )
+    if "simpy" in results:
+        p = results["simpy"]["profile"]
+        c = results["simpy"]["numpy_calls"]
+        add(
+            "SimPy share of the run",
+            f"{p['simpy_share']:.2%} ({p['simpy_seconds'] * 1e3:.1f} ms of {p['wall_seconds']:.2f} s)",
+            f"<= {TARGET_SIMPY_SHARE:.0%}",
+            p["simpy_share"] <= TARGET_SIMPY_SHARE,
+            f"seed, {p['replicas']} replicas; time in Environment.run outside the callbacks",
+        )
+        add(
+            "NumPy calls per period",
+            f"{c['numpy_calls_per_period']:.0f} ({c['calls_per_solver_iteration']:.0f} per "
+            f"solver iteration x {c['solver_iterations_per_period']:.1f})",
+            "reported",
+            None,
+            "ufuncs and array functions on the batch's arrays, any replica count",
+        )
+    if "replicas" in results:
+        r = results["replicas"]
+        few, many = r["events_few"], r["events_many"]
+        add(
+            "SimPy events, few vs many replicas",
+            f"{few['events']} at {few['replicas']}, {many['events']} at {many['replicas']}",
+            "the same count",
+            r["events_same"],
+            "dataset attribute simpy_events",
+        )
+        lo = min(r["rows"][1:], key=lambda x: x["us_per_replica_period"])
+        hi = max(r["rows"][1:], key=lambda x: x["us_per_replica_period"])
+        add(
+            "scaling in replicas",
+            f"{r['flatness']:.2f}x max/min ({lo['us_per_replica_period']:.0f} us at "
+            f"{lo['replicas']}, {hi['us_per_replica_period']:.0f} us at {hi['replicas']})",
+            f"<= {TARGET_FLATNESS:.0f}x",
+            r["flatness"] <= TARGET_FLATNESS,
+            f"seed, one batch, {r['rows'][1]['replicas']}-{r['rows'][-1]['replicas']} replicas",
+        )
+    if "sizes" in results:
+        z = results["sizes"]
+        for label, key in (
+            ("all sizes", "fit_all"),
+            ("Newton", "fit_newton"),
+            ("Gauss-Jacobi", "fit_gauss_jacobi"),
+        ):
+            f = z[key]
+            if f["points"] >= 3:
+                add(
+                    f"scaling in size ({label})",
+                    f"t ~ R^{f['regions']:.2f} S^{f['sectors']:.2f} ({f['points']} points)",
+                    "reported",
+                    None,
+                    "time per replica-period, synthetic scenarios, least squares in logs",
+                )
+    if "memory" in results:
+        for run in results["memory"]["runs"]:
+            _memory_row(add, run, f"seed, {run.get('mode', '?')}")
+    if "large" in results:
+        for fmt, run in results["large"].items():
+            label = "Zarr, streamed" if fmt == "zarr" else "NetCDF, in memory"
+            attempts = run.get("attempts", [run])
+            if len(attempts) > 1:
+                first = str(attempts[0].get("error", "")).splitlines()
+                add(
+                    f"large case, {label}, memory_limit 0.8",
+                    "refused: " + (first[-1] if first else "?")[:90],
+                    "runs",
+                    False,
+                    "the engine's memory estimate before allocating",
+                )
+            _memory_row(add, run, f"large case 10x20x2000x80, {label}")
+    return rows
+
+
+def _memory_row(add: Callable[..., None], run: dict[str, Any], label: str) -> None:
+    if not run.get("ok"):
+        add(f"memory, {label}", "FAILED: " + str(run.get("error", "")), "runs", False, "")
+        return
+    add(
+        f"memory, {label}, {run['replicas']} replicas",
+        f"peak {_mb(run['peak_rss_bytes'])} for {_mb(run['output_bytes'])} of output "
+        f"({run['peak_over_output']:.2f}x); {run['simulate_seconds'] + run['write_seconds']:.0f} s",
+        f"<= {_mb(run['memory_limit_bytes'])}",
+        run["memory_met"],
+        f"fresh process, simulate + NetCDF ({_mb(run['file_bytes'])} on disk)",
+    )
+
+
+def print_table(rows: list[dict[str, str]]) -> None:
+    """A plain-text table on standard output."""
+    widths = {k: max(len(k), *(len(r[k]) for r in rows)) for k in ("figure", "measured")}
+    widths["target"] = max(len("target"), *(len(r["target"]) for r in rows))
+    head = (
+        f"{'figure':<{widths['figure']}}  {'measured':<{widths['measured']}}  "
+        f"{'target':<{widths['target']}}  status"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(
+            f"{r['figure']:<{widths['figure']}}  {r['measured']:<{widths['measured']}}  "
+            f"{r['target']:<{widths['target']}}  {r['status']}"
+        )
+
+
+def main(argv: list[str] | None = None, config: Config | None = None) -> int:
+    """Run the suite; return the exit status (1 when a check fails).
+
+    ``config`` replaces the sizes chosen by ``--small`` (tests run the small mode's
+    sections at smaller sizes this way).
+    """
+    parser = argparse.ArgumentParser(
+        description="The benchmark suite of issue #5 (see docs/performance.md)."
+    )
+    parser.add_argument("--small", action="store_true", help="CI sizes, under two minutes")
+    parser.add_argument("--json", default=None, help="where to write the results")
+    parser.add_argument("--only", nargs="+", choices=sorted(SECTIONS), default=None)
+    parser.add_argument("--skip", nargs="+", choices=sorted(SECTIONS), default=[])
+    parser.add_argument(
+        "--floor", type=float, default=SMALL_FLOOR, help="minimum speed-up (small mode check)"
+    )
+    args = parser.parse_args(argv)
+    cfg = config or (Config.small_mode() if args.small else Config(small=False))
+    names = args.only or [n for n in SECTIONS if n != "large" or cfg.large]
+    names = [n for n in names if n not in args.skip]
+    started = time.perf_counter()
+    default = "outputs/bench_small.json" if cfg.small else "outputs/bench_suite.json"
+    target = Path(args.json or default)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {}
+    document: dict[str, Any] = {}
+
+    def write(failures: list[str], complete: bool) -> None:
+        document.update(
+            mode="small" if cfg.small else "full",
+            command=" ".join(["python3 -m benchmarks.suite", *(argv or sys.argv[1:])]),
+            machine=machine(),
+            seconds=time.perf_counter() - started,
+            floor=args.floor,
+            complete=complete,
+            table=table(results, cfg),
+            results=results,
+            failures=failures,
+        )
+        target.write_text(json.dumps(document, indent=2, default=_json_default) + "\n")
+
+    for name in names:
+        t0 = time.perf_counter()
+        print(f"[{name}] ...", file=sys.stderr, flush=True)
+        results[name] = SECTIONS[name](cfg)
+        print(f"[{name}] {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+        write([], complete=False)  # what is measured so far survives a later failure
+    failures = []
+    if "speedup" in results:
+        s = results["speedup"]
+        if not s["equivalent"]:
+            failures.append(
+                f"the reference and the engine differ by {s['max_relative_difference_all']:.2e}"
+                f" (allowed {EQUIVALENCE_RTOL:g})"
+            )
+        if cfg.small and s["speedup_simulation"] < args.floor:
+            failures.append(
+                f"speed-up over the reference {s['speedup_simulation']:.1f}x is below the floor "
+                f"{args.floor:g}x"
+            )
+    write(failures, complete=True)
+    print_table(document["table"])
+    print(f"\n{document['mode']} suite: {document['seconds']:.0f} s")
+    print(f"wrote {target}")
+    for failure in failures:
+        print(f"FAIL: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

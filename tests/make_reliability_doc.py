@@ -1,0 +1,240 @@
+"""Render docs/reliability.md from the reliability tests' own counts.
+
+Usage (from the repository root)::
+
+    python -m tests.make_reliability_doc                 # run the tests, then write the page
+    python -m tests.make_reliability_doc --records F.jsonl --junit F.xml   # render only
+
+Running the tests sets ``SIM_RELIABILITY_RECORD`` to a temporary file, into
+which the tests append one JSON line per fault or bad input tried
+(:mod:`tests.reliability_record`), and asks pytest for a JUnit XML report, from
+which the page takes the pass/xfail counts, the time of each test file and the
+reason of every strict xfail (the bugs found and not fixed yet). Nothing in the
+page is written by hand; edit this script or the tests instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OUTPUT = REPO / "docs" / "reliability.md"
+TEST_FILES = [
+    "tests/test_fuzz_loaders.py",
+    "tests/test_hostile_input.py",
+    "tests/test_invariants.py",
+    "tests/test_atomic_write.py",
+]
+#: Areas in the order of the page, with the sentence that introduces each.
+AREAS = {
+    "bad YAML: mutations of the shipped scenario files": (
+        "Every scenario file in `scenarios/` and `tests/data/tiny/tiny.yaml`, mutated one key "
+        "at a time at a known line (tests/test_fuzz_loaders.py). Allowed outcomes: a valid run "
+        "(2 replicas, horizon cut to 3 years; the tiny scenario through `sim run` and `sim "
+        "validate`) or a `ScenarioError` located where an independent oracle (PyYAML's "
+        "composer) says the named key was written, naming the mutated key, a parent or child "
+        "of it, or a key tied to it by a rule."
+    ),
+    "bad CSV: mutations of the shipped data tables": (
+        "The trade and coefficient tables of the seed and tiny scenarios, broken one row (or "
+        "the whole file) at a time in a copy of the scenario folder. Allowed outcomes: a valid "
+        "run or a `DataFileError` naming the file and the mutated row (or, for a table-wide "
+        "rule, the ids of that row)."
+    ),
+    "bad YAML: random documents": (
+        "Documents written by a test emitter that knows the line of every key (random edits "
+        "of the tiny scenario, random mappings of schema words), and random text and bytes. "
+        "Errors must be located at the line the emitter wrote the named key on."
+    ),
+    "hostile input": (
+        "Attacks through `sim run`, `sim validate`, `sim.api` and `extends` "
+        "(tests/test_hostile_input.py; the loader-level cases are in tests/test_load.py and "
+        "tests/test_data.py)."
+    ),
+    "invariants on random valid scenarios": (
+        "Random valid variations of the tiny scenario (growth, elasticities, trade costs, "
+        "pipelines, projects, portfolios, policies, closure, numeraire; 3 replicas, 12 to 15 "
+        "years or 44 quarters), checked in every replica and period "
+        "(tests/test_invariants.py). The count is replica-periods checked."
+    ),
+    "faults: writer killed with SIGKILL while writing NetCDF": (
+        "A forked writer calling `sim.results.write.write_netcdf` on an 8 MB dataset, killed "
+        "with SIGKILL after a random delay, then the target opened and its contents checked "
+        "(tests/test_atomic_write.py). The kill moment is a share of an uninterrupted write's "
+        "time, measured in the same run."
+    ),
+}
+
+
+@dataclass
+class TestFile:
+    tests: int = 0
+    passed: int = 0
+    xfailed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    bugs: list[tuple[str, str]] = field(default_factory=list)
+
+
+def run_tests(records: Path, junit: Path) -> int:
+    env = {**os.environ, "SIM_RELIABILITY_RECORD": str(records)}
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TEST_FILES]
+    argv += [f"--junitxml={junit}", "-o", "junit_family=xunit1"]
+    return subprocess.run(argv, cwd=REPO, env=env, check=False).returncode
+
+
+def read_junit(path: Path) -> dict[str, TestFile]:
+    files: dict[str, TestFile] = defaultdict(TestFile)
+    for case in ET.parse(path).getroot().iter("testcase"):
+        name = case.get("file") or case.get("classname", "").replace(".", "/") + ".py"
+        entry = files[name]
+        entry.tests += 1
+        entry.seconds += float(case.get("time", 0.0))
+        skipped = case.find("skipped")
+        if case.find("failure") is not None or case.find("error") is not None:
+            entry.failed += 1
+        elif skipped is not None and skipped.get("type") == "pytest.xfail":
+            entry.xfailed += 1
+            entry.bugs.append((case.get("name", ""), skipped.get("message", "")))
+        elif skipped is not None:
+            entry.skipped += 1
+        else:
+            entry.passed += 1
+    return dict(files)
+
+
+def read_records(path: Path) -> list[dict[str, object]]:
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def outcome_text(outcomes: Counter[str]) -> str:
+    parts = [f"{n} × {o}" for o, n in sorted(outcomes.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return "; ".join(cell(p) for p in parts)
+
+
+def git_state() -> str:
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+            check=True,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown commit"
+    return f"commit {head}" + (" with uncommitted changes" if dirty else "")
+
+
+def render(records: list[dict[str, object]], files: dict[str, TestFile]) -> str:
+    lines = [
+        "# Reliability record",
+        "",
+        "Every fault and bad input the reliability tests try, how many times, and what happened.",
+        "Generated by `python -m tests.make_reliability_doc` from the tests' own counts "
+        f"({dt.date.today().isoformat()}, {git_state()}, Python {platform.python_version()}); "
+        "do not edit by hand. The hypothesis tests are derandomized, so the counts repeat from "
+        "run to run; times and kill moments do not.",
+        "",
+        "Outcomes marked KNOWN BUG are inputs that hit a bug listed under *Open bugs*: the fuzz "
+        "tests record them and go on, and a strict xfail test reproduces each bug, so the "
+        "suite fails (XPASS) when the bug is fixed and the mark is due to go.",
+        "",
+        "## Test files",
+        "",
+        "| test file | tests | passed | xfail (open bugs) | failed | seconds |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name in sorted(files):
+        f = files[name]
+        lines.append(
+            f"| `{name}` | {f.tests} | {f.passed} | {f.xfailed} | {f.failed} | {f.seconds:.1f} |"
+        )
+    bugs = [(name, test, reason) for name, f in sorted(files.items()) for test, reason in f.bugs]
+    lines += ["", "## Open bugs", ""]
+    if bugs:
+        lines += ["| test | bug |", "|---|---|"]
+        lines += [f"| `{test}` | {cell(reason)} |" for _, test, reason in bugs]
+    else:
+        lines.append("None: no strict xfail is left in the reliability tests.")
+
+    by_area: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    by_subject: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    for rec in records:
+        area, case, outcome = str(rec["area"]), str(rec["case"]), str(rec["outcome"])
+        count = int(str(rec.get("count", 1)))
+        by_area[area][case][outcome] += count
+        if rec.get("subject"):
+            by_subject[area][str(rec["subject"])][_short(outcome)] += count
+    for area in [*AREAS, *sorted(set(by_area) - set(AREAS))]:
+        cases = by_area.get(area)
+        if not cases:
+            continue
+        total = sum(sum(c.values()) for c in cases.values())
+        lines += ["", f"## {area[0].upper()}{area[1:]}", ""]
+        if area in AREAS:
+            lines += [AREAS[area], ""]
+        lines += [f"{total} tries in all.", ""]
+        lines += ["| fault or bad input | tried | what happened |", "|---|---:|---|"]
+        for case in sorted(cases):
+            outcomes = cases[case]
+            lines.append(f"| {cell(case)} | {sum(outcomes.values())} | {outcome_text(outcomes)} |")
+        if area in by_subject:
+            lines += ["", "By file:", "", "| file | tried | outcomes |", "|---|---:|---|"]
+            for subject, outcomes in sorted(by_subject[area].items()):
+                lines.append(
+                    f"| `{subject}` | {sum(outcomes.values())} | {outcome_text(outcomes)} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def _short(outcome: str) -> str:
+    """Outcomes folded into four kinds for the by-file tables."""
+    if outcome.startswith("KNOWN BUG"):
+        return "known bug"
+    if outcome.startswith("valid"):
+        return "valid run"
+    return "located error"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=Path, help="render from this JSON lines file")
+    parser.add_argument("--junit", type=Path, help="pytest JUnit XML of the same run")
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    args = parser.parse_args(argv)
+    status = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        records, junit = args.records, args.junit
+        if records is None:
+            records, junit = Path(tmp) / "records.jsonl", Path(tmp) / "junit.xml"
+            status = run_tests(records, junit)
+        files = read_junit(junit) if junit is not None and junit.exists() else {}
+        text = render(read_records(records), files)
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output} ({'tests failed' if status else 'tests passed'})")
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
