@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
+import inspect
 import json
 import os
 import platform
@@ -69,7 +71,7 @@ AREAS = {
         "(tests/test_invariants.py). The count is replica-periods checked."
     ),
     "faults: writer killed with SIGKILL while writing NetCDF": (
-        "A forked writer calling `sim.results.write.write_netcdf` on an 8 MB dataset, killed "
+        "A forked writer calling `sim.results.write.write_netcdf` on a 4.8 MB dataset (a few tenths of a second to write), killed "
         "with SIGKILL after a random delay, then the target opened and its contents checked "
         "(tests/test_atomic_write.py). The kill moment is a share of an uninterrupted write's "
         "time, measured in the same run."
@@ -115,6 +117,19 @@ def read_junit(path: Path) -> dict[str, TestFile]:
     return dict(files)
 
 
+def regression_tests() -> list[tuple[str, str]]:
+    """(test, bug) for every test whose docstring starts with "Regression:"."""
+    found = []
+    for name in TEST_FILES:
+        module = importlib.import_module(name.removesuffix(".py").replace("/", "."))
+        for attr, obj in vars(module).items():
+            doc = inspect.getdoc(obj) if attr.startswith("test_") else None
+            if doc and doc.startswith("Regression:"):
+                text = " ".join(doc.removeprefix("Regression:").split())
+                found.append((f"{name}::{attr}", text))
+    return found
+
+
 def read_records(path: Path) -> list[dict[str, object]]:
     if not path.exists():
         return []
@@ -146,7 +161,11 @@ def git_state() -> str:
     return f"commit {head}" + (" with uncommitted changes" if dirty else "")
 
 
-def render(records: list[dict[str, object]], files: dict[str, TestFile]) -> str:
+def render(
+    records: list[dict[str, object]],
+    files: dict[str, TestFile],
+    fixed: list[tuple[str, str]],
+) -> str:
     lines = [
         "# Reliability record",
         "",
@@ -156,9 +175,9 @@ def render(records: list[dict[str, object]], files: dict[str, TestFile]) -> str:
         "do not edit by hand. The hypothesis tests are derandomized, so the counts repeat from "
         "run to run; times and kill moments do not.",
         "",
-        "Outcomes marked KNOWN BUG are inputs that hit a bug listed under *Open bugs*: the fuzz "
-        "tests record them and go on, and a strict xfail test reproduces each bug, so the "
-        "suite fails (XPASS) when the bug is fixed and the mark is due to go.",
+        "A bug the tests find is reproduced by a strict xfail test until it is fixed (listed "
+        "under *Open bugs*; inputs that hit it are recorded as KNOWN BUG and the fuzzing goes "
+        "on), then kept as a regression test (*Bugs these tests found, now fixed*).",
         "",
         "## Test files",
         "",
@@ -177,6 +196,17 @@ def render(records: list[dict[str, object]], files: dict[str, TestFile]) -> str:
         lines += [f"| `{test}` | {cell(reason)} |" for _, test, reason in bugs]
     else:
         lines.append("None: no strict xfail is left in the reliability tests.")
+    if fixed:
+        lines += [
+            "",
+            "## Bugs these tests found, now fixed",
+            "",
+            "Each stays as a regression test (its docstring is the text below).",
+            "",
+            "| regression test | bug |",
+            "|---|---|",
+        ]
+        lines += [f"| `{test.split('::')[1]}` | {cell(bug)} |" for test, bug in fixed]
 
     by_area: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
     by_subject: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
@@ -230,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             records, junit = Path(tmp) / "records.jsonl", Path(tmp) / "junit.xml"
             status = run_tests(records, junit)
         files = read_junit(junit) if junit is not None and junit.exists() else {}
-        text = render(read_records(records), files)
+        text = render(read_records(records), files, regression_tests())
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output} ({'tests failed' if status else 'tests passed'})")
     return status

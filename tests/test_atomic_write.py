@@ -136,7 +136,7 @@ def leftovers(folder: Path, target: Path) -> list[str]:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork and SIGKILL")
 def test_sigkill_at_random_moments_leaves_previous_file_or_none(tmp_path: Path) -> None:
-    writer = Writer(rows=1000)  # 8 MB of float64, compressed: a few tenths of a second
+    writer = Writer(rows=600)  # 4.8 MB of float64, compressed: a few tenths of a second
     try:
         # Time an uninterrupted write to place the kills across the whole write.
         probe = tmp_path / "probe" / "out.nc"

@@ -6,10 +6,11 @@ CSV) located at the input that was broken: never another exception, a hang or
 a file written.
 
 Locations are checked against an oracle that does not use ``sim``'s loader:
-every YAML text given to ``sim`` is composed again with PyYAML's pure-Python
-composer (or was written by the emitter below, which knows the line of every
-key it writes), so for any key path the test knows the file and line where
-that key, or its nearest written ancestor, stands. An error must
+every YAML text given to ``sim`` is composed again by PyYAML and walked here
+(key paths, lines, aliases, ``extends`` layers are the test's own
+bookkeeping), or was written by the emitter below, which knows the line of
+every key it writes. So for any key path the test knows the file and line
+where that key, or its nearest written ancestor, stands. An error must
 
 * carry a key path and a line (YAML errors) or a file and row (CSV errors);
 * be located where the oracle says that key path was written; and
@@ -21,8 +22,9 @@ A catch-all handler that raised ``ScenarioError`` without the key, or with
 the wrong key or line, fails these checks.
 
 Valid mutants are run with 2 replicas on a horizon cut to a few years, and
-the tiny scenario's mutants go through ``sim run`` (``sim.cli.main``), which
-must exit 2 and leave the output folder empty on error. Every example runs
+the tiny scenario's mutants also go through ``sim run`` and ``sim validate``
+(``sim.cli.main``), which must exit 2 with the located message and leave the
+output folder empty on error, or write one readable file on success. Every example runs
 under an alarm (:func:`deadline`), so a hang fails the test instead of
 blocking the suite. Hypothesis is derandomized and bounded: the whole module
 takes well under a minute. ``SIM_FUZZ_SCALE`` multiplies the number of
@@ -987,7 +989,7 @@ DATE_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 def render_key(key: str) -> str:
     if PLAIN_KEY.match(key) and key.lower() not in RESERVED:
         return key
-    return json.dumps(key)
+    return yaml_quoted(key)
 
 
 def render_scalar(value: Any) -> str:
@@ -1008,7 +1010,18 @@ def render_scalar(value: Any) -> str:
     if isinstance(value, list):
         return "[]"
     text = str(value)
-    return text if DATE_TEXT.match(text) else json.dumps(text)
+    return text if DATE_TEXT.match(text) else yaml_quoted(text)
+
+
+def yaml_quoted(text: str) -> str:
+    """A double-quoted YAML scalar: JSON's escapes, with astral characters as \\UXXXXXXXX
+    (YAML has no surrogate pairs)."""
+
+    def astral(match: re.Match[str]) -> str:
+        high, low = int(match.group(1), 16), int(match.group(2), 16)
+        return f"\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08x}"
+
+    return re.sub(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})", astral, json.dumps(text))
 
 
 def emit(doc: dict[str, Any]) -> tuple[str, dict[str, int]]:
@@ -1166,10 +1179,11 @@ def check_emitted_error(
         ), str(err)
         return "DataFileError naming the table"
     assert err.file is not None and Path(err.file) == path, str(err)
-    if err.key is None:
-        # Only the YAML layer may fail without a key: then it names a line of the file.
-        assert err.line is not None and 1 <= err.line <= len(lines) + 1, str(err)
-        return "ScenarioError at a line"
+    if not lines:
+        assert err.problem == "scenario file is empty" and err.line == 1, str(err)
+        return "ScenarioError at the key and line"
+    # The emitter writes valid YAML with unique keys: every error is about a key.
+    assert err.key is not None, f"error without a key path for {mutation}: {err}"
     expected = where(err.key, [Layer(path, lines, {})])
     assert err.line == (expected[1] if expected else None), f"{mutation}: {err}"
     if mutation is None:
@@ -1255,6 +1269,10 @@ def _tiny_with(tmp_path: Path, old: str, new: str, name: str = "tiny.yaml") -> t
 
 
 def test_validate_reports_an_impossible_date(tmp_path: Path) -> None:
+    """Regression: `sim validate` sniffed for sweep files with yaml.safe_load, which raised
+    ValueError (a traceback, exit 1) for an impossible date such as 2027-02-30 (sim/cli.py,
+    _is_sweep_file). Found by the mutation fuzzing; fixed in 5a364ee.
+    """
     path, line = _tiny_with(tmp_path, "  end: 2027-12-31", "  end: 2027-02-30")
     code, stderr = run_cli(path, tmp_path / "out", "validate")
     assert code == 2, stderr[-300:]
@@ -1264,6 +1282,10 @@ def test_validate_reports_an_impossible_date(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("bad", ["[normal]", "{a: 1}"])
 def test_dist_of_wrong_type_is_located(tmp_path: Path, bad: str) -> None:
+    """Regression: a list or mapping after `dist:` raised TypeError (unhashable type) in the
+    validator instead of a located error (sim/scenario/validate.py, _Walker.distribution).
+    Found by the mutation fuzzing; fixed in 5a364ee.
+    """
     path, line = _tiny_with(tmp_path, "{goods: {dist: normal,", f"{{goods: {{dist: {bad},")
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
@@ -1272,6 +1294,10 @@ def test_dist_of_wrong_type_is_located(tmp_path: Path, bad: str) -> None:
 
 
 def test_huge_capex_is_refused_at_its_key(tmp_path: Path) -> None:
+    """Regression: a finite but huge capex (1e308) validated, then overflowed during the run
+    as a NumericalError naming neither the key nor its line (no upper bound in
+    sim/scenario/schema.yaml). Found by the mutation fuzzing; fixed in 5a364ee.
+    """
     path, line = _tiny_with(tmp_path, "capex_total: 90", "capex_total: 1e308")
     with pytest.raises(ScenarioError) as info:
         simulate(prepare(load_scenario(path, replicas=2)))
@@ -1280,6 +1306,11 @@ def test_huge_capex_is_refused_at_its_key(tmp_path: Path) -> None:
 
 
 def test_control_character_is_a_scenario_error(tmp_path: Path) -> None:
+    """Regression: a control character in a scenario raised yaml.reader.ReaderError (a
+    traceback) from the error explainer, then was reported without its line
+    (sim/scenario/load.py, _syntax_error). Found by the random-text fuzzing; fixed in
+    5a364ee and 099673f.
+    """
     path, line = _tiny_with(tmp_path, "  name: tiny\n", "  name: ti\x08ny\n")
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
@@ -1288,6 +1319,10 @@ def test_control_character_is_a_scenario_error(tmp_path: Path) -> None:
 
 
 def test_very_long_csv_field_is_a_data_file_error(tmp_path: Path) -> None:
+    """Regression: a CSV field longer than 131072 characters raised _csv.Error instead of a
+    DataFileError at its row (sim/scenario/data.py, _read_rows). Found while building the
+    CSV fuzzing; fixed in 5a364ee.
+    """
     path, line = _tiny_with(tmp_path, "B,A,goods,50", "B,A,goods," + "5" * 200_000, "trade.csv")
     with pytest.raises(DataFileError) as info:
         prepare(load_scenario(path))
@@ -1296,6 +1331,10 @@ def test_very_long_csv_field_is_a_data_file_error(tmp_path: Path) -> None:
 
 
 def test_duplicate_coefficient_row_is_refused(tmp_path: Path) -> None:
+    """Regression: a coefficient row written twice was accepted and the last one silently
+    won, where the trade table refuses duplicates (sim/scenario/data.py,
+    load_coefficients_table). Found by the CSV fuzzing; fixed in 5a364ee.
+    """
     path, line = _tiny_with(
         tmp_path, "B,goods,goods,0.35\n", "B,goods,goods,0.35\nB,goods,goods,0.05\n",
         "coefficients.csv",

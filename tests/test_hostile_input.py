@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ import sys
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,16 +81,20 @@ def line_of(path: Path, needle: str) -> int:
 # ---------------------------------------------------------------- alias bombs
 
 
+@pytest.mark.parametrize("command", ["run", "validate"])
 @pytest.mark.parametrize("bomb", [BILLION_LAUGHS, MAPPING_BOMB], ids=["lists", "mappings"])
-def test_alias_bomb_refused_by_sim_run_before_expanding(tmp_path: Path, bomb: str) -> None:
+def test_alias_bomb_refused_by_the_cli_before_expanding(
+    tmp_path: Path, bomb: str, command: str
+) -> None:
     path = tmp_path / "bomb.yaml"
     path.write_text(bomb, encoding="utf-8")
     out = tmp_path / "out"
     out.mkdir()
+    argv = [command, str(path)] + (["-o", str(out / "x.nc")] if command == "run" else [])
     tracemalloc.start()
     started = time.perf_counter()
     try:
-        code, stderr = run_cli(["run", str(path), "-o", str(out / "x.nc")])
+        code, stderr = run_cli(argv)
         elapsed = time.perf_counter() - started
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -100,7 +106,8 @@ def test_alias_bomb_refused_by_sim_run_before_expanding(tmp_path: Path, bomb: st
     assert elapsed < 2.0
     assert peak < 50 * 2**20, f"{peak / 2**20:.0f} MiB allocated"
     assert list(out.iterdir()) == []
-    record(AREA, f"alias bomb ({'lists' if bomb is BILLION_LAUGHS else 'mappings'}) via sim run",
+    shape = "lists" if bomb is BILLION_LAUGHS else "mappings"
+    record(AREA, f"alias bomb ({shape}, 10^9 nodes) via sim {command}",
            f"refused in {elapsed:.2f} s, peak {peak / 2**20:.1f} MiB, nothing written")  # fmt: skip
 
 
@@ -120,12 +127,21 @@ def test_alias_bomb_in_an_extends_base_is_refused(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- deep nesting
 
+BLOCK_LEVELS = 1000
+
+
+def levels(kind: str, n: int) -> str:
+    """The depth of DEEP[kind](n), for the record."""
+    return f"{min(n, BLOCK_LEVELS) if kind.startswith('block') else n:,} levels"
+
+
 DEEP = {
     "flow lists": lambda n: "x: " + "[" * n + "]" * n + "\n",
     "flow mappings": lambda n: "x: " + "{a: " * n + "1" + "}" * n + "\n",
     "unclosed flow lists": lambda n: "x: " + "[" * n + "\n",
-    "block mappings indented one space a level": lambda n: "".join(
-        " " * i + f"k{i}:\n" for i in range(min(n, 1000))
+    # The text grows with the square of the depth: at most BLOCK_LEVELS levels (500 kB).
+    "block mappings, one space deeper a line": lambda n: "".join(
+        " " * i + f"k{i}:\n" for i in range(min(n, BLOCK_LEVELS))
     ),
 }
 #: Deep documents that slipped past the first nesting guard (fixed in sim commit 099673f).
@@ -164,47 +180,92 @@ def test_moderately_deep_nesting_is_refused(tmp_path: Path, kind: str) -> None:
         load_scenario_document(path)
     assert time.perf_counter() - started < 5.0
     assert info.value.file == str(path)
-    record(AREA, f"5,000 levels of {kind}", "ScenarioError naming the file")
+    assert "nests deeper than" in info.value.problem
+    assert info.value.line is not None
+    record(AREA, f"deep nesting, {levels(kind, 5000)}: {kind}", "ScenarioError at its line")
+
+
+#: Runs ``sim <command>`` on each file in one fresh interpreter and prints the outcomes
+#: as JSON: a crash (SIGSEGV) ends the interpreter, so the test sees it as an exit status.
+CLI_MANY = r"""
+import contextlib, io, json, sys
+from sim.cli import main
+command, paths = sys.argv[1], sys.argv[2:]
+results = {}
+for path in paths:
+    argv = [command, path] + (["-o", path + ".nc"] if command == "run" else [])
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        code = main(argv)
+    results[path] = [code, err.getvalue()]
+print(json.dumps(results))
+"""
+
+
+def deep_documents(tmp_path: Path, builders: dict[str, Any]) -> dict[str, Path]:
+    paths = {}
+    for n, (kind, build) in enumerate(sorted(builders.items())):
+        paths[kind] = tmp_path / f"deep{n}.yaml"
+        paths[kind].write_text(build(100_000), encoding="utf-8")
+    return paths
+
+
+def check_deep(tmp_path: Path, builders: dict[str, Any], command: str) -> None:
+    """``sim <command>`` refuses 100,000 levels of nesting with a located error, no crash."""
+    paths = deep_documents(tmp_path, builders)
+    pythonpath = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-c", CLI_MANY, command, *map(str, paths.values())],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": pythonpath},
+        cwd=tmp_path,
+    )
+    if result.returncode != 0:
+        for kind in paths:
+            record(AREA, f"deep nesting, {levels(kind, 100_000)}: {kind}; sim {command}",
+                   f"interpreter died, exit status {result.returncode}")  # fmt: skip
+    assert result.returncode == 0, f"the interpreter died: exit {result.returncode}"
+    outcomes = json.loads(result.stdout)
+    for kind, path in paths.items():
+        code, stderr = outcomes[str(path)]
+        record(AREA, f"deep nesting, {levels(kind, 100_000)}: {kind}; sim {command}",
+               f"exit status {code}, located error" if code == 2 else f"exit status {code}")  # fmt: skip
+        assert code == 2, f"{kind}: exit {code}: {stderr[-300:]}"
+        assert f"{path}:" in stderr and "nests deeper than" in stderr, stderr
+        assert "Traceback" not in stderr
+        assert not Path(f"{path}.nc").exists()
 
 
 @pytest.mark.parametrize("command", ["run", "validate"])
-@pytest.mark.parametrize("kind", sorted(DEEP))
-def test_very_deep_nesting_does_not_crash(tmp_path: Path, kind: str, command: str) -> None:
-    # 100,000 levels: libyaml recurses in C and would overflow the C stack (SIGSEGV).
-    path = tmp_path / "deep.yaml"
-    path.write_text(DEEP[kind](100_000), encoding="utf-8")
-    result = cli_in_subprocess(command, path)
-    record(AREA, f"100,000 levels of {kind}, sim {command} (subprocess)",
-           f"exit status {result.returncode}" + (", located error" if result.returncode == 2
-                                                 else ""))  # fmt: skip
-    assert result.returncode == 2, f"exit {result.returncode}: {result.stderr[-300:]}"
-    assert f"{path}" in result.stderr
-    assert "nests deeper than" in result.stderr
-    assert "Traceback" not in result.stderr
-    assert not (tmp_path / "out.nc").exists()
+def test_very_deep_nesting_does_not_crash(tmp_path: Path, command: str) -> None:
+    """Regression: a document nested ~25,000 levels deep (50 kB of '[') overflowed libyaml's
+    C recursion and killed `sim run` with SIGSEGV; `sim validate` died of an uncaught
+    RecursionError in its sweep-file sniffing (sim/scenario/load.py, _compose; sim/cli.py,
+    _is_sweep_file). Fixed in 5a364ee.
+    """
+    check_deep(tmp_path, DEEP, command)
 
 
 @pytest.mark.parametrize("command", ["run", "validate"])
-@pytest.mark.parametrize("kind", sorted(DEEP_BYPASS))
-def test_deep_nesting_past_the_guard_does_not_crash(
-    tmp_path: Path, kind: str, command: str
-) -> None:
-    path = tmp_path / "deep.yaml"
-    path.write_text(DEEP_BYPASS[kind](100_000), encoding="utf-8")
-    result = cli_in_subprocess(command, path)
-    record(AREA, f"100,000 levels of {kind}, sim {command} (subprocess)",
-           f"exit status {result.returncode}" + (", located error" if result.returncode == 2
-                                                 else ""))  # fmt: skip
-    assert result.returncode == 2, f"exit {result.returncode}: {result.stderr[-300:]}"
-    assert f"{path}" in result.stderr
-    assert "nests deeper than" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_deep_nesting_past_the_guard_does_not_crash(tmp_path: Path, command: str) -> None:
+    """Regression: the first nesting guard was bypassed by a stray double quote in a comment
+    (brackets after it went uncounted) and by compact block lists on one line ('- - - 1'),
+    and libyaml crashed again with SIGSEGV (sim/scenario/load.py, _check_depth). Fixed in
+    099673f.
+    """
+    check_deep(tmp_path, DEEP_BYPASS, command)
 
 
 # ---------------------------------------------------------------- scenario paths that are not files
 
 
 def test_scenario_path_that_is_a_pipe_does_not_hang(tmp_path: Path) -> None:
+    """Regression: a scenario path naming a named pipe blocked `sim run` and `sim validate`
+    forever (and /dev/zero read until MemoryError): the scenario file was read without
+    checking it is a regular file (sim/scenario/load.py, _read_text). Fixed in 5a364ee.
+    """
     fifo = tmp_path / "scenario.yaml"
     os.mkfifo(fifo)
     for command in ("run", "validate"):

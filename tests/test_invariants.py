@@ -23,8 +23,10 @@ replica:
   indirect and induced jobs);
 * no negative or non-finite flows, jobs or migration.
 
-The random draws (durations, odds, capex, intensities) come from
-``sim.engine.model.draw_batch``; everything else is recomputed here.
+The random draws (stage dates, capex, intensities, growth rates) come from
+``sim.engine.model.draw_batch`` and the expanded project list, calendar and
+baseline table from the model; the flows, jobs and input-output system are
+recomputed here.
 """
 
 from __future__ import annotations
@@ -494,8 +496,11 @@ def test_expected_run_is_not_vacuous() -> None:
 
 
 def test_known_operating_date_alone_disburses_capex() -> None:
-    """Regression (fixed in sim commit 5a364ee): with only the operating date known, capex
-    was disbursed over the drawn construction time, not up to the known date (half here)."""
+    """Regression: with only the operating date of a project known, capex was disbursed over
+    the drawn construction time, not up to the known date, so a completed project paid out
+    half its capex here (sim/engine/model.py, draw_batch `planned`). Found by the capex
+    invariant; fixed in 5a364ee.
+    """
     doc = load_yaml_document(TINY_DIR / "tiny.yaml").data
     doc["investment"]["portfolios"] = []
     doc["investment"]["pipelines"] = {"p": {"to_financing": 0.0, "to_construction": 0.0,
@@ -512,8 +517,11 @@ def test_known_operating_date_alone_disburses_capex() -> None:
 
 
 def test_known_construction_date_before_drawn_financing() -> None:
-    """Regression (fixed in sim commit 5a364ee): financing drawn after a known start of
-    construction made the stage read 'financed' while building, and cut the capex paid."""
+    """Regression: a known start of construction did not bound the drawn financing date, so
+    the stage read 'financed' while the plant was being built and only a quarter of the
+    capex was paid (sim/kernels/stages.py, draw_stage_dates). Found by the capex invariant;
+    fixed in 5a364ee.
+    """
     doc = load_yaml_document(TINY_DIR / "tiny.yaml").data
     doc["time"]["step"] = "quarter"
     doc["investment"]["portfolios"] = []
