@@ -111,11 +111,12 @@ def float32(replicas: int) -> dict[str, Any]:
         "float64_iterations": sol.iterations,
     }
     results = {}
-    for label, cast in (("float64", np.float64), ("float32", np.float32)):
+    precisions: list[tuple[str, Any]] = [("float64", np.float64), ("float32", np.float32)]
+    for label, cast in precisions:
         shares, output0 = base.shares.astype(cast), base.output.astype(cast)
         expenditure, alpha = base.expenditure.astype(cast), base.alpha.astype(cast)
         th = theta.astype(cast)
-        args = (
+        args: tuple[Any, ...] = (
             sol.price.astype(cast),
             shares[None] * weights.astype(cast),
             -th[:, None, :],

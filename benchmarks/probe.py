@@ -65,11 +65,14 @@ def run(
     t1 = time.perf_counter()
     rss_before = current_rss_bytes()
     file_bytes = 0
+    # The engine streams batches to the file (memory bounded by a batch); engines before
+    # stream_to_file streamed only to Zarr and wrote NetCDF from memory.
     streamed = bool(
-        write and write.rstrip("/").endswith(".zarr") and hasattr(api, "stream_to_zarr")
+        write
+        and (hasattr(api, "stream_to_file") or write.rstrip("/").endswith(".zarr"))
+        and hasattr(api, "run_to_file")
     )
     if streamed:
-        # The engine streams batches to the store (memory bounded by a batch).
         ds, path = api.run_to_file(sc, write, batch_size=batch_size)
         t2 = t3 = time.perf_counter()
     else:
@@ -93,7 +96,12 @@ def run(
         "replicas": int(ds.sizes["replica"]),
         "periods": model.calendar.periods,
         "batch_size": batch_size or int(sc.data["monte_carlo"]["batch_size"]),
-        "mode": "zarr-stream" if streamed else ("netcdf" if write else "memory"),
+        "mode": (
+            ("zarr" if write.rstrip("/").endswith(".zarr") else "netcdf")
+            + ("-stream" if streamed else "")
+            if write
+            else "memory"
+        ),
         "prepare_seconds": t1 - t0,
         "simulate_seconds": t2 - t1,  # includes writing when streamed
         "write_seconds": t3 - t2,

@@ -13,7 +13,8 @@ the engine only what a fair comparison must share:
   replica ``k`` gets bitwise the draws it gets in any batch);
 - the equilibrium solver and its tolerances
   (:func:`sim.kernels.gravity.solve_gravity`, called with one replica, warm
-  started from the replica's previous period as in the engine).
+  started from the replica's last two periods as in the engine,
+  :func:`sim.kernels.gravity.extrapolate_prices`).
 
 Everything else (timing of stages, capex disbursement, ramp-up, supply
 changes, trade costs, jobs, wages, migration, capital flows) is written again
@@ -36,7 +37,7 @@ from numpy.typing import NDArray
 
 from sim.engine.model import Batch, Model, draw_batch
 from sim.errors import ConvergenceError
-from sim.kernels.gravity import solve_gravity
+from sim.kernels.gravity import extrapolate_prices, solve_gravity
 from sim.kernels.stages import ABANDONED, CONSTRUCTION, OPERATING, STAGES
 
 FloatArray = NDArray[np.float64]
@@ -135,6 +136,7 @@ class Replica:
         self.identity = np.eye(n_r * n_s)
         # The period's economy carries the solver's warm start and last period's jobs.
         self.price = np.ones((n_r, n_s))
+        self.price_before = self.price
         self.log_trend = np.zeros((n_r, n_r, n_s))
         self.supply_level = np.ones((n_r, n_s))  # output level from growth alone
         self.previous_jobs = np.zeros(n_r)
@@ -237,7 +239,7 @@ class Replica:
             quantity[None],
             closure=trade_spec["closure"],
             numeraire=m.numeraire,
-            price_guess=self.price[None],
+            price_guess=extrapolate_prices(self.price, self.price_before)[None],
             tol=trade_spec["tolerance"],
             max_iter=trade_spec["max_iterations"],
         )
@@ -246,6 +248,7 @@ class Replica:
                 f"reference: the trade equilibrium did not converge in period {k} "
                 f"(replica {self.draws.first})"
             )
+        self.price_before = self.price
         self.price = sol.price[0]
         output = sol.output[0]
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import inspect
 import json
 import math
 import os
@@ -69,10 +70,13 @@ SEED = ROOT / "scenarios" / "uz_kz_khiva_2024.yaml"
 LARGE = ROOT / "scenarios" / "bench_large_10x20.yaml"
 
 #: Small mode fails below this speed-up over the reference (simulation, draws excluded).
-#: Measured 4.2-6.7x for the engine as committed on the loaded 2-core machine (OpenBLAS
-#: threads its one-hot matmuls) and 15-16x with the patches of docs/performance.md;
+#: Measured 4.2-12x for the engine as committed on the 2-core machine, depending on its load
+#: (OpenBLAS threads the engine's one-hot matmuls), and 15-16x with the patches of
+#: docs/performance.md;
 #: 2x keeps a margin under the lowest while still catching a loss of vectorisation.
 SMALL_FLOOR = 2.0
+#: Largest system solved by dense Newton (``solve_gravity``'s default ``newton_limit``).
+NEWTON_LIMIT: int = inspect.signature(solve_gravity).parameters["newton_limit"].default
 #: The equivalence tolerance of the issue: float64, relative.
 EQUIVALENCE_RTOL = 1e-9
 #: Issue #5 targets.
@@ -104,7 +108,7 @@ class Config:
     )
     copy_bytes: int = 256 * 2**20
     memory_runs: list[tuple[int, str]] = field(
-        default_factory=lambda: [(1000, "nc"), (10000, "nc"), (10000, "zarr")]
+        default_factory=lambda: [(1000, "nc"), (10000, "nc"), (10000, "zarr"), (1000, "memory")]
     )
     large: bool = True
     profile_replicas: int = 1000
@@ -126,7 +130,7 @@ class Config:
             size_end="2016-12-31",
             bandwidth_cases=[("seed", 3, 7, 1000), ("large", 10, 20, 200)],
             copy_bytes=64 * 2**20,
-            memory_runs=[(200, "nc")],
+            memory_runs=[(1000, "nc")],
             large=False,
             profile_replicas=200,
             profile_repeats=1,
@@ -326,7 +330,7 @@ def section_sizes(cfg: Config) -> dict[str, Any]:
                     "regions": regions,
                     "sectors": sectors,
                     "region_sectors": size,
-                    "solver": "newton" if size <= 150 else "gauss-jacobi",
+                    "solver": "dense-newton" if size <= NEWTON_LIMIT else "structured-newton",
                     "replicas": n,
                     "periods": periods,
                     "seconds": seconds,
@@ -335,13 +339,13 @@ def section_sizes(cfg: Config) -> dict[str, Any]:
                 }
             )
             del ds
-    newton = [r for r in rows if r["solver"] == "newton"]
-    jacobi = [r for r in rows if r["solver"] != "newton"]
+    dense = [r for r in rows if r["solver"] == "dense-newton"]
+    structured = [r for r in rows if r["solver"] != "dense-newton"]
     return {
         "rows": rows,
         "fit_all": fit_exponents(rows),
-        "fit_newton": fit_exponents(newton),
-        "fit_gauss_jacobi": fit_exponents(jacobi),
+        "fit_dense_newton": fit_exponents(dense),
+        "fit_structured_newton": fit_exponents(structured),
     }
 
 
@@ -417,7 +421,7 @@ def kernel_bandwidths(model: Model, replicas: int, copy: float) -> list[dict[str
     t_few, sol_few = best_of(3, lambda: solve(1))
     t_more, sol_more = best_of(3, lambda: solve(6))
     per_iteration = (t_more - t_few) / max(sol_more.iterations - sol_few.iterations, 1)
-    method = "Newton" if n_r * n_s <= 150 else "Gauss-Jacobi"
+    method = "dense Newton" if n_r * n_s <= NEWTON_LIMIT else "structured Newton"
     record(
         f"solver iteration ({method})",
         per_iteration,
@@ -588,15 +592,17 @@ def memory_check(result: dict[str, Any]) -> dict[str, Any]:
 def section_memory(cfg: Config) -> dict[str, Any]:
     """Peak resident memory of whole runs in fresh processes.
 
-    NetCDF runs simulate every replica in one batch and write at the end; Zarr runs
-    stream the seed scenario's batches (``monte_carlo.batch_size``) to the store.
+    ``nc`` and ``zarr`` runs are what ``sim run -o FILE`` does: batches of the seed
+    scenario's ``monte_carlo.batch_size`` replicas (400), each appended to the file
+    as soon as it is simulated. ``memory`` holds every replica in one batch, as
+    ``sim.run`` in a notebook does (reported; the dataset is the output itself).
     """
     runs = []
     with tempfile.TemporaryDirectory(prefix="sim-bench-mem-") as tmp:
         for n, fmt in cfg.memory_runs:
             out = Path(tmp) / f"seed_{n}.{fmt}"
-            batch = ["--batch-size", str(n)] if fmt == "nc" else []
-            result = probe([str(SEED), "--replicas", str(n), *batch, "--write", str(out)])
+            args = ["--batch-size", str(n)] if fmt == "memory" else ["--write", str(out)]
+            result = probe([str(SEED), "--replicas", str(n), *args])
             runs.append(memory_check(result))
             if out.is_dir():
                 shutil.rmtree(out, ignore_errors=True)
@@ -605,10 +611,10 @@ def section_memory(cfg: Config) -> dict[str, Any]:
 
 
 def section_large(cfg: Config) -> dict[str, Any]:
-    """The large case in fresh processes: streamed to Zarr, and held in memory for NetCDF.
+    """The large case in fresh processes, written to Zarr and to NetCDF.
 
-    Zarr streaming (``sim run ... -o out.zarr``) writes each batch as it is simulated;
-    NetCDF holds every replica until the end. A run the engine refuses before starting
+    Both stream (``sim run ... -o out.zarr`` or ``out.nc``): each batch is appended to
+    the file as soon as it is simulated. A run the engine refuses before starting
     (its memory estimate exceeds ``monte_carlo.memory_limit`` of the available memory)
     is run again with the limit at 1.0 to measure what actually happens.
     """
@@ -699,7 +705,7 @@ def table(results: dict[str, Any], cfg: Config) -> list[dict[str, str]]:
     if "bandwidth" in results:
         bw = results["bandwidth"]
         for case in bw["cases"]:
-            large = case["case"] == "large"
+            large = case["case"] == "large" and not cfg.small  # the target is for the large size
             for k in case["kernels"]:
                 add(
                     f"bandwidth {case['regions']}x{case['sectors']}, {case['replicas']} rep.: "
@@ -751,8 +757,8 @@ def table(results: dict[str, Any], cfg: Config) -> list[dict[str, str]]:
         z = results["sizes"]
         for label, key in (
             ("all sizes", "fit_all"),
-            ("Newton", "fit_newton"),
-            ("Gauss-Jacobi", "fit_gauss_jacobi"),
+            ("dense Newton", "fit_dense_newton"),
+            ("structured Newton", "fit_structured_newton"),
         ):
             f = z[key]
             if f["points"] >= 3:
@@ -794,7 +800,8 @@ def _memory_row(add: Callable[..., None], run: dict[str, Any], label: str) -> No
         f"({run['peak_over_output']:.2f}x); {run['simulate_seconds'] + run['write_seconds']:.0f} s",
         f"<= {_mb(run['memory_limit_bytes'])}",
         run["memory_met"],
-        f"fresh process, simulate + NetCDF ({_mb(run['file_bytes'])} on disk)",
+        f"fresh process, {run.get('mode', '?')}"
+        + (f" ({_mb(run['file_bytes'])} on disk)" if run.get("file_bytes") else ""),
     )
 
 

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
-import zarr
 
 from sim.engine.model import Model, build_model, draw_batch
 from sim.engine.simulate import simulate_batch
@@ -27,7 +24,8 @@ from sim.limits import (
     output_bytes,
 )
 from sim.results.dataset import build_dataset
-from sim.results.write import write_dataset
+from sim.results.stream import is_zarr, open_batch_writer
+from sim.results.write import publish, temporary_path, write_failed
 from sim.scenario.data import load_scenario_data
 from sim.scenario.load import LoadedDocument, load_scenario_document, resolve_extends_dict
 from sim.scenario.validate import Scenario, validate_scenario
@@ -132,7 +130,11 @@ def simulate(
         for key, values in batch.drawn.items():
             drawn.setdefault(key, []).append(values)
         done += n
-    arrays = {name: np.concatenate(chunks, axis=0) for name, chunks in parts.items()}
+    # One batch: use its arrays as they are (a concatenation would copy the whole output).
+    arrays = {
+        name: chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=0)
+        for name, chunks in parts.items()
+    }
     replicas = np.arange(first, first + count, dtype=np.int64)
     parameters = {key: np.concatenate(chunks) for key, chunks in drawn.items()}
     return build_dataset(model, arrays, replicas, events, parameters)
@@ -174,36 +176,36 @@ def run_to_file(
 ) -> tuple[xr.Dataset, Path]:
     """Run and write the output atomically; nothing is written if the run fails.
 
-    A ``.zarr`` path streams: each batch of replicas is written to the store as
-    soon as it is simulated, so memory is bounded by one batch (sized from the
-    available memory) whatever the number of replicas; the dataset returned then
-    reads lazily from the store. Other paths get NetCDF-4, written at the end.
+    The run streams: each batch of replicas is appended to the output (NetCDF-4,
+    or Zarr for a ``.zarr`` path) as soon as it is simulated, so memory is
+    bounded by one batch (sized from the available memory) whatever the number
+    of replicas. The dataset returned reads lazily from the written file.
     """
     target = output_path(scenario, path)
     model = prepare(scenario)
     replicas = scenario.data["monte_carlo"]["replicas"]
     check_disk(model, replicas, target)
-    if str(target).rstrip("/").endswith(".zarr"):
-        return stream_to_zarr(model, target, batch_size=batch_size, progress=progress)
-    ds = simulate(model, batch_size=batch_size, progress=progress)
-    return ds, write_dataset(ds, target)
+    return stream_to_file(model, target, batch_size=batch_size, progress=progress)
 
 
-def stream_to_zarr(
+def stream_to_file(
     model: Model,
     target: Path,
     *,
     batch_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[xr.Dataset, Path]:
-    """Simulate batch by batch, appending each to a Zarr store along ``replica``."""
+    """Simulate batch by batch, appending each batch to ``target`` along ``replica``."""
     mc = model.scenario.data["monte_carlo"]
     count = mc["replicas"]
     size = fit_batch_size(model, batch_size or mc["batch_size"])
     check_memory(model, min(size, count), size)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
+        tmp = temporary_path(target, directory=is_zarr(target))
+    except OSError as exc:
+        raise write_failed(target, exc) from exc
+    try:
+        writer = open_batch_writer(target, tmp, count, min(size, count))
         for start in range(0, count, size):
             n = min(size, count - start)
 
@@ -211,26 +213,26 @@ def stream_to_zarr(
                 if progress is not None:
                     progress(start + done, count)
 
-            part = simulate(model, first=start, count=n, batch_size=n, progress=report)
-            encoding = {
-                name: {"chunks": (size,) + var.shape[1:]} for name, var in part.data_vars.items()
-            }
-            if start == 0:
-                part.to_zarr(tmp, mode="w", zarr_format=2, encoding=encoding, consolidated=False)
-            else:
-                part.to_zarr(tmp, append_dim="replica", zarr_format=2, consolidated=False)
-        # The first batch wrote its own replica count; record the run's.
-        zarr.open_group(str(tmp), mode="r+", zarr_format=2).attrs["replicas"] = int(count)
-        zarr.consolidate_metadata(str(tmp))
-        old = target.with_name(f".{target.name}.old")
-        if target.exists():
-            os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
+            writer.append(simulate(model, first=start, count=n, batch_size=n, progress=report))
+        writer.close()
+        publish(tmp, target)
+    except OSError as exc:
+        _discard(tmp)
+        raise write_failed(target, exc) from exc
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _discard(tmp)
         raise
-    return xr.open_zarr(target), target
+    # Lazily: the file may be larger than memory (read what you use, or .load()).
+    opened = xr.open_zarr(target) if is_zarr(target) else xr.open_dataset(target, engine="h5netcdf")
+    return opened, target
+
+
+def _discard(tmp: Path) -> None:
+    """Remove a temporary output (file or folder) after a failed run."""
+    if tmp.is_dir():
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        tmp.unlink(missing_ok=True)
 
 
 def fit_batch_size(model: Model, wanted: int) -> int:

@@ -80,13 +80,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Top-level keys of a sweep file that no scenario has.
+SWEEP_KEYS = ("scenario", "design", "parameters")
+
+
 def _is_sweep_file(path: Path) -> bool:
-    """A sweep file names a base scenario and a design (scenarios have neither key)."""
+    """A sweep file has at least two of its three required keys (scenarios have none).
+
+    Two, not all three: a sweep file missing one of them must be reported as
+    a sweep file lacking that key, not as a scenario with unknown keys.
+    """
     try:
         head = load_yaml_document(path).data  # the hardened loader: no dates, no bombs
     except SimError:
         return False  # the scenario loader reports the problem with its file and line
-    return "design" in head and "scenario" in head
+    return isinstance(head, dict) and sum(key in head for key in SWEEP_KEYS) >= 2
 
 
 def main(argv: list[str] | None = None) -> int:

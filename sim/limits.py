@@ -55,7 +55,8 @@ def batch_bytes(model: Model, batch: int) -> int:
     floats = batch * (
         t * (n_r * n_s + n_r * n_r * n_s + n_r * n_r)  # growth, trend and other-investment paths
         + 12 * n_r * n_r * n_s  # cost, state and solver temporaries
-        + (3 * rs * rs if rs <= 150 else 0)  # Newton's Jacobian and its solve
+        # Newton's Jacobian and its solve: dense, or by sector blocks (structured step)
+        + (3 * rs * rs if rs <= 150 else 8 * n_s * n_r * (n_r + 2))
         + 12 * n_p
     )
     return 8 * floats
@@ -91,8 +92,9 @@ def check_memory(model: Model, replicas: int, batch: int) -> None:
             "monte_carlo.replicas",
             replicas,
             allowed=f"an estimated peak below {_gib(limit * available)}",
-            hint="lower monte_carlo.replicas (or --replicas), keep fewer output.variables, "
-            "lower monte_carlo.batch_size, or raise monte_carlo.memory_limit",
+            hint="write the run to a file instead (sim run, sim.api.run_to_file), which holds one "
+            "batch at a time; or lower monte_carlo.replicas (or --replicas), keep fewer "
+            "output.variables, lower monte_carlo.batch_size, or raise monte_carlo.memory_limit",
         )
 
 

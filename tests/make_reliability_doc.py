@@ -34,9 +34,12 @@ REPO = Path(__file__).resolve().parents[1]
 OUTPUT = REPO / "docs" / "reliability.md"
 TEST_FILES = [
     "tests/test_fuzz_loaders.py",
+    "tests/test_fuzz_sweeps.py",
     "tests/test_hostile_input.py",
     "tests/test_invariants.py",
     "tests/test_atomic_write.py",
+    "tests/test_sweep_dask.py",
+    "tests/test_sweep_faults.py",
 ]
 #: Areas in the order of the page, with the sentence that introduces each.
 AREAS = {
@@ -53,6 +56,22 @@ AREAS = {
         "the whole file) at a time in a copy of the scenario folder. Allowed outcomes: a valid "
         "run or a `DataFileError` naming the file and the mutated row (or, for a table-wide "
         "rule, the ids of that row)."
+    ),
+    "bad MRIO tables: mutations of a pymrio folder and of CSV matrices": (
+        "pymrio's test system (6 regions x 8 sectors, aggregated onto a scenario's 3 x 3) as "
+        "the folder its `save_all()` writes and as CSV matrices, Z and Y broken one row, cell "
+        "or header label (or the whole file) at a time, every kind of fault tried in every "
+        "table (tests/test_fuzz_loaders.py). Allowed outcomes: a valid run or a "
+        "`DataFileError` naming the file and the mutated line (or, for a row missing from the "
+        "grid, naming that row), and `sim run` exiting 2 with the same message."
+    ),
+    "bad YAML: mutations of the sweep files": (
+        "Every sweep file in `sweeps/` and `tests/data/sweep/`, mutated one key at a time, "
+        "every kind of mutation tried in every file (tests/test_fuzz_sweeps.py). Allowed "
+        "outcomes: a valid plan (`make_plan(read_sweep(...))`) or a `ScenarioError` in the "
+        "sweep file at the line where PyYAML's composer says the named key was written, "
+        "naming the mutated key, a parent or child of it, or a key tied to it by a rule "
+        "(the design and its parameters), and `sim validate` exiting 2 with the same message."
     ),
     "bad YAML: random documents": (
         "Documents written by a test emitter that knows the line of every key (random edits "
@@ -71,10 +90,29 @@ AREAS = {
         "(tests/test_invariants.py). The count is replica-periods checked."
     ),
     "faults: writer killed with SIGKILL while writing NetCDF": (
-        "A forked writer calling `sim.results.write.write_netcdf` on a 4.8 MB dataset (a few tenths of a second to write), killed "
-        "with SIGKILL after a random delay, then the target opened and its contents checked "
-        "(tests/test_atomic_write.py). The kill moment is a share of an uninterrupted write's "
-        "time, measured in the same run."
+        "A forked writer calling `sim.results.write.write_netcdf` on a 4.8 MB dataset (a few "
+        "tenths of a second to write), killed with SIGKILL after a random delay, then the "
+        "target opened and its contents checked (tests/test_atomic_write.py). The kill moment "
+        "is a share of an uninterrupted write's time, measured in the same run. The next "
+        "write must remove the temporary files the killed writers left."
+    ),
+    "faults: temporary files of killed writers": (
+        "Temporaries named `.NAME.PID-HOST.RANDOM.tmp` left next to a target by writers that "
+        "are dead, alive, on another host or of another target, and a folder moved aside by "
+        "a writer killed between its two renames; then the next write "
+        "(tests/test_atomic_write.py). A temporary may be removed only when its writer is "
+        "known to be dead."
+    ),
+    "faults: sweep store (workers, clients, disk)": (
+        "`sim sweep` on the tiny scenario with a Dask worker or the client killed with "
+        "SIGKILL (tests/test_sweep_dask.py), and with the store's disk full, its quota used "
+        "up or its filesystem read-only, injected in zarr's chunk writes or the batch "
+        "markers' flush, and for real on a small tmpfs mounted in a user namespace where "
+        "the kernel allows it (tests/test_sweep_faults.py). Allowed outcomes: the sweep "
+        "completes, or stops with a message naming the store, the points and the OS error, "
+        "what is kept and how to resume; the batches finished before the fault are kept "
+        "and equal to an uninterrupted run's, and the resumed store is byte for byte the "
+        "uninterrupted one."
     ),
 }
 
@@ -88,6 +126,7 @@ class TestFile:
     skipped: int = 0
     seconds: float = 0.0
     bugs: list[tuple[str, str]] = field(default_factory=list)
+    skips: list[tuple[str, str]] = field(default_factory=list)
 
 
 def run_tests(records: Path, junit: Path) -> int:
@@ -112,6 +151,7 @@ def read_junit(path: Path) -> dict[str, TestFile]:
             entry.bugs.append((case.get("name", ""), skipped.get("message", "")))
         elif skipped is not None:
             entry.skipped += 1
+            entry.skips.append((case.get("name", ""), skipped.get("message", "")))
         else:
             entry.passed += 1
     return dict(files)
@@ -181,14 +221,19 @@ def render(
         "",
         "## Test files",
         "",
-        "| test file | tests | passed | xfail (open bugs) | failed | seconds |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| test file | tests | passed | xfail (open bugs) | skipped | failed | seconds |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name in sorted(files):
         f = files[name]
         lines.append(
-            f"| `{name}` | {f.tests} | {f.passed} | {f.xfailed} | {f.failed} | {f.seconds:.1f} |"
+            f"| `{name}` | {f.tests} | {f.passed} | {f.xfailed} | {f.skipped} | {f.failed} | "
+            f"{f.seconds:.1f} |"
         )
+    skips = [(test, reason) for _, f in sorted(files.items()) for test, reason in f.skips]
+    if skips:
+        lines += ["", "Skipped in this run (what they need is missing here):", ""]
+        lines += [f"- `{test}`: {cell(reason)}" for test, reason in skips]
     bugs = [(name, test, reason) for name, f in sorted(files.items()) for test, reason in f.bugs]
     lines += ["", "## Open bugs", ""]
     if bugs:
@@ -239,11 +284,11 @@ def render(
 
 
 def _short(outcome: str) -> str:
-    """Outcomes folded into four kinds for the by-file tables."""
+    """Outcomes folded into a few kinds for the by-file tables."""
     if outcome.startswith("KNOWN BUG"):
         return "known bug"
     if outcome.startswith("valid"):
-        return "valid run"
+        return "valid plan" if outcome.startswith("valid plan") else "valid run"
     return "located error"
 
 

@@ -8,8 +8,13 @@ the rename). Then it opens what is left at the target path: it must be the
 previous complete file, or none if there was none, or the new complete file if
 the kill came after the rename -- never a file that does not open or holds
 other numbers. A SIGKILLed process cannot remove its temporary file, so
-leftovers are allowed, but only as hidden ``.<name>.*.tmp`` files next to the
-target.
+leftovers are allowed, but only as hidden ``.<name>.<pid>-<host>.*.tmp`` files
+next to the target, and the next write must remove them.
+
+The other tests check that clean-up on its own: a temporary is removed only
+when its writer is dead (never a live writer's, another host's or another
+target's), a folder moved aside by a writer killed between its two renames is
+put back, and a published file or folder is flushed to disk with its folder.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from tests.reliability_record import record
 
 REPO = Path(__file__).resolve().parents[1]
 AREA = "faults: writer killed with SIGKILL while writing NetCDF"
+AREA_CLEANUP = "faults: temporary files of killed writers"
 
 #: The helper: builds the dataset once, then forks one writer per command line.
 WRITER = r"""
@@ -127,7 +133,7 @@ def inspect(target: Path, checksum: float) -> int | None:
 
 def leftovers(folder: Path, target: Path) -> list[str]:
     """Names in ``folder`` other than the target; each must be a hidden temporary file."""
-    pattern = re.compile(rf"^\.{re.escape(target.name)}\.[A-Za-z0-9_]+\.tmp$")
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.[0-9]+-[0-9a-f]{{8}}\.[A-Za-z0-9_]+\.tmp$")
     names = sorted(p.name for p in folder.iterdir() if p != target)
     stray = [n for n in names if not pattern.match(n)]
     assert not stray, f"files other than the target and hidden temporaries: {stray}"
@@ -191,16 +197,20 @@ def test_sigkill_at_random_moments_leaves_previous_file_or_none(tmp_path: Path) 
         # Kills fell before the rename in some trials (the real test of atomicity).
         assert any(k.startswith(("previous", "no file")) for k in outcomes), outcomes
 
-        # What a killed writer leaves behind stays behind: the next write does not clean it.
-        stale_before = len(leftovers(chained, chained_target))
-        status, _ = writer.write(chained_target, 999, None)
-        assert status == 0 and inspect(chained_target, writer.checksum) == 999
-        stale_after = len(leftovers(chained, chained_target))
-        record(
-            AREA,
-            "next complete write after the kills",
-            f"file complete; {stale_after} of {stale_before} stale .tmp files still there",
-        )
+        # What a killed writer left, the next write removes: its writer is dead.
+        for folder in (fresh, chained):
+            target = folder / "out.nc"
+            stale = len(leftovers(folder, target))
+            status, _ = writer.write(target, 999, None)
+            assert status == 0 and inspect(target, writer.checksum) == 999
+            assert leftovers(folder, target) == [], "temporaries of dead writers were kept"
+            record(
+                AREA,
+                "next complete write after the kills",
+                "file complete; every temporary file of the killed writers removed"
+                if stale
+                else "file complete; no temporary file was left to remove",
+            )
     finally:
         writer.close()
 
@@ -211,3 +221,167 @@ def _bucket(fraction: float) -> str:
         if fraction < limit:
             return f"{int((limit - 0.25) * 100)}-{int(limit * 100)}%"
     return "100-130%"
+
+
+# ---------------------------------------------------------------- clean-up of dead writers' files
+
+#: A child that makes temporaries with the real code (argv: wait|exit, then target kind
+#: pairs), prints them, then waits for a line on stdin (alive) or exits at once (dead).
+MAKER = r"""
+import sys
+from pathlib import Path
+from sim.results.write import temporary_path
+
+pairs = sys.argv[2:]
+for target, kind in zip(pairs[::2], pairs[1::2]):
+    tmp = temporary_path(Path(target), directory=kind == "dir")
+    (tmp / "chunk" if kind == "dir" else tmp).write_text("half-written")
+    print(tmp, flush=True)
+if sys.argv[1] == "wait":
+    sys.stdin.readline()
+"""
+
+
+def child_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+
+
+def test_temporaries_of_dead_writers_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    from sim.results.write import temporary_path, write_netcdf
+
+    target, other = tmp_path / "out.nc", tmp_path / "other.nc"
+    ds = xr.Dataset({"x": ("i", np.arange(4.0))})
+    # Live writers first: every temporary_path call clears dead writers' leftovers.
+    mine = temporary_path(target, directory=False)  # this test's own process
+    live = subprocess.Popen(
+        [sys.executable, "-c", MAKER, "wait", str(target), "file"], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, text=True, env=child_env(),
+    )  # fmt: skip
+    try:
+        assert live.stdout is not None
+        live_tmp = Path(live.stdout.readline().strip())
+        dead = subprocess.run(
+            [sys.executable, "-c", MAKER, "exit", str(target), "file", str(target), "dir",
+             str(other), "file"],
+            capture_output=True, text=True, env=child_env(), check=True, timeout=60,
+        )  # fmt: skip
+        dead_file, dead_dir, other_target = map(Path, dead.stdout.split())
+        assert dead_dir.is_dir() and (dead_dir / "chunk").is_file()
+        # The same dead pid on another machine sharing the folder, and a name of the old
+        # format without a pid: whether their writers live cannot be known here.
+        pid, host = dead_file.name.split(".")[-3].split("-")
+        foreign = tmp_path / f".out.nc.{pid}-{int(host, 16) ^ 1:08x}.abcdefgh.tmp"
+        old_format = tmp_path / ".out.nc.abcdefgh.tmp"
+        for path in (foreign, old_format):
+            path.write_text("unknown writer")
+        assert all(p.exists() for p in (dead_file, dead_dir, other_target, live_tmp, mine))
+
+        write_netcdf(ds, target)
+        with xr.open_dataset(target, engine="h5netcdf") as back:
+            np.testing.assert_array_equal(back["x"].values, ds["x"].values)
+        assert not dead_file.exists() and not dead_dir.exists()
+        kept = [live_tmp, mine, other_target, foreign, old_format]
+        assert all(p.exists() for p in kept), [p.name for p in kept if not p.exists()]
+        for case in ("file", "folder"):
+            record(AREA_CLEANUP, f"temporary {case} of a dead writer (pid gone)",
+                   "removed by the next write")  # fmt: skip
+        record(AREA_CLEANUP, "temporary of a live writer (another process)", "kept")
+        record(AREA_CLEANUP, "temporary of a live writer (the writing process itself)", "kept")
+        for case in ("temporary of another target", "temporary named by another host",
+                     "temporary without a pid (older name)"):  # fmt: skip
+            record(AREA_CLEANUP, case, "kept")
+
+        # Once the live writer has died, its temporary goes too; ours stays.
+        live.communicate("\n", timeout=30)
+        assert live.returncode == 0
+        write_netcdf(ds, target)
+        assert not live_tmp.exists() and mine.exists()
+        record(AREA_CLEANUP, "temporary of a writer that has died since",
+               "removed by the next write")  # fmt: skip
+    finally:
+        if live.poll() is None:
+            live.kill()
+            live.wait()
+
+
+def test_folder_moved_aside_by_a_writer_killed_between_renames_is_put_back(tmp_path: Path) -> None:
+    """A writer dies after moving the previous store aside, before renaming the new one in."""
+    from sim.results.write import remove_stale_temporaries, write_zarr
+
+    target = tmp_path / "out.zarr"
+    write_zarr(xr.Dataset({"x": ("i", np.arange(3.0))}), target)
+    killed = r"""
+import os, sys
+from pathlib import Path
+from sim.results import write
+
+real = os.replace
+def replace(src, dst):
+    real(src, dst)
+    os._exit(9)  # as if SIGKILLed right after the first rename
+write.os.replace = replace
+target = Path(sys.argv[1])
+tmp = write.temporary_path(target, directory=True)
+(tmp / "new").write_text("complete new version")
+write.publish(tmp, target)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", killed, str(target)], env=child_env(), timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 9
+    assert not target.exists()
+    left = sorted(p.name.rsplit(".", 1)[-1] for p in tmp_path.iterdir())
+    assert left == ["old", "tmp"], left
+
+    removed = remove_stale_temporaries(target)
+    # The previous complete store is back, and the new one is gone with its dead writer.
+    assert [p.suffix for p in removed] == [".tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr"]
+    with xr.open_zarr(target) as back:
+        np.testing.assert_array_equal(back["x"].values, np.arange(3.0))
+    # Replacing it again leaves only the new store.
+    write_zarr(xr.Dataset({"y": ("j", np.ones(2))}), target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr"]
+    with xr.open_zarr(target) as back:
+        assert list(back.data_vars) == ["y"]
+    record(
+        AREA_CLEANUP,
+        "writer killed between moving the old Zarr store aside and renaming the new one in",
+        "the old complete store put back by the next writer; the new one's temporary removed",
+    )
+
+
+def test_publish_flushes_the_contents_then_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sim.results import write
+
+    synced: list[tuple[int, int]] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        st = os.fstat(fd)
+        synced.append((st.st_dev, st.st_ino))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+    def identity(path: Path) -> tuple[int, int]:
+        st = path.stat()
+        return st.st_dev, st.st_ino
+
+    ds = xr.Dataset({"x": ("i", np.arange(5.0))})
+    nc = write.write_netcdf(ds, tmp_path / "a" / "out.nc")
+    # The file's inode is the temporary's: flushed before the rename, the folder after it.
+    assert synced.index(identity(nc)) < synced.index(identity(nc.parent))
+    synced.clear()
+    store = write.write_zarr(ds, tmp_path / "b" / "out.zarr")
+    files = [p for p in store.rglob("*")]
+    assert len(files) > 3
+    assert {identity(p) for p in files} <= set(synced[:-1])
+    assert synced[-1] == identity(store.parent)
+    record(AREA_CLEANUP, "power loss after a write (fsync calls checked)",
+           "file or every file of the folder flushed before the rename, the folder after it")  # fmt: skip

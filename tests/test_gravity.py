@@ -17,6 +17,7 @@ from sim.kernels.gravity import (
     GravitySolution,
     build_gravity_baseline,
     cost_weights,
+    extrapolate_prices,
     solve_gravity,
 )
 
@@ -587,3 +588,15 @@ def test_property_equilibrium_conditions(
         np.testing.assert_allclose(sol.output.sum(), target, rtol=1e-12)
     else:
         np.testing.assert_allclose(sol.price_index[:, numeraire], 1.0, rtol=1e-12)
+
+
+def test_extrapolate_prices_is_exact_on_a_geometric_path_and_bounded_after_jumps() -> None:
+    rng = np.random.default_rng(3)
+    level = rng.uniform(0.5, 2.0, size=(4, 3, 2))
+    growth = rng.uniform(0.9, 1.1, size=(4, 3, 2))
+    # p_k = level * growth**k: the guess for k = 2 is exact.
+    guess = extrapolate_prices(level * growth, level)
+    np.testing.assert_allclose(guess, level * growth**2, rtol=1e-14)
+    # A tenfold jump is extrapolated by at most a factor of 2 either way.
+    jump = extrapolate_prices(np.full((1, 1, 2), 10.0), np.array([[[1.0, 100.0]]]))
+    np.testing.assert_allclose(jump, [[[20.0, 5.0]]])

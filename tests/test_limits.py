@@ -22,20 +22,50 @@ def test_output_estimate_matches_the_dataset(tiny_path: Path) -> None:
     assert 0.9 * actual <= estimate <= 1.3 * actual
 
 
-def test_run_too_large_for_memory_is_refused(
+def test_run_in_memory_too_large_for_memory_is_refused(
+    tiny_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "available_memory", lambda: 10 * 2**20)  # 10 MiB
+    with pytest.raises(api.ScenarioError) as err:
+        api.run(tiny_path, replicas=100000)
+    message = str(err.value)
+    assert err.value.key == "monte_carlo.replicas"
+    assert "monte_carlo.replicas = 100000" in message and "GiB" in message
+    assert "raise monte_carlo.memory_limit" in message and "write the run to a file" in message
+
+
+def test_run_whose_single_replica_exceeds_memory_is_refused(
     tiny_path: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(limits, "available_memory", lambda: 10 * 2**20)  # 10 MiB
+    # Files are written batch by batch; a run is refused only when one replica cannot fit.
+    monkeypatch.setattr(limits, "available_memory", lambda: 1024)
+    monkeypatch.setattr(api, "available_memory", lambda: 1024)
     out = tmp_path / "big.nc"
     code = main(["run", str(tiny_path), "-o", str(out), "--replicas", "100000"])
     err = capsys.readouterr().err
     assert code == 2
-    assert "monte_carlo.replicas = 100000" in err and "GiB" in err
+    assert "monte_carlo.replicas = 1" in err and "of memory" in err
     assert "raise monte_carlo.memory_limit" in err
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_file_run_larger_than_memory_streams_in_small_batches(
+    tiny_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sc = api.load_scenario(tiny_path, replicas=5)
+    model = api.prepare(sc)
+    one = limits.PEAK_FACTOR * limits.output_bytes(model, 1) + limits.batch_bytes(model, 1)
+    # Memory for the whole run in one batch is refused in memory, streamed to a file.
+    monkeypatch.setattr(limits, "available_memory", lambda: int(one / 0.8) + 1)
+    monkeypatch.setattr(api, "available_memory", lambda: int(one / 0.8) + 1)
+    with pytest.raises(api.ScenarioError):
+        api.simulate(model)
+    ds, path = api.run_to_file(sc, tmp_path / "run.nc")
+    assert ds.sizes["replica"] == 5 and path.exists()
+    ds.close()
 
 
 def test_output_too_large_for_disk_is_refused(

@@ -25,7 +25,13 @@ from sim.kernels.leontief import (
     satellite_multipliers,
     technical_coefficients,
 )
-from sim.scenario.mrio import MRIOTable, aggregate, read_csv_matrices, read_pymrio_folder
+from sim.scenario.mrio import (
+    MRIOTable,
+    aggregate,
+    check_productive,
+    read_csv_matrices,
+    read_pymrio_folder,
+)
 
 VALUE_ADDED = "factor_inputs/Value Added"
 AIR = "emissions/emission_type1:air"
@@ -609,3 +615,49 @@ def test_pymrio_binary_formats_are_refused(flows_copy: Path) -> None:
     with pytest.raises(DataFileError, match="only pymrio's text format") as info:
         read_pymrio_folder(flows_copy)
     assert info.value.hint is not None and 'table_format="txt"' in info.value.hint
+
+
+# --- productivity of the aggregated table -------------------------------------
+
+
+def _two_sector_table(tmp_path: Path, final_demand: tuple[float, float]) -> MRIOTable:
+    """R:a and R:b selling 10 to each other, with the given final demand."""
+    (tmp_path / "Z.csv").write_text(",R:a,R:b\nR:a,0,10\nR:b,10,0\n")
+    (tmp_path / "Y.csv").write_text(
+        ",final\n" + "".join(f"R:{s},{v}\n" for s, v in zip("ab", final_demand, strict=True))
+    )
+    return read_csv_matrices(tmp_path / "Z.csv", tmp_path / "Y.csv")
+
+
+@pytest.mark.parametrize(
+    ("final_demand", "blamed", "line"),
+    [((-5.0, -4.0), "R:a", 2), ((-4.0, -5.0), "R:b", 3), ((0.0, 0.0), "R:a", 2)],
+)
+def test_unproductive_table_is_refused_at_its_final_demand(
+    tmp_path: Path, final_demand: tuple[float, float], blamed: str, line: int
+) -> None:
+    """Output below intermediate sales (negative final demand) or industries selling only to
+    each other (zero final demand) leave I - A without a nonnegative inverse; the engine
+    stopped with a NumericalError naming no file. The row of Y is what to fix: the one of
+    the industry whose inputs are largest relative to its output."""
+    table = _two_sector_table(tmp_path, final_demand)
+    with pytest.raises(DataFileError) as info:
+        check_productive(table, aggregate(table, None, None), None, None)
+    err = info.value
+    assert (err.file, err.line) == (str(tmp_path / "Y.csv"), line)
+    assert "once aggregated onto the scenario's regions and sectors" in err.problem
+    assert f"the final demand of '{blamed}' is {final_demand['ab'.index(blamed[-1])]:g}" in (
+        err.problem
+    )
+    assert err.hint and "final-demand columns" in err.hint
+
+
+def test_productive_table_passes_without_an_inverse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Column sums of A below 1 prove productivity: no inverse is computed for the check."""
+    import sim.kernels.leontief as leontief
+
+    table = _two_sector_table(tmp_path, (1.0, 2.0))
+    monkeypatch.setattr(leontief, "leontief_inverse", lambda a: pytest.fail("inverse computed"))
+    check_productive(table, aggregate(table, None, None), None, None)

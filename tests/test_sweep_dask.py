@@ -16,6 +16,7 @@ import psutil  # type: ignore[import-untyped]
 import pytest
 
 from sim.cli import main
+from tests.reliability_record import record
 from tests.test_sweep_support import (
     GRID,
     SWEEPS,
@@ -28,6 +29,7 @@ from tests.test_sweep_support import (
 )
 
 BATCHES = 12  # tiny_grid.yaml: 24 points, 2 per task
+AREA = "faults: sweep store (workers, clients, disk)"
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +71,12 @@ def test_worker_killed_mid_sweep_loses_and_repeats_nothing(tmp_path: Path, refer
     # ... and every value is where an uninterrupted run puts it, to the byte.
     assert len(markers(out)) == BATCHES
     assert_same_store(out, reference)
+    record(
+        AREA,
+        "Dask worker killed with SIGKILL mid-sweep (local cluster of 2 workers)",
+        "sweep completed (exit 0); batches finished before the kill not written again; store "
+        "identical to an uninterrupted run",
+    )
 
 
 def test_client_killed_then_resumed_computes_only_what_is_missing(
@@ -98,6 +106,12 @@ def test_client_killed_then_resumed_computes_only_what_is_missing(
     assert f"{len(done_before)} were already done" in result.stdout
     assert {k: v for k, v in markers(out).items() if k in done_before} == done_before
     assert_same_store(out, reference)
+    record(
+        AREA,
+        "sim sweep client killed with SIGKILL mid-sweep, then the same command run again",
+        "workers exited with the client; the rerun computed only the missing batches (exit 0); "
+        "store identical to an uninterrupted run",
+    )
 
 
 def test_running_scheduler_given_by_address(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from scipy import stats
 from sim.engine.calendar import Calendar, build_calendar
 from sim.engine.params import Sampler
 from sim.engine.random import PROJECT, Streams
+from sim.errors import DataFileError, NumericalError, ScenarioError
 from sim.kernels import leontief
 from sim.kernels.draws import quantile
 from sim.kernels.gravity import GravityBaseline, build_gravity_baseline
@@ -349,9 +350,12 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
             consumption[:, r] = (
                 propensity[r] * baseline.alpha[r][None, :] * baseline.shares[:, r, :]
             ).reshape(-1)
-        lstar = leontief.closed_leontief_inverse(a_mrio, income, consumption)[
-            : n_r * n_s, : n_r * n_s
-        ]
+        try:
+            lstar = leontief.closed_leontief_inverse(a_mrio, income, consumption)[
+                : n_r * n_s, : n_r * n_s
+            ]
+        except NumericalError as exc:
+            raise _unproductive_closed_system(sc, data, a_mrio, income, regions, sectors) from exc
     else:
         lstar = lmat.copy()
 
@@ -643,3 +647,56 @@ def _duration(spec: Any, u: FloatArray) -> FloatArray:
 
 
 __all__ = ["Batch", "Model", "build_model", "draw_batch"]
+
+
+def _unproductive_closed_system(
+    sc: Scenario,
+    data: ScenarioData,
+    a_mrio: FloatArray,
+    income: FloatArray,
+    regions: list[str],
+    sectors: list[str],
+) -> ScenarioError:
+    """Locate why the model closed with households is not productive.
+
+    Each column of the closed system spends, per unit of output, its intermediate
+    inputs plus the labour income paid to households; a column near or above 1
+    makes the induced multipliers infinite. The culprit is the largest input
+    coefficient of the column whose closed sum is largest: the error points at its
+    row of Z when the table was read from a file without aggregation, otherwise at
+    the scenario key that brought the table in.
+    """
+    closed = a_mrio.sum(axis=0) + income.sum(axis=0)  # (RS,) inputs + labour income
+    col = int(np.argmax(closed))
+    row = int(np.argmax(a_mrio[:, col]))
+    n_s = len(sectors)
+    seller = f"{regions[row // n_s]}:{sectors[row % n_s]}"
+    buyer = f"{regions[col // n_s]}:{sectors[col % n_s]}"
+    problem = (
+        "the input-output model closed with households is not productive: "
+        f"{buyer} spends {closed[col]:.4g} per unit of output on inputs and labour "
+        f"income, most of it on {seller} ({a_mrio[row, col]:.4g} per unit)"
+    )
+    allowed = "inputs plus labour income below 1 per unit of output in every sector"
+    hint = (
+        f"check the flow from {seller} to {buyer} in Z (a unit or typing error?), "
+        "lower input_output.labour_income_share, or set input_output.induced: false"
+    )
+    table = data.mrio
+    line = 0
+    if table is not None and len(table.z_lines) == a_mrio.shape[0]:
+        line = table.z_lines[row]
+    elif table is not None and table.z_largest_lines.shape == a_mrio.shape:
+        line = int(table.z_largest_lines[row, col])  # the source row of the largest flow
+    if table is not None and table.z_file and line > 0:
+        return DataFileError(
+            problem,
+            file=table.z_file,
+            line=line,
+            key=f"{seller} -> {buyer}",
+            value=float(table.Z[row, col]),
+            allowed=allowed,
+            hint=hint,
+        )
+    key = "input_output.mrio.path" if table is not None else "input_output.coefficients"
+    return sc.error(problem, key, allowed=allowed, hint=hint)

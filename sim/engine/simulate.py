@@ -4,10 +4,9 @@ Policy events and project stage changes are SimPy events at the start of their
 period (time ``k``); the period's economy is computed at ``k + 0.5``, after
 every event of that period has fired (growth and cost trends are levels at the
 period's start, ramp-up and productivity are taken at its middle). A stage-change event
-fires once for each period in which any replica of the batch changes a
-project's stage and updates all replicas through masks, so the number of
-events is at most two per period plus one per policy, whatever the number of
-replicas.
+fires at the start of every period and updates, through masks, the replicas whose
+projects change stage then, so the number of SimPy events is two per period plus one
+per policy, whatever the number of replicas and their draws.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from numpy.typing import NDArray
 
 from sim.engine.model import Batch, Model
 from sim.errors import ConvergenceError, NumericalError
-from sim.kernels.gravity import cost_weights, solve_gravity
+from sim.kernels.gravity import cost_weights, extrapolate_prices, solve_gravity
 from sim.kernels.migration import migration_flows
 from sim.kernels.stages import ABANDONED, CONSTRUCTION, OPERATING, STAGES
 
@@ -104,19 +103,22 @@ class BatchSimulation:
         self.iceberg = np.ones((n, n_r, n_r, n_s))
         self.log_trend = np.zeros((n, n_r, n_r, n_s))
         self.migration_cap = batch.migration_cap.copy()
+        # The solver's warm start: the equilibrium prices of the last two periods.
         self.price = np.ones((n, n_r, n_s))
+        self.price_before = self.price
         self.prev_jobs = np.zeros((n, n_r))
-        # One-hot maps from projects to (host, sector) and (investor, host, sector).
-        self.to_host = np.zeros((n_p, n_r * n_s))
-        self.to_flow = np.zeros((n_p, n_r * n_r * n_s))
-        for j, p in enumerate(model.projects):
-            self.to_host[j, p.host * n_s + p.sector] = 1.0
-            self.to_flow[j, (p.investor * n_r + p.host) * n_s + p.sector] = 1.0
-        self.goods_demand = (
-            np.stack([model.sourcing_goods[p.host] for p in model.projects])
-            if n_p
-            else np.zeros((0, n_r * n_s))
+        # Where each project's quantities go: (host, sector), (investor, host, sector), host.
+        # Sums over projects are bincounts over (replica, cell), not one-hot matmuls:
+        # a multithreaded BLAS call on a (N, P) x (P, R*S) product is slow on a busy machine.
+        host_cell = np.array([p.host * n_s + p.sector for p in model.projects], dtype=np.int64)
+        flow_cell = np.array(
+            [(p.investor * n_r + p.host) * n_s + p.sector for p in model.projects], dtype=np.int64
         )
+        host = np.array([p.host for p in model.projects], dtype=np.int64)
+        rows = np.arange(n, dtype=np.int64)[:, None]
+        self.to_host = (rows * (n_r * n_s) + host_cell[None]).ravel()
+        self.to_flow = (rows * (n_r * n_r * n_s) + flow_cell[None]).ravel()
+        self.to_region = (rows * n_r + host[None]).ravel()
         eye = np.eye(n_r * n_s)
         self.supply_chain_t = (model.leontief - eye).T  # plant output -> supplier output
         self.total_t = model.leontief.T  # final demand -> output
@@ -130,18 +132,63 @@ class BatchSimulation:
         self.base_cost = (1.0 + batch.tariff) * (
             1.0 + batch.cost_per_day[:, None, None, :] * batch.border_days
         )
+        # np.full, not np.zeros: it touches every page now, in order. np.zeros maps pages
+        # lazily, and the first writes of each period, one row per replica T periods
+        # apart, would then fault a page per replica: that was ~20 % of a seed run.
         self.out = {
-            name: np.zeros((n, cal.periods, *shape)) for name, shape in output_shapes(model).items()
+            name: np.full((n, cal.periods, *shape), 0.0)
+            for name, shape in output_shapes(model).items()
         }
-        self.out["project_stage"] = np.zeros((n, cal.periods, n_p), dtype=np.int8)
+        self.out["project_stage"] = np.full((n, cal.periods, n_p), 0, dtype=np.int8)
+        # Per-project quantities that do not change within a run, (N, P), per year.
+        keep = (1.0 - batch.displacement)[:, None]
+        self.output_capacity = batch.capex * batch.output_per_capex * keep  # at full ramp-up
+        self.job_capacity = batch.capex * batch.jobs_per_capex * keep
+        self.full_spend = batch.capex / (self.construction_periods * self.dt)
+        # Ramp-up as (k + 0.5 - start) * rate clipped to [0, 1]; no ramp-up is a rate so
+        # large that half a period already clips to 1.
+        self.ramp_rate = np.divide(
+            1.0,
+            self.ramp_periods,
+            out=np.full_like(self.ramp_periods, 1e30, dtype=float),
+            where=self.ramp_periods > 0,
+        )
+        self.ramp_origin = 0.5 - self.entered[:, :, 3]  # (N, P) float
+        # Comparisons in the stage event touch (N, P, 4) every period: int32 halves the bytes.
+        self.entered_narrow = np.minimum(self.entered, np.iinfo(np.int32).max).astype(np.int32)
+        self.abandoned_narrow = np.minimum(self.abandoned, np.iinfo(np.int32).max).astype(np.int32)
+        self.stage_changed(n)
 
     # -- events ------------------------------------------------------------------------------
     def apply_stage_changes(self, period: int) -> None:
         """Set the stage of every replica and project whose stage changes in ``period``."""
-        reached = (self.entered <= period).sum(axis=2)
-        stage = np.where(reached > 0, reached, 0).astype(np.int8)
-        stage[self.abandoned <= period] = ABANDONED
+        stage = (self.entered_narrow <= period).sum(axis=2, dtype=np.int8)
+        stage[self.abandoned_narrow <= period] = ABANDONED
+        if np.array_equal(stage, self.stage):
+            return
         self.stage = stage
+        self.stage_changed(self.batch.count)
+
+    def stage_changed(self, n: int) -> None:
+        """Recompute what depends on the stages alone: construction spending and its sums.
+
+        Spending, construction jobs, capex goods and project capital flows are constant
+        between stage changes, so they are summed over projects here, not every period.
+        """
+        n_r, n_s, _ = self.model.shape
+        self.operating = self.stage == OPERATING
+        spend = np.where(self.stage == CONSTRUCTION, self.full_spend, 0.0)  # (N, P) per year
+        self.construction_cells = _group_sum(
+            spend * self.batch.construction_jobs[:, None], self.to_host, n, n_r * n_s
+        )
+        # (N, RS) final demand for capex goods, per year: spending by host, sourced by its shares.
+        self.goods = _group_sum(spend, self.to_region, n, n_r) @ self.model.sourcing_goods
+        self.capital_cells = _group_sum(spend, self.to_flow, n, n_r * n_r * n_s).reshape(
+            n, n_r, n_r, n_s
+        )
+        self.stage_counts = np.stack(
+            [(self.stage == code).sum(axis=1) for code in range(len(STAGES))], axis=1
+        )
 
     def apply_policy(self, index: int) -> None:
         policy = self.model.policies[index]
@@ -164,7 +211,7 @@ class BatchSimulation:
     def step(self, k: int) -> None:
         model, b = self.model, self.batch
         n = b.count
-        n_r, n_s, n_p = model.shape
+        n_r, n_s, _ = model.shape
         dt = self.dt
         out = self.out
         if k > 0:
@@ -176,27 +223,12 @@ class BatchSimulation:
             * (1.0 + b.cost_per_day[:, None, None, :] * self.border_days)
             / self.base_cost
         )
-        # Projects: capex disbursed during construction, output and jobs in operation.
-        in_con = self.stage == CONSTRUCTION
-        spend_rate = np.where(in_con, b.capex / (self.construction_periods * dt), 0.0)  # per year
-        since_op = k - self.entered[:, :, 3] + 0.5
+        # Projects in operation: output and jobs after ramp-up (spending: see stage_changed).
         ramp = np.where(
-            self.stage == OPERATING,
-            np.clip(
-                np.divide(
-                    since_op,
-                    self.ramp_periods,
-                    out=np.ones_like(since_op, dtype=float),
-                    where=self.ramp_periods > 0,
-                ),
-                0.0,
-                1.0,
-            ),
-            0.0,
+            self.operating, np.clip((self.ramp_origin + k) * self.ramp_rate, 0.0, 1.0), 0.0
         )
-        keep = (1.0 - b.displacement)[:, None]
-        plant_output = b.capex * b.output_per_capex * ramp * keep  # (N, P) per year
-        added = (plant_output @ self.to_host).reshape(n, n_r, n_s)
+        plant = _group_sum(self.output_capacity * ramp, self.to_host, n, n_r * n_s)  # (N, RS)
+        added = plant.reshape(n, n_r, n_s)
         quantity = self.growth_level[:, k] + added / self.y0[None]
 
         sol = solve_gravity(
@@ -206,7 +238,7 @@ class BatchSimulation:
             quantity,
             closure=model.scenario.data["trade"]["closure"],
             numeraire=model.numeraire,
-            price_guess=self.price,
+            price_guess=extrapolate_prices(self.price, self.price_before),
             tol=model.scenario.data["trade"]["tolerance"],
             max_iter=model.scenario.data["trade"]["max_iterations"],
         )
@@ -220,6 +252,7 @@ class BatchSimulation:
                 "  fix: raise trade.max_iterations, loosen trade.tolerance, or check for "
                 "extreme trade-cost shocks or elasticities"
             )
+        self.price_before = self.price
         self.price = sol.price
 
         # Output per worker grows from the start (employment coefficients of the
@@ -228,11 +261,11 @@ class BatchSimulation:
         since_intensity = self.start_year + elapsed - model.intensity_year
         prod_factor = (1.0 + b.productivity) ** (-elapsed)
         prod_host = (1.0 + b.productivity) ** (-since_intensity)
-        host_factor = prod_host[:, [p.host for p in model.projects]] if n_p else np.zeros((n, 0))
-        construction = (spend_rate * b.construction_jobs[:, None] * host_factor) @ self.to_host
-        operation = (b.capex * b.jobs_per_capex * ramp * keep * host_factor) @ self.to_host
-        goods = spend_rate @ self.goods_demand  # (N, RS) final demand, per year
-        plant = plant_output @ self.to_host
+        # The productivity factor depends on the host region only: apply it to the cell sums.
+        host_factor = np.repeat(prod_host, n_s, axis=1)  # (N, RS)
+        construction = self.construction_cells * host_factor
+        operation = _group_sum(self.job_capacity * ramp, self.to_host, n, n_r * n_s) * host_factor
+        goods = self.goods
         indirect_out = goods @ self.total_t + plant @ self.supply_chain_t
         induced_out = (goods + plant) @ self.induced_t
         coef = (model.employment_coef[None] * prod_factor[:, :, None]).reshape(n, -1)
@@ -263,16 +296,19 @@ class BatchSimulation:
         out["price"][:, k] = sol.price
         out["expenditure"][:, k] = sol.expenditure * dt
         out["price_index"][:, k] = sol.price_index
-        out["capital_flow_projects"][:, k] = ((spend_rate @ self.to_flow) * dt).reshape(
-            n, n_r, n_r, n_s
-        )
+        out["capital_flow_projects"][:, k] = self.capital_cells * dt
         out["capital_flow_other"][:, k] = b.other_investment[:, k] * dt
         out["wage"][:, k] = wage
         out["project_stage"][:, k] = self.stage
-        for code in range(len(STAGES)):
-            out["projects_by_stage"][:, k, code] = (self.stage == code).sum(axis=1)
+        out["projects_by_stage"][:, k] = self.stage_counts
         out["solver_iterations"][:, k] = sol.replica_iterations
         check_period(model, b, out, k)
+
+
+def _group_sum(values: FloatArray, cells: NDArray[np.int64], n: int, size: int) -> FloatArray:
+    """Sum the (N, P) ``values`` into (N, size) cells; ``cells`` is the flat (replica, cell) index."""
+    total = np.bincount(cells, weights=values.ravel(), minlength=n * size)  # float64 with weights
+    return np.asarray(total, dtype=np.float64).reshape(n, size)
 
 
 #: Labels of the axes after (N,) of each checked per-period output.
@@ -323,13 +359,6 @@ def check_period(model: Model, batch: Batch, out: dict[str, FloatArray], k: int)
         )
 
 
-def stage_change_periods(sim: BatchSimulation) -> list[int]:
-    """Periods in which any replica of the batch changes any project's stage."""
-    periods = sim.model.calendar.periods
-    dates = np.concatenate([sim.entered.reshape(-1), sim.abandoned.reshape(-1)])
-    return sorted(int(k) for k in np.unique(dates) if k < periods)
-
-
 def simulate_batch(
     model: Model, batch: Batch, on_period: Callable[[int], None] | None = None
 ) -> BatchResult:
@@ -350,7 +379,10 @@ def simulate_batch(
 
         event.callbacks.append(fire)
 
-    for k in stage_change_periods(sim):
+    # A stage event at the start of every period (it updates the replicas whose
+    # projects change stage then), so the number of SimPy events is the same
+    # whatever the replicas and their draws: 2T plus one per policy.
+    for k in range(model.calendar.periods):
         at(k, lambda k=k: sim.apply_stage_changes(k))  # type: ignore[misc]
     for i, policy in enumerate(model.policies):
         at(policy.period, lambda i=i: sim.apply_policy(i))  # type: ignore[misc]

@@ -41,7 +41,6 @@ Everything is vectorised over a leading replica axis ``N``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -153,6 +152,33 @@ def cost_weights(cost_change: FloatArray, theta: FloatArray) -> FloatArray:
     return result
 
 
+def extrapolate_prices(last: FloatArray, before: FloatArray) -> FloatArray:
+    r"""Warm start for the next period: the last two equilibria extrapolated in logs.
+
+    .. math::
+
+        \ln p^{guess}_{is} = \ln p^{(k-1)}_{is}
+            + \operatorname{clip}\bigl(\ln p^{(k-1)}_{is} - \ln p^{(k-2)}_{is},\,
+              -\ln 2,\, \ln 2\bigr)
+
+    Prices move smoothly between periods (growth, cost trends, ramp-up), so the
+    guess is usually much closer than the last period's prices (about one Newton
+    iteration fewer per period); after a jump (a policy, a plant starting) the
+    clip bounds the overshoot and the line search does the rest.
+
+    Parameters
+    ----------
+    last, before : (N, R, S)
+        Factory-gate prices of the two previous periods, positive.
+
+    Returns
+    -------
+    (N, R, S) array
+    """
+    guess: FloatArray = last * np.clip(last / before, 0.5, 2.0)
+    return guess
+
+
 def solve_gravity(
     baseline: GravityBaseline,
     cost_weight: FloatArray,
@@ -180,9 +206,12 @@ def solve_gravity(
 
     made invertible by adding :math:`\mathbf{1}\mathbf{1}^\top` (demand is
     homogeneous of degree zero, so :math:`J\mathbf{1} = 0`), with a
-    backtracking line search on :math:`\lVert F \rVert_2`. Systems with more
-    than ``newton_limit`` region-sectors use the damped Gauss-Jacobi step
-    :math:`\ln z_{is}/(1+\theta_s)` instead, whose cost grows linearly.
+    backtracking line search on :math:`\lVert F \rVert_2`. Up to
+    ``newton_limit`` region-sectors the step solves the dense (RS x RS) system;
+    above it, the same step is computed from the Jacobian's structure (block
+    diagonal by sector plus low rank, :func:`_structured_newton_move`), whose
+    cost grows as :math:`S R^3` instead of :math:`(RS)^3`. A Jacobian is built
+    only for replicas that still need a step (accepted and not converged).
     A replica stops moving as soon as it has converged, so its result does not
     depend on which other replicas share the batch.
 
@@ -208,7 +237,8 @@ def solve_gravity(
     max_iter : int
         Iteration budget (trial steps).
     newton_limit : int
-        Largest number of region-sectors solved by Newton's method.
+        Largest number of region-sectors whose Newton step is a dense solve; the
+        structured step is faster above it (and slower below: many tiny solves).
 
     Returns
     -------
@@ -234,27 +264,60 @@ def solve_gravity(
     # Normalise first: a guess that already clears every market is returned as is.
     price = _normalise(price, base_weight, neg_theta, supply_value, alpha, numeraire, theta)
 
-    def assess(p: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Max relative excess demand (N,), squared norm of F (N,), proposed move."""
+    def measure(p: FloatArray) -> tuple[FloatArray, ...]:
+        """Trade, output, expenditure, sales and log excess demand at prices ``p``."""
         trade, output, expenditure, _ = _evaluate(
             p, base_weight, neg_theta, supply_value, alpha, phi, deficit, world0, closure
         )
         sales = trade.sum(axis=2)  # (N, i, s)
         with np.errstate(divide="ignore", invalid="ignore"):
             log_excess = np.where((output > 0) & (sales > 0), np.log(sales / output), 0.0)
-        residual = np.abs(np.expm1(log_excess)).max(axis=(1, 2))
-        if use_newton:
-            jac = _jacobian(trade, output, expenditure, sales, theta, phi, deficit, world0, closure)
-            jac = jac.reshape(n_rep, size, size) + 1.0  # + 1 1^T pins the price level
-            solved = np.linalg.solve(jac, -log_excess.reshape(n_rep, size, 1))
-            move: NDArray[np.floating[Any]] = solved.reshape(n_rep, n_reg, n_sec)
-        else:
-            move = log_excess / (1.0 + theta[:, None, :])
-        return residual, (log_excess**2).sum(axis=(1, 2)), move.astype(np.float64, copy=False)
+        return trade, output, expenditure, sales, log_excess
 
-    residual, norm, move = assess(price)
-    length = np.ones(n_rep)
+    def propose(state: tuple[FloatArray, ...], need: NDArray[np.bool_]) -> FloatArray:
+        """The Newton move, (n, R, S), for the replicas in ``need`` only.
+
+        A replica that has converged, or whose trial step was rejected, needs no
+        new direction: building and factorising its Jacobian would be wasted.
+        """
+        rows = slice(None) if need.all() else np.flatnonzero(need)
+        trade, output, expenditure, sales, log_excess = (a[rows] for a in state)
+        theta_n = theta[rows]
+        n_need = len(trade)
+        if use_newton:
+            jac = _jacobian(
+                trade, output, expenditure, sales, theta_n, phi, deficit, world0, closure
+            )
+            jac = jac.reshape(n_need, size, size)
+            jac += 1.0  # + 1 1^T pins the price level
+            solved = np.linalg.solve(jac, -log_excess.reshape(n_need, size, 1))
+            step: FloatArray = solved.reshape(n_need, n_reg, n_sec).astype(np.float64, copy=False)
+        else:
+            step = _structured_newton_move(
+                trade,
+                output,
+                expenditure,
+                sales,
+                log_excess,
+                theta_n,
+                phi,
+                deficit,
+                world0,
+                closure,
+            )
+        return step
+
+    def gauge(log_excess: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Max relative excess demand (N,) and squared norm of F (N,)."""
+        return np.abs(np.expm1(log_excess)).max(axis=(1, 2)), (log_excess**2).sum(axis=(1, 2))
+
+    state = measure(price)
+    residual, norm = gauge(state[4])
     active = residual > tol
+    move = np.zeros_like(price)
+    if active.any():
+        move[active] = propose(state, active)
+    length = np.ones(n_rep)
     iterations = 0
     per_replica = np.zeros(n_rep, dtype=np.int64)
     while active.any() and iterations < max_iter:
@@ -264,15 +327,18 @@ def solve_gravity(
         candidate = _normalise(
             candidate, base_weight, neg_theta, supply_value, alpha, numeraire, theta
         )
-        cand_residual, cand_norm, cand_move = assess(candidate)
+        state = measure(candidate)
+        cand_residual, cand_norm = gauge(state[4])
         better = active & np.isfinite(cand_norm) & (cand_norm < norm)
         price = np.where(better[:, None, None], candidate, price)
-        move = np.where(better[:, None, None], cand_move, move)
         residual = np.where(better, cand_residual, residual)
         norm = np.where(better, cand_norm, norm)
         length = np.where(better, 1.0, np.where(active, 0.5 * length, length))
         # A replica whose step has shrunk to nothing is as close as rounding allows.
         active = (residual > tol) & (length > 1e-10)
+        need = better & active
+        if need.any():
+            move[need] = propose(state, need)
     active = residual > tol
     trade, output, expenditure, price_index = _evaluate(
         price, base_weight, neg_theta, supply_value, alpha, phi, deficit, world0, closure
@@ -309,29 +375,122 @@ def _jacobian(
     substitution = -theta[:, None, None, :] * (
         eye_r[None, :, :, None] * sales[:, :, None, :] - cross
     )
+    d_exp = _d_expenditure(output, expenditure, phi, deficit, world0, closure)
+    via_income = np.einsum("nijs,nj,njk->nisk", trade, 1.0 / expenditure, d_exp)
+    # Divide by sales before expanding to (N, i, s, k, t): the big array is written once.
+    inv_sales = 1.0 / sales  # (N, i, s)
+    via_income *= inv_sales[:, :, :, None]
+    substitution *= inv_sales[:, :, None, :]  # (N, i, k, s)
+    n_rep = len(output)
+    jac = np.empty((n_rep, n_reg, n_sec, n_reg, n_sec))
+    np.multiply(via_income[:, :, :, :, None], output[:, None, None, :, :], out=jac)
+    # Substitution acts within a sector: add it on the s == t diagonal, a strided view.
+    item = jac.itemsize
+    size = n_reg * n_sec
+    sector_diagonal = np.lib.stride_tricks.as_strided(
+        jac,
+        shape=(n_rep, n_reg, n_reg, n_sec),
+        strides=(size * size * item, n_sec * size * item, n_sec * item, (size + 1) * item),
+        writeable=True,
+    )
+    sector_diagonal += substitution
+    diagonal = np.lib.stride_tricks.as_strided(
+        jac, shape=(n_rep, size), strides=(size * size * item, (size + 1) * item), writeable=True
+    )
+    diagonal -= 1.0  # d ln Y_is / d ln p_is = 1
+    return jac
+
+
+def _d_expenditure(
+    output: FloatArray,
+    expenditure: FloatArray,
+    phi: FloatArray,
+    deficit: FloatArray,
+    world0: float,
+    closure: str,
+) -> FloatArray:
+    """dE'_j / dY'_k under the closure, shape (N, j, k)."""
+    n_reg = output.shape[1]
+    eye_r = np.eye(n_reg)
     income = output.sum(axis=2)  # (N, R)
     if closure == "ratio":
         world = income.sum(axis=1)
         weighted = (phi[None] * income).sum(axis=1)
         # dE_j/dY_k for E_j = phi_j Y_j W / sum(phi Y)
-        d_exp = expenditure[:, :, None] * (
+        d_exp: FloatArray = expenditure[:, :, None] * (
             eye_r[None] / income[:, :, None]
             + 1.0 / world[:, None, None]
             - phi[None, None, :] / weighted[:, None, None]
         )
-    else:
-        d_exp = np.broadcast_to(
-            eye_r[None] + deficit[None, :, None] / world0, (len(income), n_reg, n_reg)
-        )
-    via_income = np.einsum("nijs,nj,njk->nisk", trade, 1.0 / expenditure, d_exp)
-    jac = via_income[:, :, :, :, None] * output[:, None, None, :, :]
-    jac += (
-        substitution.transpose(0, 1, 3, 2)[:, :, :, :, None] * np.eye(n_sec)[None, None, :, None, :]
+        return d_exp
+    return np.broadcast_to(
+        eye_r[None] + deficit[None, :, None] / world0, (len(income), n_reg, n_reg)
     )
-    jac /= sales[:, :, :, None, None]
-    idx_r, idx_s = np.meshgrid(np.arange(n_reg), np.arange(n_sec), indexing="ij")
-    jac[:, idx_r, idx_s, idx_r, idx_s] -= 1.0  # d ln Y_is / d ln p_is = 1
-    return jac
+
+
+def _structured_newton_move(
+    trade: FloatArray,
+    output: FloatArray,
+    expenditure: FloatArray,
+    sales: FloatArray,
+    log_excess: FloatArray,
+    theta: FloatArray,
+    phi: FloatArray,
+    deficit: FloatArray,
+    world0: float,
+    closure: str,
+) -> FloatArray:
+    r"""The Newton step :math:`(J + \mathbf 1\mathbf 1^\top)^{-1}(-F)` without forming J.
+
+    The Jacobian of :func:`_jacobian` is block diagonal by sector (substitution
+    between origins, and the own-output term) plus a rank-R income term, and the
+    price-level pin adds rank one:
+
+    .. math::
+
+        J + \mathbf 1\mathbf 1^\top = M + U V^\top,\quad
+        M_s = \theta_s\,C_s - (1 + \theta_s) I,\quad
+        C_{s,ik} = \frac{\sum_j X'_{ijs}\pi'_{kjs}}{D_{is}},\quad
+        U = \Bigl[\frac{\sum_j X'_{ijs} \partial E'_j/\partial Y'_k}{E'_j D_{is}},\ \mathbf 1\Bigr],\quad
+        V = \bigl[\delta_{kk'} Y'_{k't},\ \mathbf 1\bigr].
+
+    The Woodbury identity then needs S solves of R x R (one per sector and
+    replica) and one of (R+1) x (R+1), instead of one (RS) x (RS) solve: the cost
+    grows as S R^3 rather than (R S)^3. Returns the move in log prices, (N, R, S).
+    """
+    n_rep, n_reg, _, n_sec = trade.shape
+    share = trade / trade.sum(axis=1, keepdims=True)  # pi'_{ijs}
+    # cross[n, s, i, k] = sum_j X'_{ijs} pi'_{kjs}: one batched matmul per (replica, sector).
+    cross = np.matmul(trade.transpose(0, 3, 1, 2), share.transpose(0, 3, 2, 1))
+    inv_sales = (1.0 / sales).transpose(0, 2, 1)  # (N, S, i)
+    theta_s = theta[:, :, None, None]  # (N, S, 1, 1)
+    blocks = cross * (theta_s * inv_sales[:, :, :, None])  # (N, S, i, k)
+    idx = np.arange(n_reg)
+    blocks[:, :, idx, idx] -= 1.0 + theta[:, :, None]
+    d_exp = _d_expenditure(output, expenditure, phi, deficit, world0, closure)
+    # G[n, s, i, k] = sum_j X'_{ijs} / E'_j * dE'_j/dY'_k / D_is
+    weighted = trade / expenditure[:, None, :, None]  # (N, i, j, s)
+    income = np.matmul(weighted.transpose(0, 3, 1, 2), d_exp[:, None])  # (N, S, i, k)
+    rhs = np.empty((n_rep, n_sec, n_reg, n_reg + 2))
+    rhs[..., 0] = -log_excess.transpose(0, 2, 1)
+    np.multiply(income, inv_sales[:, :, :, None], out=rhs[..., 1 : n_reg + 1])
+    rhs[..., n_reg + 1] = 1.0
+    solved = np.linalg.solve(blocks, rhs)  # M^-1 [b, U], (N, S, R, R + 2)
+    base = solved[..., 0]  # M^-1 b, (N, S, k)
+    mu = solved[..., 1:]  # M^-1 U, (N, S, k, R + 1)
+    out_t = output.transpose(0, 2, 1)  # (N, S, k): Y'_{kt} as [t, k]
+    cap = np.empty((n_rep, n_reg + 1, n_reg + 1))
+    cap[:, :n_reg, :] = np.einsum("ntk,ntkc->nkc", out_t, mu)
+    cap[:, n_reg, :] = mu.sum(axis=(1, 2))
+    cap[:, idx, idx] += 1.0
+    cap[:, n_reg, n_reg] += 1.0
+    v = np.empty((n_rep, n_reg + 1))
+    v[:, :n_reg] = np.einsum("ntk,ntk->nk", out_t, base)
+    v[:, n_reg] = base.sum(axis=(1, 2))
+    w = np.linalg.solve(cap, v[:, :, None])[:, :, 0]
+    move = base - np.einsum("ntkc,nc->ntk", mu, w)
+    result: FloatArray = move.transpose(0, 2, 1)
+    return result
 
 
 def _sector_price_index(

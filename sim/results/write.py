@@ -2,12 +2,32 @@
 
 A process killed while writing leaves the previous file (or none), never a
 truncated one: :func:`os.replace` is atomic on POSIX within one filesystem.
+
+Two steps make every write here, and are public so that other writers (the
+streamed Zarr output of :mod:`sim.api`) follow the same rules:
+
+:func:`temporary_path`
+    creates an empty hidden file or folder next to the target, named
+    ``.NAME.PID-HOST.RANDOM.tmp``, after removing what writers that died
+    (SIGKILL, power loss) left for the same target. The writer's pid and a
+    tag of its host are in the name, so a leftover is removed only when its
+    writer is known to be dead: the temporary of a live writer, or of a writer
+    on another machine sharing the folder, is never touched.
+:func:`publish`
+    flushes the temporary to disk, renames it over the target and flushes the
+    folder, so that after a power loss the folder holds the old or the new
+    version, complete.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
 import os
+import re
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -15,34 +35,277 @@ import xarray as xr
 
 from sim.errors import SimError
 
+#: Suffix of a temporary file or folder being written.
+TMP_SUFFIX = ".tmp"
+#: Suffix of a previous folder moved aside while a new one takes its place.
+OLD_SUFFIX = ".old"
+#: Errors of fsync on a folder that only mean the filesystem cannot do it.
+_NO_DIRECTORY_SYNC = {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
+def _host_tag() -> str:
+    """8 hex digits naming this machine: pids are only comparable on the same host."""
+    return hashlib.blake2b(socket.gethostname().encode("utf-8"), digest_size=4).hexdigest()
+
+
+def _prefix(target: Path) -> str:
+    """Start of the names of this process's temporaries for ``target``."""
+    return f".{target.name}.{os.getpid()}-{_host_tag()}."
+
+
+def _pattern(target: Path) -> re.Pattern[str]:
+    """Names :func:`temporary_path` and :func:`publish` give, for any writer of ``target``."""
+    return re.compile(
+        rf"^\.{re.escape(target.name)}\.(?P<pid>[0-9]+)-(?P<host>[0-9a-f]{{8}})"
+        rf"\.[A-Za-z0-9_]+(?P<suffix>{re.escape(TMP_SUFFIX)}|{re.escape(OLD_SUFFIX)})$"
+    )
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine (a zombie counts as alive).
+
+    Parameters
+    ----------
+    pid
+        A process id; ids below 1 name no single process and count as alive,
+        so that nothing is removed on their account.
+
+    Returns
+    -------
+    bool
+        False only when the system says no such process exists.
+    """
+    if pid < 1:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, owned by someone else
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Remove what dead writers of ``target`` left next to it; return what was removed.
+
+    Only names made by :func:`temporary_path` or :func:`publish` for this
+    target, by a process of this host that no longer exists, are touched.
+    A previous folder a dead writer had moved aside (``.old``) while the
+    target is missing is the last complete version: it is put back as the
+    target instead of being removed.
+
+    Parameters
+    ----------
+    target
+        The file or folder being written.
+
+    Returns
+    -------
+    list of Path
+        The temporaries removed (a restored folder is not listed).
+    """
+    folder, pattern, host = target.parent, _pattern(target), _host_tag()
+    try:
+        names = sorted(os.listdir(folder))
+    except FileNotFoundError:
+        return []
+    stale: list[tuple[str, Path]] = []
+    # A cheap test first: a folder may hold thousands of other names (a sweep's markers).
+    start, ends = f".{target.name}.", (TMP_SUFFIX, OLD_SUFFIX)
+    for name in names:
+        if not (name.startswith(start) and name.endswith(ends)):
+            continue
+        match = pattern.match(name)
+        if match and match["host"] == host and not process_alive(int(match["pid"])):
+            stale.append((match["suffix"], folder / name))
+    removed = []
+    # Previous versions first: one may have to become the target again.
+    for suffix, path in sorted(stale, key=lambda item: item[0] != OLD_SUFFIX):
+        if suffix == OLD_SUFFIX and not os.path.lexists(target):
+            # Its writer died between moving it aside and renaming the new version in:
+            # it is the last complete version. Kept where it is if it cannot be put back.
+            with contextlib.suppress(OSError):
+                os.replace(path, target)
+                _sync_directory(folder)
+            continue
+        _remove(path)
+        removed.append(path)
+    return removed
+
+
+def temporary_path(target: Path, *, directory: bool) -> Path:
+    """Create an empty temporary file or folder to write ``target`` into; return its path.
+
+    The temporary is hidden, next to the target (so that :func:`publish` is
+    a rename within one filesystem), named ``.NAME.PID-HOST.RANDOM.tmp`` and
+    given the mode a plain ``open()`` or ``mkdir()`` would. Before creating it,
+    leftovers of dead writers of the same target are removed
+    (:func:`remove_stale_temporaries`). The target's folder is created if
+    missing.
+
+    Parameters
+    ----------
+    target
+        The file or folder that will be published.
+    directory
+        Create a folder (for a Zarr store) instead of a file.
+
+    Returns
+    -------
+    Path
+        The temporary, empty; the caller writes into it, then calls
+        :func:`publish`, or removes it on failure.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
+    prefix = _prefix(target)
+    if directory:
+        tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=TMP_SUFFIX, dir=target.parent))
+        mode = 0o777
+    else:
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=TMP_SUFFIX, dir=target.parent)
+        os.close(fd)
+        tmp, mode = Path(name), 0o666
+    # mkstemp and mkdtemp create 0600 and 0700; give the mode the umask allows, as open() does.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, mode & ~umask)
+    return tmp
+
+
+def _sync_directory(folder: Path) -> None:
+    """fsync a folder, so that renames and new names in it survive a power loss."""
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in _NO_DIRECTORY_SYNC:
+            raise
+    finally:
+        os.close(fd)
+
+
+def _sync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_tree(root: Path) -> None:
+    """fsync every file and folder under ``root`` (folders after their contents)."""
+    for folder, _dirs, files in os.walk(root, topdown=False):
+        for name in files:
+            _sync_file(Path(folder) / name)
+        _sync_directory(Path(folder))
+
+
+def publish(tmp: Path, target: Path) -> None:
+    """Move a complete temporary into place as ``target``, durably.
+
+    The temporary's contents are flushed to disk first (every file of a
+    folder), then it is renamed over the target and the target's folder is
+    flushed. A file replaces the target in one atomic rename. A folder cannot
+    be renamed over a non-empty folder, so an existing target folder is first
+    moved aside (``.NAME.PID-HOST.RANDOM.old``) and removed once the new one is
+    in place; if the writer dies in between, the next
+    :func:`temporary_path` for the target puts the old folder back.
+
+    Parameters
+    ----------
+    tmp
+        A temporary made by :func:`temporary_path` for ``target``, complete.
+    target
+        Where the result goes; its previous version, if any, is replaced.
+
+    Raises
+    ------
+    OSError
+        When a flush or a rename fails; the temporary is left for the caller
+        to remove, and the target keeps its previous version.
+    """
+    folder = target.parent
+    if tmp.is_dir():
+        _sync_tree(tmp)
+    else:
+        _sync_file(tmp)
+    if tmp.is_dir() and target.is_dir() and not target.is_symlink():
+        aside = Path(tempfile.mkdtemp(prefix=_prefix(target), suffix=OLD_SUFFIX, dir=folder))
+        os.replace(target, aside)  # a folder may be renamed over an empty one
+        try:
+            os.replace(tmp, target)
+        except BaseException:
+            os.replace(aside, target)
+            raise
+        _sync_directory(folder)
+        # Renamed to a .tmp name before removal: a half-removed folder must never be
+        # taken for the last complete version by remove_stale_temporaries.
+        doomed = aside.with_name(aside.name.removesuffix(OLD_SUFFIX) + TMP_SUFFIX)
+        os.replace(aside, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+        return
+    os.replace(tmp, target)
+    _sync_directory(folder)
+
+
+def write_failed(target: Path, exc: OSError) -> SimError:
+    """The error for an ``OSError`` while writing ``target`` through a temporary.
+
+    Parameters
+    ----------
+    target
+        The file or folder being written.
+    exc
+        The operating system's error; a full disk (``ENOSPC``) and a used-up
+        quota (``EDQUOT``) are named as such.
+
+    Returns
+    -------
+    SimError
+        What failed, what is kept (the previous version; the caller removes
+        its temporary, so no partial file is left) and how to fix it.
+    """
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        problem = "the filesystem is full" if exc.errno == errno.ENOSPC else "the quota is used up"
+        return SimError(
+            f"could not write {target}: {problem} ({exc})\n"
+            "  kept: the previous file, if there was one; no partial file is left\n"
+            "  fix: free space there, or write elsewhere (-o), and run the command again"
+        )
+    return SimError(
+        f"could not write {target}: {exc}\n"
+        "  kept: the previous file, if there was one; no partial file is left\n"
+        "  fix: check the folder exists, is writable and has free space"
+    )
+
 
 def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     """Write ``ds`` as NetCDF-4 (h5netcdf) to ``path`` atomically; return the path."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    # mkstemp creates the file 0600; give the result the mode a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
     encoding = {
         name: {"zlib": True, "complevel": 1}
         for name, var in ds.data_vars.items()
         if var.dtype.kind in "fiu"
     }
     try:
+        tmp = temporary_path(target, directory=False)
+    except OSError as exc:
+        raise write_failed(target, exc) from exc
+    try:
         ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
-        with tmp.open("rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        publish(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise SimError(
-            f"could not write {target}: {exc}\n  fix: check the folder exists, is writable "
-            "and has free space"
-        ) from exc
+        raise write_failed(target, exc) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -55,23 +318,17 @@ def write_zarr(ds: xr.Dataset, path: str | Path) -> Path:
     An existing store at ``path`` is replaced only once the new one is complete.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    old = target.with_name(f".{target.name}.old")
+    try:
+        tmp = temporary_path(target, directory=True)
+    except OSError as exc:
+        raise write_failed(target, exc) from exc
     try:
         # Zarr format 2: its string and metadata encodings are stable across readers.
         ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
-        if target.exists():
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old.exists():
-            shutil.rmtree(old)
+        publish(tmp, target)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise SimError(
-            f"could not write {target}: {exc}\n  fix: check the folder exists, is writable "
-            "and has free space"
-        ) from exc
+        raise write_failed(target, exc) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -83,3 +340,15 @@ def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
     if str(path).rstrip("/").endswith(".zarr"):
         return write_zarr(ds, path)
     return write_netcdf(ds, path)
+
+
+__all__ = [
+    "process_alive",
+    "publish",
+    "remove_stale_temporaries",
+    "temporary_path",
+    "write_dataset",
+    "write_failed",
+    "write_netcdf",
+    "write_zarr",
+]

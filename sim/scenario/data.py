@@ -7,6 +7,7 @@ sector order, with the sha256 of every file read for the provenance record.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,14 @@ from numpy.typing import NDArray
 
 from sim.errors import DataFileError
 from sim.scenario.files import sha256_file
-from sim.scenario.mrio import MRIOTable, aggregate, read_csv_matrices, read_pymrio_folder
+from sim.scenario.mrio import (
+    MRIOTable,
+    aggregate,
+    check_productive,
+    largest_flow_lines,
+    read_csv_matrices,
+    read_pymrio_folder,
+)
 from sim.scenario.validate import Scenario
 
 FloatArray = NDArray[np.float64]
@@ -390,13 +398,10 @@ def load_mrio(scenario: Scenario) -> MRIOTable:
         z_file = scenario.resolve_file("input_output.mrio.path", spec["path"])
         y_file = scenario.resolve_file("input_output.mrio.final_demand", spec["final_demand"])
         table = read_csv_matrices(z_file, y_file)
+    region_map, sector_map = spec["region_map"] or None, spec["sector_map"] or None
     try:
-        return aggregate(
-            table,
-            spec["region_map"] or None,
-            spec["sector_map"] or None,
-            regions=scenario.region_ids,
-            sectors=scenario.sector_ids,
+        aggregated = aggregate(
+            table, region_map, sector_map, regions=scenario.region_ids, sectors=scenario.sector_ids
         )
     except DataFileError as exc:
         # Concordance problems belong to the scenario's keys, not to the table.
@@ -406,3 +411,11 @@ def load_mrio(scenario: Scenario) -> MRIOTable:
             else "input_output.mrio.sector_map"
         )
         raise scenario.error(exc.problem, key, None, allowed=exc.allowed, hint=exc.hint) from None
+    # The engine needs a productive table; refused here, the error can name a file and line.
+    check_productive(table, aggregated, region_map, sector_map)
+    # Later checks on the aggregated table (the model's closed system) point at Z's rows.
+    return dataclasses.replace(
+        aggregated,
+        z_file=table.z_file,
+        z_largest_lines=largest_flow_lines(table, aggregated, region_map, sector_map),
+    )

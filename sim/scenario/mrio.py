@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import difflib
 import json
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +29,17 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import NDArray
 
-from sim.errors import DataFileError
+from sim.errors import DataFileError, NumericalError
+from sim.kernels import leontief
 from sim.scenario.files import sha256_file
 
-__all__ = ["MRIOTable", "aggregate", "read_csv_matrices", "read_pymrio_folder"]
+__all__ = [
+    "MRIOTable",
+    "aggregate",
+    "check_productive",
+    "read_csv_matrices",
+    "read_pymrio_folder",
+]
 
 FloatArray = NDArray[np.float64]
 Label = tuple[str, ...]
@@ -86,6 +94,15 @@ class MRIOTable:
         unit in the source are absent.
     files : dict of str to str
         Path -> sha256 hex digest of every file read.
+    z_file, y_file : str
+        The files Z and Y were read from (empty for a table built in memory
+        or aggregated), so that later checks can point at them.
+    z_lines, y_lines : list of int
+        1-based line of every row of Z and Y in those files (empty likewise).
+    z_largest_lines : (n, n) int array
+        For an aggregated table, the line in ``z_file`` of the source row holding
+        the largest flow summed into each cell (0 where unknown); empty otherwise.
+        Lets a check on the aggregated table point at the row of Z to look at.
     """
 
     regions: list[str]
@@ -96,6 +113,13 @@ class MRIOTable:
     satellites: dict[str, FloatArray] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
+    z_file: str = ""
+    y_file: str = ""
+    z_lines: list[int] = field(default_factory=list)
+    y_lines: list[int] = field(default_factory=list)
+    z_largest_lines: NDArray[np.int64] = field(
+        default_factory=lambda: np.zeros((0, 0), dtype=np.int64)
+    )
 
     def __post_init__(self) -> None:
         n = len(self.regions) * len(self.sectors)
@@ -152,14 +176,29 @@ def _hash(path: Path, files: dict[str, str]) -> None:
 
 
 def _records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """Rows of a delimited text file with their 1-based line numbers."""
+    """Rows of a delimited text file with the 1-based line number each starts on.
+
+    A cell that spans lines (a quote opened and not closed on its line) is
+    refused at the line where the quote opens: labels and numbers never hold
+    a line break, and the reader would otherwise swallow the rest of the file
+    into one cell and report a row far below the culprit.
+    """
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, delimiter=delimiter)
-            # line_num is the line a record ends on, which is its own line
-            # unless a quoted cell spans lines.
+            end = 0
             for cells in reader:
-                yield reader.line_num, cells
+                # line_num is the line a record ends on; it starts after the previous one.
+                start, end = end + 1, reader.line_num
+                if end > start and any("\n" in c or "\r" in c for c in cells):
+                    raise DataFileError(
+                        f"a quote opened on this line is not closed before line {end}",
+                        file=str(path),
+                        line=start,
+                        allowed="cells on one line; quotes in pairs",
+                        hint="remove the stray quote character",
+                    )
+                yield start, cells
     except UnicodeDecodeError as exc:
         raise DataFileError(
             f"data file is not UTF-8 text: {exc.reason}", file=str(path), allowed="UTF-8 text"
@@ -429,10 +468,41 @@ def _check_columns(table: _Table, expected: list[Label], what: str) -> None:
         )
 
 
+def _majority_grid(rows: list[Label]) -> tuple[list[str], list[str]] | None:
+    """The region-major grid most rows follow, or None when no majority decides.
+
+    The number of sectors is the most common number of rows per region; each
+    block of that many rows takes its most common region, each position in the
+    blocks its most common sector. One mistyped label then stands out at its
+    own row, where taking labels in order of first appearance would let a typo
+    in an early row set the expectation and blame the correct rows after it.
+    """
+    per_region = Counter(Counter(label[0] for label in rows).values())
+    size = per_region.most_common(1)[0][0] if rows else 0
+    if not size or len(rows) % size:
+        return None
+    blocks = len(rows) // size
+    regions = [
+        Counter(label[0] for label in rows[b * size : (b + 1) * size]).most_common(1)[0][0]
+        for b in range(blocks)
+    ]
+    sectors = [
+        Counter(rows[b * size + p][1] for b in range(blocks)).most_common(1)[0][0]
+        for p in range(size)
+    ]
+    if len(set(regions)) != blocks or len(set(sectors)) != size:
+        return None
+    return regions, sectors
+
+
 def _grid(table: _Table) -> tuple[list[str], list[str]]:
     """Regions and sectors of Z's rows, which must be a complete region-major grid."""
-    regions = list(dict.fromkeys(label[0] for label in table.rows))
-    sectors = list(dict.fromkeys(label[1] for label in table.rows))
+    majority = _majority_grid(table.rows)
+    if majority is not None:
+        regions, sectors = majority
+    else:
+        regions = list(dict.fromkeys(label[0] for label in table.rows))
+        sectors = list(dict.fromkeys(label[1] for label in table.rows))
     size = len(sectors)
     for k in range(max(len(table.rows), len(regions) * size)):
         expected = (regions[k // size], sectors[k % size])
@@ -461,6 +531,21 @@ def _check_z(z: _Table) -> tuple[list[str], list[str]]:
     """Check that Z is a square, nonnegative region-major grid; its regions and sectors."""
     if not z.rows:
         raise DataFileError("Z has no data rows", file=str(z.path))
+    # A repeated row is reported where it repeats; the checks of shape and order below
+    # would only see its effect, at the end of the table or at a later row.
+    first: dict[Label, int] = {}
+    for k, label in enumerate(z.rows):
+        if label in first:
+            raise DataFileError(
+                f"row {k + 1} of Z repeats '{_show(label)}' (first on line "
+                f"{z.lines[first[label]]})",
+                file=str(z.path),
+                line=z.lines[k],
+                value=_show(label),
+                allowed="every region:sector row once",
+                hint="remove one of the two rows, or fix the label of this one",
+            )
+        first[label] = k
     if len(z.rows) > len(z.columns):
         k = len(z.columns)
         raise DataFileError(
@@ -549,6 +634,10 @@ def _assemble(
         satellites=satellites,
         units=units,
         files=files,
+        z_file=str(z.path),
+        y_file=str(y.path),
+        z_lines=list(z.lines),
+        y_lines=list(y.lines),
     )
 
 
@@ -985,3 +1074,117 @@ def aggregate(
         units=dict(table.units),
         files=dict(table.files),
     )
+
+
+def check_productive(
+    source: MRIOTable,
+    table: MRIOTable,
+    region_map: Mapping[str, str] | None,
+    sector_map: Mapping[str, str] | None,
+) -> None:
+    """Refuse an aggregated table that is not productive, at the final demand to blame.
+
+    The engine inverts ``I - A`` of the aggregated table, ``A = Z / x``, which
+    needs the spectral radius of ``A`` below 1; otherwise it stops with a
+    :class:`~sim.errors.NumericalError` that names neither file nor row. With
+    ``x = Z.sum(1) + y``, ``A x = Z.sum(1) <= x`` wherever final demand ``y``
+    is nonnegative, so the radius can reach 1 only through a negative final
+    demand (output below intermediate sales) or zero final demand on a block
+    of industries that sell only to each other: the row of Y is what to fix.
+    When every column of ``A`` sums to less than 1 the radius is below 1 and
+    nothing more is computed; otherwise the engine's own test decides.
+
+    Parameters
+    ----------
+    source
+        The table as read (its ``y_file`` and ``y_lines`` set).
+    table
+        ``source`` aggregated by :func:`aggregate` with these maps.
+    region_map, sector_map
+        The maps given to :func:`aggregate` (``None``: labels kept).
+
+    Raises
+    ------
+    DataFileError
+        At the line of Y with the lowest final demand among the industries of
+        the aggregated column whose inputs are largest relative to its output.
+    """
+    inputs = table.Z.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(table.x > 0, inputs / table.x, np.where(inputs > 0, np.inf, 0.0))
+    if not ratio.size or float(ratio.max()) < 1.0 - 1e-9:
+        return  # the spectral radius is at most the largest column sum
+    try:
+        leontief.leontief_inverse(leontief.technical_coefficients(table.Z, table.x))
+    except NumericalError as exc:
+        problem = str(exc).split(", allowed:", 1)[0].split("; fix:", 1)[0]
+    else:
+        return
+    worst = int(np.argmax(ratio))
+    size = len(table.sectors)
+    target = [
+        table.regions.index(region_map.get(r, r) if region_map else r) * size
+        + table.sectors.index(sector_map.get(s, s) if sector_map else s)
+        for r in source.regions
+        for s in source.sectors
+    ]
+    members = [k for k, t in enumerate(target) if t == worst]
+    k = min(members, key=lambda m: float(source.final_demand[m]))
+    raise DataFileError(
+        f"{problem} once aggregated onto the scenario's regions and sectors: the "
+        f"intermediate inputs of {table.labels[worst]} are {ratio[worst]:.4g} times its output "
+        f"(intermediate sales plus final demand), and the final demand of "
+        f"'{source.labels[k]}' is {float(source.final_demand[k]):.6g}",
+        file=source.y_file or None,
+        line=source.y_lines[k] if source.y_lines else None,
+        value=float(source.final_demand[k]),
+        allowed="final demand that leaves every industry's output above its intermediate inputs",
+        hint="check the signs and units of this row's final-demand columns, and that Z and Y "
+        "are from the same table and year",
+    )
+
+
+def largest_flow_lines(
+    source: MRIOTable,
+    table: MRIOTable,
+    region_map: Mapping[str, str] | None,
+    sector_map: Mapping[str, str] | None,
+) -> NDArray[np.int64]:
+    """For each cell of the aggregated ``table``, the line of ``source``'s Z row with the
+    largest flow summed into it (0 where the source has no line numbers).
+
+    Parameters
+    ----------
+    source
+        The table as read (``z_lines`` set).
+    table
+        ``source`` aggregated by :func:`aggregate` with these maps.
+    region_map, sector_map
+        The maps given to :func:`aggregate` (``None``: labels kept).
+
+    Returns
+    -------
+    (n, n) int array, n the aggregated table's region-sectors.
+    """
+    n = len(table.regions) * len(table.sectors)
+    lines = np.zeros((n, n), dtype=np.int64)
+    if not source.z_lines:
+        return lines
+    size = len(table.sectors)
+    target = np.array(
+        [
+            table.regions.index(region_map.get(r, r) if region_map else r) * size
+            + table.sectors.index(sector_map.get(s, s) if sector_map else s)
+            for r in source.regions
+            for s in source.sectors
+        ]
+    )
+    source_lines = np.asarray(source.z_lines, dtype=np.int64)
+    for col in range(n):
+        # The largest flow of each source row into this aggregated column.
+        into = np.abs(source.Z[:, target == col]).max(axis=1, initial=0.0)
+        for row in range(n):
+            members = np.flatnonzero(target == row)
+            if members.size:
+                lines[row, col] = source_lines[members[np.argmax(into[members])]]
+    return lines

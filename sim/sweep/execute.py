@@ -122,6 +122,19 @@ def _pass_job(job: Job) -> Job:
     return job
 
 
+def run_batch_on_worker(job: Job, index: int) -> BatchReport | SimError:
+    """:func:`~sim.sweep.runner.run_batch` as a Dask task: a SimError is the task's value.
+
+    A SimError (a full store, a changed data file) is a message for the user,
+    which the client raises; raised on the worker, it would also be logged
+    there as a failed task, with a traceback, on the client's terminal.
+    """
+    try:
+        return run_batch(job, index)
+    except SimError as exc:
+        return exc
+
+
 def run_on_dask(
     client: Any, job: Job, pending: list[int], on_done: Callable[[BatchReport], None]
 ) -> None:
@@ -132,7 +145,7 @@ def run_on_dask(
     job_future = client.submit(_pass_job, job, key=f"sim-sweep-job-{tag}", pure=False)
     futures = [
         client.submit(
-            run_batch,
+            run_batch_on_worker,
             job_future,
             index,
             key=f"sim-sweep-{tag}-{index}",
@@ -154,6 +167,10 @@ def run_on_dask(
             ) from exc
         # Release the result at once: a dead worker must not make Dask recompute it.
         future.release()
+        if isinstance(report, SimError):
+            # Written for the user where it happened (a full store says what it keeps).
+            client.cancel(futures)
+            raise report
         on_done(report)
 
 

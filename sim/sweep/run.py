@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sim.errors import SimError
 from sim.sweep.execute import Backend, Progress, run_batches
 from sim.sweep.plan import Plan
 from sim.sweep.runner import Job
@@ -57,6 +58,13 @@ def run_sweep(
         Start again if ``output`` holds another sweep's results.
     progress
         Draw the progress line (default: when stderr is a terminal).
+
+    Raises
+    ------
+    SimError
+        When the store cannot be created, locked or written (a full disk, a
+        quota): the message says how many points are finished and kept, and
+        running the same sweep again resumes from them.
     """
     started = time.perf_counter()
     open_or_create(plan, output, overwrite=overwrite)
@@ -88,7 +96,18 @@ def run_sweep(
             failures=sorted(f for r in reports.values() for f in r.failures),
         )
         if outcome.complete:
-            consolidate(output)
+            try:
+                consolidate(output)
+            except OSError as exc:
+                raise SimError(
+                    f"could not finish the sweep store {output} (its consolidated metadata): "
+                    f"{exc}\n"
+                    f"  kept: all {plan.points} points are finished and kept, readable now with "
+                    f"xarray.open_zarr({str(output)!r}, consolidated=False)\n"
+                    "  fix: free space on that filesystem or make it writable (or move the store "
+                    "and pass its new path with -o), then run the same `sim sweep` command "
+                    "again: it computes nothing and only finishes the store"
+                ) from exc
     return outcome
 
 

@@ -23,7 +23,14 @@ from sim.errors import SimError
 from sim.scenario.data import ScenarioData, load_scenario_data
 from sim.scenario.validate import Scenario
 from sim.sweep.plan import POINT, REPLICA, Layout, Plan, scenario_at
-from sim.sweep.store import ERROR_CHARS, BatchReport, read_report, write_region, write_report
+from sim.sweep.store import (
+    ERROR_CHARS,
+    BatchReport,
+    read_report,
+    write_failed,
+    write_region,
+    write_report,
+)
 
 log = logging.getLogger(__name__)
 FloatArray = NDArray[np.float64]
@@ -127,7 +134,11 @@ def run_batch(job: Job, index: int) -> BatchReport:
     """Compute batch ``index`` unless it is done; write its region, then its marker.
 
     A point that raises is recorded with its message and the batch goes on.
-    Errors that are not about a point (the store or the data files) propagate.
+    Errors that are not about a point (the store or the data files) propagate;
+    an ``OSError`` while writing (a full disk) becomes a
+    :class:`~sim.errors.SimError` that says what the store keeps and how to
+    resume. The marker is written last, so a batch whose region was only
+    partly written is not finished and is computed again on resume.
     """
     store = Path(job.store)
     done = read_report(store, index)
@@ -166,9 +177,17 @@ def run_batch(job: Job, index: int) -> BatchReport:
     }
     variables["point_failed"] = ((POINT,), failed)
     variables["point_error"] = ((POINT,), errors)
-    write_region(store, start, stop, variables)
     report = BatchReport(index, start, stop, tuple(failures))
-    write_report(store, report)
+    try:
+        write_region(store, start, stop, variables)
+        # Only now, with every chunk of the region in place, does the batch count as done.
+        write_report(store, report)
+    except OSError as exc:
+        # A full disk (or any refused write) stops the sweep: the next batch would fail too.
+        what = f"point {start}" if size == 1 else f"points {start}-{stop - 1}"
+        raise write_failed(
+            store, exc, what=f"{what} (batch {index})", total=len(job.values)
+        ) from exc
     return report
 
 

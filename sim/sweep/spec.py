@@ -22,6 +22,7 @@ from typing import Any
 from sim.errors import ScenarioError
 from sim.kernels.draws import FAMILIES
 from sim.scenario.load import LoadedDocument, load_yaml_document
+from sim.scenario.schema import load_schema, split_path
 from sim.scenario.validate import Scenario
 from sim.sweep.keys import check_key, error_at
 
@@ -39,6 +40,10 @@ SLURM_KEYS = (
 )  # fmt: skip
 #: Designs built on base-2 Sobol' sequences: balanced only for powers of two.
 BASE2_DESIGNS = ("sobol", "saltelli")
+#: Most points one sweep may have. The plan holds every point's coordinates in memory
+#: and each point is a whole Monte Carlo run, so a design past this is a typo or a study
+#: to split into several sweeps; refusing it up front avoids a huge allocation.
+MAX_POINTS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -176,14 +181,22 @@ class _Reader:
                     hint=f"did you mean '{close[0]}'?" if close else "remove the key",
                 )
 
-    def integer(self, value: Any, key: str, minimum: int) -> int:
+    def integer(self, value: Any, key: str, minimum: int, maximum: int | None = None) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self.fail(
                 "expected a whole number" + (f" >= {minimum}" if minimum else ""),
                 key,
                 value,
-                allowed=f"an integer >= {minimum}",
+                allowed=f"an integer >= {minimum}"
+                + (f" and <= {maximum:,}" if maximum is not None else ""),
                 hint="write the number without quotes",
+            )
+        if maximum is not None and value > maximum:
+            raise self.fail(
+                f"value out of range: at most {maximum:,}",
+                key,
+                value,
+                allowed=f"an integer from {minimum} to {maximum:,}",
             )
         return value
 
@@ -196,6 +209,19 @@ class _Reader:
         if not math.isfinite(value):
             raise self.fail("value is not finite", key, value, allowed="a finite number")
         return float(value)
+
+    def at_most(self, points: int, key: str, what: str, value: Any = None) -> None:
+        """Refuse a design of more than MAX_POINTS points, at the key that sets its size."""
+        if points > MAX_POINTS:
+            raise self.fail(
+                f"the design would have {points:,} points, more than one sweep may have "
+                f"({MAX_POINTS:,})",
+                key,
+                points if value is None else value,
+                allowed=f"{what} giving at most {MAX_POINTS:,} points",
+                hint="split the study into several sweeps, or use a space-filling design "
+                "(lhs, sobol) with fewer samples",
+            )
 
     def text(self, value: Any, key: str) -> str:
         if not isinstance(value, str) or not value.strip():
@@ -250,6 +276,7 @@ class _Reader:
                     hint="add samples: 64",
                 )  # fmt: skip
             samples = self.integer(spec["samples"], "design.samples", 1)
+            self.at_most(samples, "design.samples", "samples")
             if kind in BASE2_DESIGNS and samples & (samples - 1):
                 low = 1 << (samples.bit_length() - 1)
                 raise self.fail(
@@ -269,6 +296,7 @@ class _Reader:
                     allowed="design.trajectories: an integer >= 1", hint="add trajectories: 10",
                 )  # fmt: skip
             trajectories = self.integer(spec["trajectories"], "design.trajectories", 1)
+            self.at_most(trajectories, "design.trajectories", "trajectories")
             levels = self.integer(spec.get("levels", 4), "design.levels", 2)
             if levels % 2:
                 raise self.fail(
@@ -361,7 +389,8 @@ class _Reader:
                 "expected a distribution", key, value, allowed="{dist: normal, mean: ..., sd: ...}"
             )
         family = value.get("dist")
-        if family not in FAMILIES:
+        # A list or mapping written after `dist:` is not a name (and cannot be looked up).
+        if not isinstance(family, str) or family not in FAMILIES:
             close = difflib.get_close_matches(str(family), list(FAMILIES), n=1)
             raise self.fail(
                 f"unknown distribution {family!r}",
@@ -435,6 +464,7 @@ def read_sweep(
             allowed="- {key: KEY, range: [low, high]} ...",
         )  # fmt: skip
     parameters = [reader.parameter(item, i, design) for i, item in enumerate(items)]
+    check_size(reader, design, parameters)
     seen: dict[str, int] = {}
     for p in parameters:
         if p.key in seen:
@@ -467,15 +497,18 @@ def read_sweep(
         )
     replicas = data.get("replicas")
     seed = data.get("seed")
+    # The scenario's own bounds: these values replace its monte_carlo settings.
     if replicas is not None:
-        replicas = reader.integer(replicas, "replicas", 1)
+        replicas = reader.integer(replicas, "replicas", 1, schema_maximum("monte_carlo.replicas"))
     if seed is not None:
-        seed = reader.integer(seed, "seed", 0)
+        seed = reader.integer(seed, "seed", 0, schema_maximum("monte_carlo.seed"))
     batch = reader.mapping(data.get("batch", {}), "batch", BATCH_KEYS)
     if points_per_task is None and "points" in batch:
         points_per_task = reader.integer(batch["points"], "batch.points", 1)
     if replica_batch is None and "replicas" in batch:
-        replica_batch = reader.integer(batch["replicas"], "batch.replicas", 1)
+        replica_batch = reader.integer(
+            batch["replicas"], "batch.replicas", 1, schema_maximum("monte_carlo.batch_size")
+        )
     if output is None:
         output = reader.text(data["output"], "output") if "output" in data else None
     slurm = read_slurm(reader, data.get("slurm", {}))
@@ -502,6 +535,35 @@ def read_sweep(
         output=Path(output) if output is not None else Path("outputs") / f"{path.stem}.zarr",
         slurm=slurm,
     )
+
+
+def schema_maximum(path: str) -> int | None:
+    """The scenario schema's upper bound of an integer setting, e.g. ``monte_carlo.replicas``."""
+    node = load_schema()
+    for segment in split_path(path):
+        node = node.children[segment]
+    return None if node.maximum is None else int(node.maximum)
+
+
+def check_size(reader: _Reader, design: Design, parameters: list[Parameter]) -> None:
+    """Refuse a design of more than MAX_POINTS points before any point is placed.
+
+    Counted as :func:`~sim.sweep.design.place_points` will place them; the
+    error stands at the key that makes the design too large.
+    """
+    d = len(parameters)
+    if design.kind == "saltelli" and design.samples is not None:
+        reader.at_most(design.samples * (d + 2), "design.samples", "samples n (n(d+2) points)",
+                       design.samples)  # fmt: skip
+    elif design.kind == "morris" and design.trajectories is not None:
+        reader.at_most(design.trajectories * (d + 1), "design.trajectories",
+                       "trajectories r (r(d+1) points)", design.trajectories)  # fmt: skip
+    elif design.kind == "grid":
+        points = 1
+        for p in parameters:
+            points *= len(p.values) if p.kind == "values" else int(p.levels or 1)
+            key = f"{p.where}.values" if p.kind == "values" else f"{p.where}.levels"
+            reader.at_most(points, key, "levels per parameter", p.levels or len(p.values))
 
 
 def read_slurm(reader: _Reader, value: Any) -> SlurmOptions:

@@ -19,16 +19,20 @@ itself atomically (temporary file, then rename). A batch without a marker is
 therefore computed again from scratch and rewritten whole, with the same bytes,
 and a batch with a marker is never touched again. Metadata is consolidated
 once, when every batch has its marker.
+
+A write that fails (a full disk, a used-up quota, a read-only filesystem)
+stops the sweep with a :class:`~sim.errors.SimError` from
+:func:`write_failed`: the failed batch has no marker, the finished ones stay
+readable, and the same command resumes once the cause is fixed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
-import os
 import shutil
-import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +43,7 @@ import numpy as np
 import xarray as xr
 
 from sim.errors import SimError
+from sim.results.write import publish, temporary_path
 from sim.sweep.plan import POINT, REPLICA, Plan
 
 SWEEP_DIR = ".sweep"
@@ -94,22 +99,82 @@ def read_report(store: Path, index: int) -> BatchReport | None:
 
 
 def write_report(store: Path, report: BatchReport) -> None:
-    """Write the batch's marker atomically: a rename either happens or not."""
+    """Write the batch's marker atomically and durably: a rename either happens or not.
+
+    The marker is what makes a batch count as finished, so it is written only
+    after the batch's region, and published (flushed, renamed, folder flushed)
+    so that a power loss cannot leave a marker without its data or an empty one.
+
+    Raises
+    ------
+    OSError
+        If the marker cannot be written (no temporary file is left behind).
+    """
     target = marker_path(store, report.index)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = temporary_path(target, directory=False)
     try:
-        # mkstemp makes the file 0600; give it the mode a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(report.to_json())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        tmp.write_text(report.to_json(), encoding="utf-8")
+        publish(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def points_finished(store: Path) -> int:
+    """Points of every batch with a marker: what the store holds for good."""
+    return sum(r.stop - r.start for r in finished_batches(store).values())
+
+
+def write_failed(store: Path, exc: OSError, *, what: str, total: int) -> SimError:
+    """The error that stops a sweep when writing into its store fails.
+
+    Parameters
+    ----------
+    store
+        The sweep's store.
+    exc
+        The operating system's error (``ENOSPC`` and ``EDQUOT`` are worded as a
+        full disk and a used-up quota; others are shown as they are).
+    what
+        What was being written, e.g. ``"points 6-7 (batch 3)"``.
+    total
+        Points in the whole sweep.
+
+    Returns
+    -------
+    SimError
+        Three parts: what failed and why; what the store keeps (the points of
+        every batch with a marker, counted now, readable before the store is
+        finished); how to go on (make room, or move the store, then run the
+        same command again, which resumes).
+    """
+    done = points_finished(store)
+    quota = getattr(errno, "EDQUOT", None)
+    if exc.errno == errno.ENOSPC:
+        reason = "the filesystem is full: "
+    elif quota is not None and exc.errno == quota:
+        reason = "the disk quota is used up: "
+    else:
+        reason = ""
+    if reason:
+        fix = (
+            "free space on that filesystem (or raise the quota), or move the store to one with "
+            "room and pass its new path with -o"
+        )
+    else:
+        fix = (
+            f"make {store} writable (a filesystem mounted read-write, a folder you may write "
+            "to), or move the store and pass its new path with -o"
+        )
+    return SimError(
+        f"could not write {what} into the sweep store {store}: {reason}{exc}\n"
+        f"  kept: {done} of {total} points were finished when the write failed; they stay in "
+        f"the store, readable now with xarray.open_zarr({str(store)!r}, consolidated=False) "
+        "(unfinished points read as NaN, or 0 in whole-number variables), and are not "
+        "computed again\n"
+        f"  fix: {fix}; then run the same `sim sweep` command again: it resumes with the "
+        f"{total - done} unfinished points"
+    )
 
 
 def finished_batches(store: Path) -> dict[int, BatchReport]:
@@ -245,8 +310,10 @@ def open_or_create(plan: Plan, path: Path, *, overwrite: bool = False) -> bool:
 
 def create_store(plan: Plan, path: Path) -> None:
     """Write the template's metadata and coordinates, then move it into place atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        tmp = temporary_path(path, directory=True)
+    except OSError as exc:
+        raise _create_failed(path, exc) from exc
     try:
         staging = tmp / "store.zarr"
         with _quiet_zarr():
@@ -256,13 +323,20 @@ def create_store(plan: Plan, path: Path) -> None:
                 staging, mode="w-", compute=False, consolidated=False, zarr_format=2
             )
         (staging / DONE_DIR).mkdir(parents=True)
-        os.replace(staging, path)
+        publish(staging, path)
     except OSError as exc:
-        raise SimError(
-            f"could not create {path}: {exc}\n  fix: check the folder is writable and has space"
-        ) from exc
+        raise _create_failed(path, exc) from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _create_failed(path: Path, exc: OSError) -> SimError:
+    return SimError(
+        f"could not create the sweep store {path}: {exc}\n"
+        "  kept: nothing; no point was computed and no partial store is left\n"
+        "  fix: check the folder is writable and has free space (or pass another path with "
+        "-o), then run the command again"
+    )
 
 
 def write_region(
@@ -306,8 +380,17 @@ def client_lock(store: Path) -> Iterator[None]:
     held through ``flock`` needs no clean-up after SIGKILL, unlike a pid file.
     """
     path = store / LOCK_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as handle:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a+")
+    except OSError as exc:
+        raise SimError(
+            f"cannot open the lock file of the sweep store {store}: {exc}\n"
+            "  kept: the store as it is; nothing was computed\n"
+            "  fix: make the store writable (or move it and pass its new path with -o), then "
+            "run the same command again"
+        ) from exc
+    with handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -329,7 +412,9 @@ __all__ = [
     "finished_batches",
     "is_sweep_store",
     "open_or_create",
+    "points_finished",
     "read_report",
+    "write_failed",
     "write_region",
     "write_report",
 ]

@@ -1,0 +1,147 @@
+"""Write a run batch by batch: each batch of replicas is appended to the output file.
+
+A run written this way holds one batch in memory, never the whole output, so its
+peak memory is bounded by the batch size whatever the number of replicas. The
+writers append to a temporary path; the caller publishes it atomically once the
+last batch is in (see :mod:`sim.results.write`), so a failed or killed run leaves
+the previous output or none.
+
+Both formats grow along ``replica``: NetCDF-4 through an unlimited dimension
+(HDF5 chunked datasets resized in place), Zarr by appending chunks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable
+from pathlib import Path
+from typing import Protocol
+
+import h5netcdf
+import xarray as xr
+import zarr
+
+#: Target size of one compressed chunk before compression; readers that select a
+#: few replicas decompress whole chunks, so they should not be much larger.
+CHUNK_BYTES = 8 * 2**20
+
+
+class BatchWriter(Protocol):
+    """Appends batches of replicas, in order, to one output being written."""
+
+    def append(self, part: xr.Dataset) -> None:
+        """Append the replicas of ``part`` after those already written."""
+
+    def close(self) -> None:
+        """Record the run's replica count and flush everything to disk."""
+
+
+def is_zarr(path: str | Path) -> bool:
+    """Zarr for paths ending in ``.zarr``, NetCDF-4 otherwise."""
+    return str(path).rstrip("/").endswith(".zarr")
+
+
+def open_batch_writer(target: Path, tmp: Path, total: int, batch: int) -> BatchWriter:
+    """A writer for ``tmp``, in the format of ``target`` (see :func:`is_zarr`).
+
+    Parameters
+    ----------
+    target : Path
+        Where the output will be published; its suffix picks the format.
+    tmp : Path
+        Temporary path the batches are written to (a file for NetCDF, a folder
+        for Zarr); it must not hold another run.
+    total : int
+        Replicas of the whole run, recorded as the ``replicas`` attribute.
+    batch : int
+        Replicas per batch; chunks along ``replica`` divide it, so every batch
+        writes whole chunks.
+    """
+    if is_zarr(target):
+        return ZarrBatchWriter(tmp, total, batch)
+    return NetcdfBatchWriter(tmp, total, batch)
+
+
+def replica_chunk(part: xr.Dataset, name: Hashable, batch: int) -> int:
+    """Replicas per chunk of variable ``name``: the largest divisor of ``batch``
+    whose chunk stays under :data:`CHUNK_BYTES`."""
+    var = part[name]
+    per_replica = max(1, var.dtype.itemsize * var.size // max(1, var.sizes["replica"]))
+    limit = max(1, CHUNK_BYTES // per_replica)
+    return max(d for d in range(1, min(batch, limit) + 1) if batch % d == 0)
+
+
+class NetcdfBatchWriter:
+    """NetCDF-4 (HDF5, through h5netcdf) with ``replica`` as its unlimited dimension.
+
+    The first batch is written by xarray, which fixes every variable's encoding
+    (dtype, fill value, compression, chunks); later batches resize the dimension
+    and write their values into the datasets it created, in the stored axis order.
+    """
+
+    def __init__(self, path: Path, total: int, batch: int) -> None:
+        self.path = path
+        self.total = total
+        self.batch = batch
+        self.written = 0
+
+    def append(self, part: xr.Dataset) -> None:
+        n = part.sizes["replica"]
+        if self.written == 0:
+            encoding = {
+                name: {
+                    "zlib": True,
+                    "complevel": 1,
+                    "chunksizes": (replica_chunk(part, name, self.batch), *var.shape[1:]),
+                }
+                for name, var in part.data_vars.items()
+                if var.dtype.kind in "fiu" and var.dims[:1] == ("replica",)
+            }
+            part.to_netcdf(
+                self.path, engine="h5netcdf", encoding=encoding, unlimited_dims=["replica"]
+            )
+        else:
+            with h5netcdf.File(self.path, "a") as f:
+                f.resize_dimension("replica", self.written + n)
+                for name, var in part.variables.items():
+                    if "replica" not in var.dims:
+                        continue
+                    stored = f.variables[name]
+                    values = var.transpose(*stored.dimensions).values
+                    stored[self.written : self.written + n, ...] = values
+        self.written += n
+
+    def close(self) -> None:
+        with h5netcdf.File(self.path, "a") as f:
+            # The first batch wrote its own replica count; record the run's.
+            f.attrs["replicas"] = int(self.total)
+        with self.path.open("rb") as handle:
+            os.fsync(handle.fileno())
+
+
+class ZarrBatchWriter:
+    """A Zarr (format 2) store appended along ``replica``, metadata consolidated at the end."""
+
+    def __init__(self, path: Path, total: int, batch: int) -> None:
+        self.path = path
+        self.total = total
+        self.batch = batch
+        self.written = 0
+
+    def append(self, part: xr.Dataset) -> None:
+        if self.written == 0:
+            encoding = {
+                name: {"chunks": (replica_chunk(part, name, self.batch), *var.shape[1:])}
+                for name, var in part.data_vars.items()
+                if var.dims[:1] == ("replica",)
+            }
+            part.to_zarr(self.path, mode="w", zarr_format=2, encoding=encoding, consolidated=False)
+        else:
+            part.to_zarr(self.path, append_dim="replica", zarr_format=2, consolidated=False)
+        self.written += part.sizes["replica"]
+
+    def close(self) -> None:
+        zarr.open_group(str(self.path), mode="r+", zarr_format=2).attrs["replicas"] = int(
+            self.total
+        )
+        zarr.consolidate_metadata(str(self.path))

@@ -1,0 +1,71 @@
+"""Runs written batch by batch (sim/results/stream.py) equal the run held in memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import sim.api as api
+from sim.results.stream import CHUNK_BYTES, replica_chunk
+
+
+@pytest.mark.parametrize("name", ["tiny.nc", "tiny.zarr"])
+def test_streamed_batches_equal_the_run_in_memory(
+    tiny_path: Path, tmp_path: Path, name: str
+) -> None:
+    # 7 replicas in batches of 3: two whole batches and a partial one.
+    sc = api.load_scenario(tiny_path, replicas=7)
+    whole = api.simulate(api.prepare(sc), batch_size=3)  # the same batches, in memory
+    returned, path = api.run_to_file(sc, tmp_path / name, batch_size=3)
+    opener = xr.open_zarr if name.endswith(".zarr") else xr.open_dataset
+    with opener(path) as back:
+        assert back.sizes["replica"] == 7
+        np.testing.assert_array_equal(back.replica.values, np.arange(7))
+        assert back.attrs["replicas"] == 7
+        for var in whole.data_vars:
+            np.testing.assert_array_equal(back[var].values, whole[var].values, err_msg=var)
+            assert back[var].dtype == whole[var].dtype, var
+            assert back[var].attrs["units"] == whole[var].attrs["units"], var
+        assert back.attrs["scenario_sha256"] == whole.attrs["scenario_sha256"]
+        # What run_to_file returns reads the same file.
+        np.testing.assert_array_equal(returned.trade.values, whole.trade.values)
+    returned.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no temporary left
+
+
+def test_a_failed_run_leaves_the_previous_file(
+    tiny_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sc = api.load_scenario(tiny_path, replicas=4)
+    target = tmp_path / "tiny.nc"
+    first, _ = api.run_to_file(sc, target, batch_size=2)
+    before = first.trade.values.copy()
+    first.close()
+    calls = {"n": 0}
+    real = api.simulate
+
+    def fail_second_batch(*args: object, **kwargs: object) -> xr.Dataset:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("killed")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(api, "simulate", fail_second_batch)
+    with pytest.raises(RuntimeError, match="killed"):
+        api.run_to_file(api.load_scenario(tiny_path, replicas=4, seed=99), target, batch_size=2)
+    with xr.open_dataset(target) as back:
+        np.testing.assert_array_equal(back.trade.values, before)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.nc"]
+
+
+def test_chunks_divide_the_batch_and_stay_small() -> None:
+    big = xr.Dataset({"x": (("replica", "t"), np.zeros((12, 2**18)))})  # 2 MiB per replica
+    chunk = replica_chunk(big, "x", 12)
+    assert 12 % chunk == 0
+    assert chunk * 2**21 <= CHUNK_BYTES
+    assert chunk == 4  # the largest divisor of 12 under 8 MiB
+    small = xr.Dataset({"x": (("replica",), np.zeros(10))})
+    assert replica_chunk(small, "x", 10) == 10
