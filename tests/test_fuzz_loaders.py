@@ -1216,11 +1216,12 @@ def test_broken_mrio_tables(source: tuple[str, str, int], mrio_folders: dict[str
 def test_unproductive_closed_system_is_located(
     mrio_folders: dict[str, Path], tmp_path: Path
 ) -> None:
-    """An MRIO table that makes the model unproductive is a DataFileError at its row.
-
-    Found by the MRIO fuzzing: a huge intermediate flow (1e15 among flows of 1e5)
-    leaves the table productive but not its closed system with households, and the
-    run stopped with a NumericalError naming neither the table nor its row.
+    """Regression: a huge intermediate flow in Z (1e15 among flows of 1e5) left the
+    table productive but not the model closed with households (induced effects), and
+    the run stopped with a NumericalError naming neither the table nor its row
+    (sim/engine/model.py, build_model); now a DataFileError at the row of Z holding the
+    largest flow of the offending column, even after aggregation. Found by the MRIO
+    fuzzing.
     """
     work = copy_folder(mrio_folders["pymrio"], tmp_path)
     z = work / "mrio" / "Z.txt"
