@@ -726,8 +726,8 @@ def table(results: dict[str, Any], cfg: Config) -> list[dict[str, str]]:
         )
         add(
             "NumPy calls per period",
-            f"{c['numpy_calls_per_period']:.0f} ({c['calls_per_solver_iteration']:.0f} per "
-            f"solver iteration x {c['solver_iterations_per_period']:.1f})",
+            f"{c['numpy_calls_per_period']:.0f} ({c['solver_calls_per_period']:.0f} in the "
+            f"solver, {c['newton_steps_per_period']:.1f} Newton steps)",
             "reported",
             None,
             "ufuncs and array functions on the batch's arrays, any replica count",

@@ -55,8 +55,8 @@ def batch_bytes(model: Model, batch: int) -> int:
     floats = batch * (
         t * (n_r * n_s + n_r * n_r * n_s + n_r * n_r)  # growth, trend and other-investment paths
         + 12 * n_r * n_r * n_s  # cost, state and solver temporaries
-        # Newton's Jacobian and its solve: dense, or by sector blocks (structured step)
-        + (3 * rs * rs if rs <= 150 else 8 * n_s * n_r * (n_r + 2))
+        # Newton's Jacobian and its solve: dense (one sector), or by sector blocks
+        + (3 * rs * rs if rs <= 150 or n_s == 1 else 8 * n_s * n_r * (n_r + 2))
         + 12 * n_p
     )
     return 8 * floats

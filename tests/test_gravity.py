@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize
 
+from sim.kernels import gravity
 from sim.kernels.gravity import (
     GravityBaseline,
     GravitySolution,
@@ -437,7 +438,7 @@ def test_numeraire_world_output_enforced_for_equilibrium_warm_start() -> None:
 
 @pytest.mark.parametrize("closure", CLOSURES)
 @pytest.mark.parametrize("numeraire", [None, 2])
-def test_gauss_jacobi_fallback_matches_newton(
+def test_structured_newton_step_reaches_the_same_equilibrium(
     shocked: dict, closure: str, numeraire: int | None
 ) -> None:
     flows, cost, theta, quantity, base, newton = shocked[closure, numeraire]
@@ -455,8 +456,9 @@ def test_gauss_jacobi_fallback_matches_newton(
     assert _rel(sol.trade, _gravity_prediction(flows, cost, theta, sol)) < 1e-10
 
 
-def test_large_system_uses_fallback_and_converges() -> None:
-    """13 regions x 12 sectors = 156 region-sectors, above the default newton_limit."""
+def test_large_system_converges() -> None:
+    """13 regions x 12 sectors = 156 region-sectors, above the default newton_limit:
+    the structured step (12 blocks of 13 x 13)."""
     regions, sectors = 13, 12
     flows = _flows(seed=23, regions=regions, sectors=sectors)
     cost = _shock(1, regions, sectors, seed=24)
@@ -600,3 +602,34 @@ def test_extrapolate_prices_is_exact_on_a_geometric_path_and_bounded_after_jumps
     # A tenfold jump is extrapolated by at most a factor of 2 either way.
     jump = extrapolate_prices(np.full((1, 1, 2), 10.0), np.array([[[1.0, 100.0]]]))
     np.testing.assert_allclose(jump, [[[20.0, 5.0]]])
+
+
+@pytest.mark.parametrize("closure", CLOSURES)
+def test_structured_step_equals_the_dense_newton_step(closure: str) -> None:
+    """The Woodbury step equals solve(J + 1 1^T, -F) at an off-equilibrium price."""
+    regions, sectors, n_rep = 4, 3, 5
+    rng = np.random.default_rng(31)
+    base = build_gravity_baseline(_flows(seed=30, regions=regions, sectors=sectors))
+    theta = rng.uniform(2.0, 8.0, size=(n_rep, sectors))
+    weights = cost_weights(_shock(n_rep, regions, sectors, seed=32), theta)
+    price = rng.uniform(0.8, 1.25, size=(n_rep, regions, sectors))
+    supply = base.output[None] * rng.uniform(0.9, 1.2, size=(n_rep, regions, sectors))
+    phi = base.expenditure / base.output.sum(axis=1)
+    deficit = base.expenditure - base.output.sum(axis=1)
+    world0 = float(base.output.sum())
+    trade, output, expenditure, _ = gravity._evaluate(
+        price, base.shares[None] * weights, -theta[:, None, :], supply, base.alpha,
+        phi, deficit, world0, closure,
+    )  # fmt: skip
+    sales = trade.sum(axis=2)
+    log_excess = np.log(sales / output)
+    jac = gravity._jacobian(trade, output, expenditure, sales, theta, phi, deficit, world0, closure)
+    size = regions * sectors
+    dense = np.linalg.solve(
+        jac.reshape(n_rep, size, size) + 1.0, -log_excess.reshape(n_rep, size, 1)
+    ).reshape(n_rep, regions, sectors)
+    structured = gravity._structured_newton_move(
+        trade, output, expenditure, sales, log_excess, theta, phi, deficit, world0, closure
+    )
+    assert np.abs(log_excess).max() > 1e-2  # far from equilibrium: a real step
+    np.testing.assert_allclose(structured, dense, rtol=1e-10, atol=1e-13)

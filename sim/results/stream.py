@@ -71,19 +71,23 @@ def replica_chunk(part: xr.Dataset, name: Hashable, batch: int) -> int:
     return max(d for d in range(1, min(batch, limit) + 1) if batch % d == 0)
 
 
-class NetcdfBatchWriter:
-    """NetCDF-4 (HDF5, through h5netcdf) with ``replica`` as its unlimited dimension.
-
-    The first batch is written by xarray, which fixes every variable's encoding
-    (dtype, fill value, compression, chunks); later batches resize the dimension
-    and write their values into the datasets it created, in the stored axis order.
-    """
+class _Appender:
+    """What both writers track: where they write, the run's size and what is written."""
 
     def __init__(self, path: Path, total: int, batch: int) -> None:
         self.path = path
         self.total = total
         self.batch = batch
         self.written = 0
+
+
+class NetcdfBatchWriter(_Appender):
+    """NetCDF-4 (HDF5, through h5netcdf) with ``replica`` as its unlimited dimension.
+
+    The first batch is written by xarray, which fixes every variable's encoding
+    (dtype, fill value, compression, chunks); later batches resize the dimension
+    and write their values into the datasets it created, in the stored axis order.
+    """
 
     def append(self, part: xr.Dataset) -> None:
         n = part.sizes["replica"]
@@ -119,14 +123,8 @@ class NetcdfBatchWriter:
             os.fsync(handle.fileno())
 
 
-class ZarrBatchWriter:
+class ZarrBatchWriter(_Appender):
     """A Zarr (format 2) store appended along ``replica``, metadata consolidated at the end."""
-
-    def __init__(self, path: Path, total: int, batch: int) -> None:
-        self.path = path
-        self.total = total
-        self.batch = batch
-        self.written = 0
 
     def append(self, part: xr.Dataset) -> None:
         if self.written == 0:
