@@ -70,7 +70,7 @@ SEED = ROOT / "scenarios" / "uz_kz_khiva_2024.yaml"
 LARGE = ROOT / "scenarios" / "bench_large_10x20.yaml"
 
 #: Small mode fails below this speed-up over the reference (simulation, draws excluded).
-#: Measured 13-16x on the shared 2-core machine (docs/performance.md); 6x leaves a margin
+#: Measured 12-16x on the shared 2-core machine (docs/performance.md); 6x leaves a margin
 #: of 2.5x for a loaded machine and still fails on a loss of vectorisation (the engine as
 #: it was before the measured changes of docs/performance.md gave 4-12x).
 SMALL_FLOOR = 6.0
