@@ -633,3 +633,18 @@ def test_structured_step_equals_the_dense_newton_step(closure: str) -> None:
     )
     assert np.abs(log_excess).max() > 1e-2  # far from equilibrium: a real step
     np.testing.assert_allclose(structured, dense, rtol=1e-10, atol=1e-13)
+
+
+def test_a_replica_whose_markets_turn_nan_is_not_converged() -> None:
+    """A NaN market is never counted as cleared; the other replicas are untouched."""
+    flows = _flows()
+    cost = _shock(2, 3, 2)
+    theta = np.array([[4.0, 6.0], [4.0, 6.0]])
+    weights = cost_weights(cost, theta)
+    weights[1, 0, 1, 0] = np.nan  # replica 1: one bilateral cost is not a number
+    base = build_gravity_baseline(flows)
+    sol = solve_gravity(base, weights, theta, np.ones((2, 3, 2)), max_iter=60)
+    _, alone = _solve(flows, cost[:1], theta[:1], np.ones((1, 3, 2)))
+    assert sol.converged.tolist() == [True, False]
+    assert not np.isfinite(sol.residual[1])
+    np.testing.assert_array_equal(sol.price[0], alone.price[0])

@@ -276,6 +276,11 @@ def solve_gravity(
         sales = trade.sum(axis=2)  # (N, i, s)
         with np.errstate(divide="ignore", invalid="ignore"):
             log_excess = np.where((output > 0) & (sales > 0), np.log(sales / output), 0.0)
+        # A NaN or infinite market is not cleared: an infinite excess keeps its replica
+        # unconverged (and its trial steps rejected) instead of passing it as a zero.
+        broken = ~(np.isfinite(sales) & np.isfinite(output))
+        if broken.any():
+            log_excess = np.where(broken, np.inf, log_excess)
         return trade, output, expenditure, sales, log_excess
 
     def propose(state: tuple[FloatArray, ...], need: NDArray[np.bool_]) -> FloatArray:
