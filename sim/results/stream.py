@@ -12,6 +12,7 @@ Both formats grow along ``replica``: NetCDF-4 through an unlimited dimension
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Hashable
 from pathlib import Path
@@ -68,7 +69,9 @@ def replica_chunk(part: xr.Dataset, name: Hashable, batch: int) -> int:
     var = part[name]
     per_replica = max(1, var.dtype.itemsize * var.size // max(1, var.sizes["replica"]))
     limit = max(1, CHUNK_BYTES // per_replica)
-    return max(d for d in range(1, min(batch, limit) + 1) if batch % d == 0)
+    # Divisors come in pairs (d, batch // d): a walk up to sqrt(batch) finds them all.
+    pairs = ((d, batch // d) for d in range(1, math.isqrt(batch) + 1) if batch % d == 0)
+    return max(x for pair in pairs for x in pair if x <= limit)
 
 
 class _Appender:
