@@ -57,7 +57,7 @@ def batch_bytes(model: Model, batch: int) -> int:
         + 12 * n_r * n_r * n_s  # cost, state and solver temporaries
         # Newton's Jacobian and its solve: dense (one sector), or by sector blocks
         + (3 * rs * rs if rs <= 150 or n_s == 1 else 8 * n_s * n_r * (n_r + 2))
-        + 12 * n_p
+        + 17 * n_p  # project state, and the stage events' work list (5 dates per project)
     )
     return 8 * floats
 

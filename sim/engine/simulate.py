@@ -154,19 +154,31 @@ class BatchSimulation:
             where=self.ramp_periods > 0,
         )
         self.ramp_origin = 0.5 - self.entered[:, :, 3]  # (N, P) float
-        # Comparisons in the stage event touch (N, P, 4) every period: int32 halves the bytes.
-        self.entered_narrow = np.minimum(self.entered, np.iinfo(np.int32).max).astype(np.int32)
-        self.abandoned_narrow = np.minimum(self.abandoned, np.iinfo(np.int32).max).astype(np.int32)
+        # The stage events' work list: every (replica, project) pair whose stage may change
+        # in each period, so that an event touches those pairs only, not all (N, P, 4) dates.
+        periods = cal.periods
+        dates = np.concatenate([self.entered.reshape(-1, 4).T.ravel(), self.abandoned.ravel()])
+        owner = np.tile(np.arange(n * n_p, dtype=np.int64), 5)
+        due = dates < periods
+        order = np.argsort(dates[due], kind="stable")
+        self.change_pairs = owner[due][order]
+        self.change_bounds = np.searchsorted(dates[due][order], np.arange(periods + 1))
         self.stage_changed(n)
 
     # -- events ------------------------------------------------------------------------------
     def apply_stage_changes(self, period: int) -> None:
         """Set the stage of every replica and project whose stage changes in ``period``."""
-        stage = (self.entered_narrow <= period).sum(axis=2, dtype=np.int8)
-        stage[self.abandoned_narrow <= period] = ABANDONED
-        if np.array_equal(stage, self.stage):
+        lo, hi = self.change_bounds[period], self.change_bounds[period + 1]
+        if lo == hi:
             return
-        self.stage = stage
+        pairs = np.unique(self.change_pairs[lo:hi])
+        entered = self.entered.reshape(-1, 4)[pairs]
+        stage = (entered <= period).sum(axis=1, dtype=np.int8)
+        stage[self.abandoned.reshape(-1)[pairs] <= period] = ABANDONED
+        flat = self.stage.reshape(-1)  # a view: the stages are updated in place
+        if np.array_equal(flat[pairs], stage):
+            return
+        flat[pairs] = stage
         self.stage_changed(self.batch.count)
 
     def stage_changed(self, n: int) -> None:
