@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import inspect
 import json
 import math
 import os
@@ -62,7 +61,7 @@ from benchmarks import hotloop, reference, synthetic
 from sim.engine.model import Model, draw_batch
 from sim.engine.simulate import BatchSimulation, simulate_batch
 from sim.kernels import gravity
-from sim.kernels.gravity import cost_weights, solve_gravity
+from sim.kernels.gravity import DENSE_NEWTON_LIMIT, cost_weights, solve_gravity
 from sim.kernels.migration import migration_flows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +74,7 @@ LARGE = ROOT / "scenarios" / "bench_large_10x20.yaml"
 #: it was before the measured changes of docs/performance.md gave 4-12x).
 SMALL_FLOOR = 6.0
 #: Largest system solved by dense Newton (``solve_gravity``'s default ``newton_limit``).
-NEWTON_LIMIT: int = inspect.signature(solve_gravity).parameters["newton_limit"].default
+NEWTON_LIMIT = DENSE_NEWTON_LIMIT
 #: The equivalence tolerance of the issue: float64, relative.
 EQUIVALENCE_RTOL = 1e-9
 #: Issue #5 targets.

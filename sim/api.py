@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from sim.limits import (
 )
 from sim.results.dataset import build_dataset
 from sim.results.stream import is_zarr, open_batch_writer
-from sim.results.write import publish, temporary_path, write_failed
+from sim.results.write import discard, publish, temporary_path, write_failed
 from sim.scenario.data import load_scenario_data
 from sim.scenario.load import LoadedDocument, load_scenario_document, resolve_extends_dict
 from sim.scenario.validate import Scenario, validate_scenario
@@ -217,22 +216,14 @@ def stream_to_file(
         writer.close()
         publish(tmp, target)
     except OSError as exc:
-        _discard(tmp)
+        discard(tmp)
         raise write_failed(target, exc) from exc
     except BaseException:
-        _discard(tmp)
+        discard(tmp)
         raise
     # Lazily: the file may be larger than memory (read what you use, or .load()).
     opened = xr.open_zarr(target) if is_zarr(target) else xr.open_dataset(target, engine="h5netcdf")
     return opened, target
-
-
-def _discard(tmp: Path) -> None:
-    """Remove a temporary output (file or folder) after a failed run."""
-    if tmp.is_dir():
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        tmp.unlink(missing_ok=True)
 
 
 def fit_batch_size(model: Model, wanted: int) -> int:

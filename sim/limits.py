@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from sim.engine.model import Model
+from sim.kernels.gravity import DENSE_NEWTON_LIMIT
 
 #: Peak memory of a run relative to its output (batches, concatenation, derived variables).
 PEAK_FACTOR = 2.5
@@ -56,7 +57,7 @@ def batch_bytes(model: Model, batch: int) -> int:
         t * (n_r * n_s + n_r * n_r * n_s + n_r * n_r)  # growth, trend and other-investment paths
         + 12 * n_r * n_r * n_s  # cost, state and solver temporaries
         # Newton's Jacobian and its solve: dense (one sector), or by sector blocks
-        + (3 * rs * rs if rs <= 150 or n_s == 1 else 8 * n_s * n_r * (n_r + 2))
+        + (3 * rs * rs if rs <= DENSE_NEWTON_LIMIT or n_s == 1 else 8 * n_s * n_r * (n_r + 2))
         + 17 * n_p  # project state, and the stage events' work list (5 dates per project)
     )
     return 8 * floats

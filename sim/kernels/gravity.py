@@ -49,6 +49,9 @@ FloatArray = NDArray[np.float64]
 
 CLOSURES = ("ratio", "additive")
 
+#: Largest system (region-sectors) whose Newton step is a dense solve by default.
+DENSE_NEWTON_LIMIT = 150
+
 
 @dataclass(frozen=True)
 class GravityBaseline:
@@ -190,7 +193,7 @@ def solve_gravity(
     price_guess: FloatArray | None = None,
     tol: float = 1e-12,
     max_iter: int = 5000,
-    newton_limit: int = 150,
+    newton_limit: int = DENSE_NEWTON_LIMIT,
 ) -> GravitySolution:
     r"""Solve the general equilibrium for every replica.
 

@@ -86,7 +86,8 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def _remove(path: Path) -> None:
+def discard(path: Path) -> None:
+    """Remove a temporary output, file or folder (a symlink itself, never its target)."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
@@ -136,7 +137,7 @@ def remove_stale_temporaries(target: Path) -> list[Path]:
                 os.replace(path, target)
                 _sync_directory(folder)
             continue
-        _remove(path)
+        discard(path)
         removed.append(path)
     return removed
 
@@ -304,10 +305,10 @@ def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
         ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
         publish(tmp, target)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        discard(tmp)
         raise write_failed(target, exc) from exc
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        discard(tmp)
         raise
     return target
 
@@ -327,10 +328,10 @@ def write_zarr(ds: xr.Dataset, path: str | Path) -> Path:
         ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
         publish(tmp, target)
     except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
+        discard(tmp)
         raise write_failed(target, exc) from exc
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        discard(tmp)
         raise
     return target
 
@@ -343,6 +344,7 @@ def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
 
 
 __all__ = [
+    "discard",
     "process_alive",
     "publish",
     "remove_stale_temporaries",
