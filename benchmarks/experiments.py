@@ -5,7 +5,8 @@
     every period instead of the previous period's prices (the solver is wrapped,
     not edited): iterations and time, and the difference it makes to the results.
 ``float32``
-    The solver's core pass (the equilibrium evaluation) in float32 against float64 at
+    The endowment-gravity special case's core pass (``sim.kernels.gravity``, kept as
+    the reference the equilibrium is tested against) (the equilibrium evaluation) in float32 against float64 at
     10 regions x 20 sectors, at the float64 equilibrium: time, trade error, and the
     excess demand float32 leaves (the floor a float32 solver could converge to).
 
@@ -38,7 +39,7 @@ SEED = Path(__file__).resolve().parents[1] / "scenarios" / "uz_kz_khiva_2024.yam
 
 def _cold(fn: Any) -> Any:
     def cold(*args: Any, **kwargs: Any) -> Any:
-        kwargs["price_guess"] = None
+        kwargs["guess"] = None
         return fn(*args, **kwargs)
 
     return cold
@@ -52,8 +53,8 @@ def warm_start(replicas: int, reference_replicas: int) -> dict[str, Any]:
     for label in ("warm", "cold"):
         swaps = (
             [
-                (simulate_module, "solve_gravity", _cold),
-                (reference, "solve_gravity", _cold),
+                (simulate_module, "solve_equilibrium", _cold),
+                (reference, "solve_equilibrium", _cold),
             ]
             if label == "cold"
             else []

@@ -22,7 +22,7 @@ import simpy
 
 import sim.api as api
 import sim.engine.simulate as simulate_module
-import sim.kernels.gravity as gravity
+import sim.kernels.equilibrium as equilibrium
 from sim.engine.model import Model, draw_batch
 from sim.engine.simulate import BatchSimulation, simulate_batch
 
@@ -80,18 +80,16 @@ TARGETS: list[tuple[Any, str, str]] = [
     (BatchSimulation, "step", "step"),
     (BatchSimulation, "apply_stage_changes", "stage_events"),
     (BatchSimulation, "apply_policy", "policy_events"),
-    (simulate_module, "cost_weights", "cost_weights"),
-    (simulate_module, "solve_gravity", "solver"),
+    (simulate_module, "solve_equilibrium", "solver"),
     (simulate_module, "migration_flows", "migration"),
-    (gravity, "_evaluate", "solver.evaluate"),
-    (gravity, "_jacobian", "solver.jacobian"),
-    (gravity, "_structured_newton_move", "solver.structured_step"),
-    (gravity, "_normalise", "solver.normalise"),
+    (equilibrium._System, "evaluate", "solver.evaluate"),
+    (equilibrium._System, "jacobian", "solver.jacobian"),
+    (equilibrium._System, "normalise", "solver.normalise"),
     (np.linalg, "solve", "solver.linalg_solve"),
 ]
 
-#: The functions that compute one Newton direction (one per solver iteration that needs one).
-NEWTON_STEPS = ("solver.jacobian", "solver.structured_step")
+#: The functions that compute one Newton direction (a finite-difference Jacobian).
+NEWTON_STEPS = ("solver.jacobian",)
 
 
 def instrumented_run(model: Model, replicas: int) -> dict[str, Any]:
@@ -109,29 +107,19 @@ def instrumented_run(model: Model, replicas: int) -> dict[str, Any]:
     sec = timers.seconds
     callbacks = sec.get("step", 0.0) + sec.get("stage_events", 0.0) + sec.get("policy_events", 0.0)
     simpy_own = sec.get("simpy_run", 0.0) - callbacks
-    # The structured step calls linalg.solve inside itself: report its solves apart and
-    # the step without them, so that no second is counted twice.
-    nested = sec.get("solver.linalg_solve", 0.0) if sec.get("solver.structured_step") else 0.0
-    solver_parts = (
-        "solver.evaluate",
-        "solver.jacobian",
-        "solver.structured_step",
-        "solver.normalise",
-        "solver.linalg_solve",
-    )
+    # Evaluations and the spending system's solves run inside the Jacobian too: report
+    # the Jacobian without them, so that no second is counted twice.
+    evaluate = sec.get("solver.evaluate", 0.0)
+    solves = sec.get("solver.linalg_solve", 0.0)
+    solver_parts = ("solver.evaluate", "solver.jacobian", "solver.normalise")
     kernels = {
-        "cost_weights": sec.get("cost_weights", 0.0),
-        "solver.evaluate": sec.get("solver.evaluate", 0.0),
-        "solver.jacobian": sec.get("solver.jacobian", 0.0),  # dense step only
-        "solver.structured_step": sec.get("solver.structured_step", 0.0) - nested,
-        "solver.linalg_solve": sec.get("solver.linalg_solve", 0.0),
+        "solver.evaluate": evaluate,
+        "solver.jacobian": sec.get("solver.jacobian", 0.0),
+        "solver.linalg_solve (inside the above)": solves,
         "solver.normalise": sec.get("solver.normalise", 0.0),
-        "solver.rest": sec.get("solver", 0.0) - sum(sec.get(p, 0.0) for p in solver_parts) + nested,
+        "solver.rest": sec.get("solver", 0.0) - sum(sec.get(p, 0.0) for p in solver_parts),
         "migration": sec.get("migration", 0.0),
-        "step.rest": sec.get("step", 0.0)
-        - sec.get("solver", 0.0)
-        - sec.get("cost_weights", 0.0)
-        - sec.get("migration", 0.0),
+        "step.rest": sec.get("step", 0.0) - sec.get("solver", 0.0) - sec.get("migration", 0.0),
         "stage_and_policy_events": sec.get("stage_events", 0.0) + sec.get("policy_events", 0.0),
         "simpy_scheduler": simpy_own,
         "setup": sec.get("setup", 0.0),
@@ -227,7 +215,7 @@ def _counting_fields(obj: Any) -> Any:
         elif isinstance(value, list) and value and isinstance(value[0], np.ndarray):
             changes[f.name] = [v.view(CountingArray) for v in value]
         elif type(value).__module__.startswith("sim.kernels") and dataclasses.is_dataclass(value):
-            changes[f.name] = _counting_fields(value)  # GravityBaseline, StageDates
+            changes[f.name] = _counting_fields(value)  # EquilibriumBaseline, StageDates
     return dataclasses.replace(obj, **changes)
 
 
@@ -268,12 +256,11 @@ def numpy_calls(model: Model, replicas: int = 4) -> dict[str, float]:
         return wrapper
 
     swaps: list[tuple[Any, str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = [
-        (simulate_module, "solve_gravity", lambda fn: counted("solver", fn)),
+        (simulate_module, "solve_equilibrium", lambda fn: counted("solver", fn)),
         (BatchSimulation, "step", lambda fn: counted("step", fn)),
         (BatchSimulation, "apply_stage_changes", lambda fn: counted("events", fn)),
         (BatchSimulation, "apply_policy", lambda fn: counted("events", fn)),
-        (gravity, "_jacobian", iteration),
-        (gravity, "_structured_newton_move", iteration),
+        (equilibrium._System, "evaluate", iteration),
     ]
     with swapped(swaps):
         simulate_batch(counted_model, batch)

@@ -12,9 +12,9 @@ the engine only what a fair comparison must share:
   (:func:`sim.engine.model.draw_batch` called for one replica at a time, so
   replica ``k`` gets bitwise the draws it gets in any batch);
 - the equilibrium solver and its tolerances
-  (:func:`sim.kernels.gravity.solve_gravity`, called with one replica, warm
+  (:func:`sim.kernels.equilibrium.solve_equilibrium`, called with one replica, warm
   started from the replica's last two periods as in the engine,
-  :func:`sim.kernels.gravity.extrapolate_prices`).
+  :func:`sim.kernels.equilibrium.extrapolate_unknowns`).
 
 Everything else (timing of stages, capex disbursement, ramp-up, supply
 changes, trade costs, jobs, wages, migration, capital flows) is written again
@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 
 from sim.engine.model import Batch, Model, draw_batch
 from sim.errors import ConvergenceError
-from sim.kernels.gravity import extrapolate_prices, solve_gravity
+from sim.kernels.equilibrium import extrapolate_unknowns, solve_equilibrium, unknowns_of
 from sim.kernels.stages import ABANDONED, CONSTRUCTION, OPERATING, STAGES
 
 FloatArray = NDArray[np.float64]
@@ -109,7 +109,7 @@ class Replica:
         self.tariff = d.tariff[0].copy()
         self.iceberg = np.ones((n_r, n_r, n_s))
         self.cap = d.migration_cap[0].copy()  # persons per year
-        self.base_cost = (1.0 + d.tariff[0]) * (1.0 + self.cost_per_day * d.border_days[0])
+        self.base_cost = 1.0 + self.cost_per_day * d.border_days[0]
         # Projects: where they are, and the period each stage starts (T = never).
         self.host = np.array([p.host for p in m.projects], dtype=np.int64)
         self.investor = np.array([p.investor for p in m.projects], dtype=np.int64)
@@ -135,8 +135,8 @@ class Replica:
         self.stage = np.zeros(n_p, dtype=np.int8)
         self.identity = np.eye(n_r * n_s)
         # The period's economy carries the solver's warm start and last period's jobs.
-        self.price = np.ones((n_r, n_s))
-        self.price_before = self.price
+        self.unknowns = np.zeros(m.labour_markets.count)
+        self.unknowns_before = self.unknowns
         self.log_trend = np.zeros((n_r, n_r, n_s))
         self.supply_level = np.ones((n_r, n_s))  # output level from growth alone
         self.previous_jobs = np.zeros(n_r)
@@ -223,23 +223,25 @@ class Replica:
         plant = self.capex * self.output_per_capex * ramp * self.keep  # money per year
         plant_output = np.bincount(self.host_cell, plant, n_r * n_s)  # (R*S,)
 
-        # Trade: structural gravity in changes, solved relative to the baseline.
+        # Trade: the general equilibrium in changes, solved relative to the baseline;
+        # iceberg costs change by the ratio below, tariffs are tariffs (with revenue).
         cost = (
             self.iceberg
             * np.exp(self.log_trend)
-            * (1.0 + self.tariff)
             * (1.0 + self.cost_per_day * self.border_days)
             / self.base_cost
         )
         quantity = self.supply_level + plant_output.reshape(n_r, n_s) / y0
-        sol = solve_gravity(
+        sol = solve_equilibrium(
             m.baseline,
-            (cost ** (-self.theta))[None],
             self.theta[None],
-            quantity[None],
-            closure=trade_spec["closure"],
+            m.labour_markets,
+            cost_change=cost[None],
+            tariff=self.tariff[None],
+            productivity=quantity[None],
+            deficit_closure=m.deficit_closure,
             numeraire=m.numeraire,
-            price_guess=extrapolate_prices(self.price, self.price_before)[None],
+            guess=extrapolate_unknowns(self.unknowns, self.unknowns_before)[None],
             tol=trade_spec["tolerance"],
             max_iter=trade_spec["max_iterations"],
         )
@@ -248,8 +250,9 @@ class Replica:
                 f"reference: the trade equilibrium did not converge in period {k} "
                 f"(replica {self.draws.first})"
             )
-        self.price_before = self.price
-        self.price = sol.price[0]
+        self.unknowns_before = self.unknowns
+        self.unknowns = unknowns_of(sol, m.labour_markets)[0]
+        self.price = sol.unit_cost[0]
         output = sol.output[0]
 
         # Jobs: direct jobs at the plants, indirect and induced through the MRIO model.
@@ -294,8 +297,8 @@ class Replica:
         out["trade"][k] = sol.trade[0] * dt
         out["output"][k] = output * dt
         out["price"][k] = self.price
-        out["expenditure"][k] = sol.expenditure[0] * dt
-        out["price_index"][k] = sol.price_index[0]
+        out["expenditure"][k] = sol.income[0] * dt
+        out["price_index"][k] = sol.cpi[0]
         out["capital_flow_projects"][k] = np.bincount(
             self.flow_cell, spend * dt, n_r * n_r * n_s
         ).reshape(n_r, n_r, n_s)

@@ -60,8 +60,8 @@ import sim.api as api
 from benchmarks import hotloop, reference, synthetic
 from sim.engine.model import Model, draw_batch
 from sim.engine.simulate import BatchSimulation, simulate_batch
-from sim.kernels import gravity
-from sim.kernels.gravity import DENSE_NEWTON_LIMIT, cost_weights, solve_gravity
+from sim.kernels import equilibrium
+from sim.kernels.equilibrium import DENSE_SPENDING_LIMIT, solve_equilibrium
 from sim.kernels.migration import migration_flows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,8 +73,8 @@ LARGE = ROOT / "scenarios" / "bench_large_10x20.yaml"
 #: of 2.5x for a loaded machine and still fails on a loss of vectorisation (the engine as
 #: it was before the measured changes of docs/performance.md gave 4-12x).
 SMALL_FLOOR = 6.0
-#: Largest system solved by dense Newton (``solve_gravity``'s default ``newton_limit``).
-NEWTON_LIMIT = DENSE_NEWTON_LIMIT
+#: Largest system whose spending block is a dense solve (``solve_equilibrium``'s default).
+NEWTON_LIMIT = DENSE_SPENDING_LIMIT
 #: The equivalence tolerance of the issue: float64, relative.
 EQUIVALENCE_RTOL = 1e-9
 #: Issue #5 targets.
@@ -328,7 +328,7 @@ def section_sizes(cfg: Config) -> dict[str, Any]:
                     "regions": regions,
                     "sectors": sectors,
                     "region_sectors": size,
-                    "solver": "dense-newton" if size <= NEWTON_LIMIT else "structured-newton",
+                    "solver": "dense-spending" if size <= NEWTON_LIMIT else "iterated-spending",
                     "replicas": n,
                     "periods": periods,
                     "seconds": seconds,
@@ -337,13 +337,13 @@ def section_sizes(cfg: Config) -> dict[str, Any]:
                 }
             )
             del ds
-    dense = [r for r in rows if r["solver"] == "dense-newton"]
-    structured = [r for r in rows if r["solver"] != "dense-newton"]
+    dense = [r for r in rows if r["solver"] == "dense-spending"]
+    iterated = [r for r in rows if r["solver"] != "dense-spending"]
     return {
         "rows": rows,
         "fit_all": fit_exponents(rows),
-        "fit_dense_newton": fit_exponents(dense),
-        "fit_structured_newton": fit_exponents(structured),
+        "fit_dense_spending": fit_exponents(dense),
+        "fit_iterated_spending": fit_exponents(iterated),
     }
 
 
@@ -374,15 +374,12 @@ def kernel_bandwidths(model: Model, replicas: int, copy: float) -> list[dict[str
     b = state.batch
     n_r, n_s, _ = model.shape
     n = replicas
-    trade = model.scenario.data["trade"]
     cost = (
         state.iceberg
         * np.exp(state.log_trend)
-        * (1.0 + state.tariff)
         * (1.0 + b.cost_per_day[:, None, None, :] * state.border_days)
         / state.base_cost
     )
-    weights = cost_weights(cost, b.theta)
     quantity = np.ascontiguousarray(state.growth_level[:, 1])
     f8 = 8
     flows, cells = n * n_r * n_r * n_s, n * n_r * n_s
@@ -400,18 +397,16 @@ def kernel_bandwidths(model: Model, replicas: int, copy: float) -> list[dict[str
             }
         )
 
-    seconds, _ = best_of(5, lambda: cost_weights(cost, b.theta))
-    record("cost_weights", seconds, f8 * (2 * flows + n * n_s), "t^-theta: read t, write weights")
-
     def solve(iterations: int) -> Any:
-        return solve_gravity(
+        return solve_equilibrium(
             model.baseline,
-            weights,
             b.theta,
-            quantity,
-            closure=trade["closure"],
+            model.labour_markets,
+            cost_change=cost,
+            tariff=state.tariff,
+            productivity=quantity,
+            deficit_closure=model.deficit_closure,
             numeraire=model.numeraire,
-            price_guess=None,
             tol=0.0,
             max_iter=iterations,
         )
@@ -419,36 +414,28 @@ def kernel_bandwidths(model: Model, replicas: int, copy: float) -> list[dict[str
     t_few, sol_few = best_of(3, lambda: solve(1))
     t_more, sol_more = best_of(3, lambda: solve(6))
     per_iteration = (t_more - t_few) / max(sol_more.iterations - sol_few.iterations, 1)
-    method = "dense Newton" if n_r * n_s <= NEWTON_LIMIT else "structured Newton"
+    method = "dense spending" if n_r * n_s <= NEWTON_LIMIT else "iterated spending"
     record(
         f"solver iteration ({method})",
         per_iteration,
         f8 * (flows + 3 * cells + n * n_s + cells),
-        "read cost weights, price, supply, theta; write price",
+        "read cost changes, productivity, theta, unknowns; write unknowns",
     )
-    base_weight = model.baseline.shares[None] * weights
-    supply_value = model.baseline.output[None] * quantity
-    phi = model.baseline.expenditure / model.baseline.output.sum(axis=1)
-    deficit = model.baseline.expenditure - model.baseline.output.sum(axis=1)
-    seconds, _ = best_of(
-        5,
-        lambda: gravity._evaluate(
-            state.price,
-            base_weight,
-            -b.theta[:, None, :],
-            supply_value,
-            model.baseline.alpha,
-            phi,
-            deficit,
-            float(model.baseline.output.sum()),
-            trade["closure"],
-        ),
+    shocks = equilibrium._Shocks.build(model.baseline, b.theta, cost, state.tariff, quantity, None)
+    system = equilibrium._System(
+        model.baseline,
+        model.labour_markets,
+        model.deficit_closure,
+        model.numeraire,
+        n_r * n_s <= NEWTON_LIMIT,
     )
+    unknowns = system.normalise(np.zeros((n, model.labour_markets.count)))
+    seconds, _ = best_of(5, lambda: system.evaluate(unknowns, shocks, None))
     record(
-        "equilibrium evaluation (_evaluate)",
+        "equilibrium evaluation (_System.evaluate)",
         seconds,
         f8 * (2 * flows + 3 * cells + n * n_s + 2 * n * n_r),
-        "read weights, price, supply, theta; write trade, output, expenditure, CPI",
+        "read weights, productivity, theta, unknowns; write prices, spending, residual",
     )
     rng = np.random.default_rng(0)
     goods, plant = np.abs(rng.normal(size=(2, n, n_r * n_s)))
@@ -755,8 +742,8 @@ def table(results: dict[str, Any], cfg: Config) -> list[dict[str, str]]:
         z = results["sizes"]
         for label, key in (
             ("all sizes", "fit_all"),
-            ("dense Newton", "fit_dense_newton"),
-            ("structured Newton", "fit_structured_newton"),
+            ("dense spending system", "fit_dense_spending"),
+            ("iterated spending system", "fit_iterated_spending"),
         ):
             f = z[key]
             if f["points"] >= 3:

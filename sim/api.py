@@ -13,7 +13,7 @@ import xarray as xr
 
 from sim.engine.model import Model, build_model, draw_batch
 from sim.engine.simulate import simulate_batch
-from sim.errors import ScenarioError
+from sim.errors import ScenarioError as ScenarioError  # re-exported for callers
 from sim.limits import (
     PEAK_FACTOR,
     available_memory,
@@ -23,11 +23,12 @@ from sim.limits import (
     output_bytes,
 )
 from sim.results.dataset import build_dataset
+from sim.results.guard import check_output, check_scenario_output, scenario_inputs
 from sim.results.stream import is_zarr, open_batch_writer
 from sim.results.write import discard, publish, temporary_path, write_failed
 from sim.scenario.data import load_scenario_data
 from sim.scenario.load import LoadedDocument, load_scenario_document, resolve_extends_dict
-from sim.scenario.validate import Scenario, validate_scenario
+from sim.scenario.validate import Scenario, validate_scenario, validate_value
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ def load_scenario(
     seed: int | None = None,
     data_roots: list[Path] | None = None,
     base_dir: str | Path | None = None,
+    overrides_from: str = "<override>",
 ) -> Scenario:
     """Load and validate a scenario from a YAML path or a dict.
 
@@ -48,47 +50,62 @@ def load_scenario(
         Path of a scenario file, a scenario as a mapping (``extends`` and data
         file paths relative to ``base_dir``), or an already validated scenario.
     replicas, seed
-        Override ``monte_carlo.replicas`` and ``monte_carlo.seed``.
+        Override ``monte_carlo.replicas`` and ``monte_carlo.seed``; validated
+        as if written in the file (type and bounds of the schema).
     data_roots
         Further folders data files may be read from.
     base_dir
         Folder for relative paths of a scenario given as a mapping (default: cwd).
+    overrides_from
+        Where the overrides come from, for error messages (the CLI says
+        ``command line``).
     """
+    overrides = {
+        key: value for key, value in (("replicas", replicas), ("seed", seed)) if value is not None
+    }
     if isinstance(source, Scenario):
-        sc = source
-    else:
-        if isinstance(source, Mapping):
-            root = Path(base_dir) if base_dir else Path.cwd()
-            data = copy.deepcopy(dict(source))
-            if "extends" in data:
-                doc = resolve_extends_dict(data, root)
-            else:
-                doc = LoadedDocument(data=data, origins={}, files=["<dict>"])
-            path = None
+        if not overrides:
+            return source
+        doc = LoadedDocument(
+            data=copy.deepcopy(source.data), origins=dict(source.origins), files=list(source.files)
+        )
+        _override(doc, overrides, overrides_from)
+        return validate_scenario(
+            doc, path=source.path, data_root=source.data_root, extra_roots=source.extra_roots
+        )
+    if isinstance(source, Mapping):
+        root = Path(base_dir) if base_dir else Path.cwd()
+        data = copy.deepcopy(dict(source))
+        if "extends" in data:
+            doc = resolve_extends_dict(data, root)
         else:
-            path = Path(source)
-            doc = load_scenario_document(path)
-            root = path.parent
-        sc = validate_scenario(doc, path=path, data_root=root, extra_roots=data_roots)
-    if replicas is not None or seed is not None:
-        sc = copy.deepcopy(sc)
-        if replicas is not None:
-            if replicas < 1:
-                raise ScenarioError(
-                    "the number of replicas must be at least 1",
-                    key="monte_carlo.replicas",
-                    value=replicas,
-                    allowed="an integer >= 1",
-                )
-            sc.data["monte_carlo"]["replicas"] = int(replicas)
-        if seed is not None:
-            if seed < 0:
-                raise ScenarioError(
-                    "the seed must be non-negative", key="monte_carlo.seed", value=seed,
-                    allowed="an integer >= 0",
-                )  # fmt: skip
-            sc.data["monte_carlo"]["seed"] = int(seed)
-    return sc
+            doc = LoadedDocument(data=data, origins={}, files=["<dict>"])
+        path = None
+    else:
+        path = Path(source)
+        doc = load_scenario_document(path)
+        root = path.parent
+    _override(doc, overrides, overrides_from)
+    return validate_scenario(doc, path=path, data_root=root, extra_roots=data_roots)
+
+
+def _override(doc: LoadedDocument, overrides: dict[str, Any], origin: str) -> None:
+    """Put ``monte_carlo`` overrides into the document, so that they are validated as if
+    written in the file (same types, same bounds), located at ``origin``."""
+    if not overrides:
+        return
+    section = doc.data.setdefault("monte_carlo", {})
+    if not isinstance(section, dict):
+        return  # validation reports the section itself
+    for key, value in overrides.items():
+        section[key] = value
+        doc.origins[f"monte_carlo.{key}"] = (origin, 0)
+
+
+def check_batch_size(batch_size: int | None, *, origin: str = "command line") -> None:
+    """Refuse a batch size the schema's ``monte_carlo.batch_size`` would refuse in a file."""
+    if batch_size is not None:
+        validate_value("monte_carlo.batch_size", batch_size, origin=origin)
 
 
 def prepare(scenario: Scenario) -> Model:
@@ -105,6 +122,7 @@ def simulate(
     progress: Callable[[int, int], None] | None = None,
 ) -> xr.Dataset:
     """Simulate replicas ``first .. first+count-1`` in batches and label the result."""
+    check_batch_size(batch_size, origin="<override>")
     mc = model.scenario.data["monte_carlo"]
     count = mc["replicas"] if count is None else count
     size = batch_size or mc["batch_size"]
@@ -160,7 +178,12 @@ def run(
 
 
 def output_path(scenario: Scenario, override: str | Path | None = None) -> Path:
-    """Where a run writes by default: ``output.path`` with ``{name}`` filled in."""
+    """Where a run writes by default: ``output.path`` with ``{name}`` filled in.
+
+    The path is returned as written; :func:`run_to_file` refuses one from the
+    scenario that leaves its folder tree and ``outputs/``
+    (:func:`sim.results.guard.check_scenario_output`).
+    """
     if override is not None:
         return Path(override)
     return Path(str(scenario.data["output"]["path"]).replace("{name}", scenario.name))
@@ -179,9 +202,19 @@ def run_to_file(
     or Zarr for a ``.zarr`` path) as soon as it is simulated, so memory is
     bounded by one batch (sized from the available memory) whatever the number
     of replicas. The dataset returned reads lazily from the written file.
+
+    Without ``path``, the output is the scenario's ``output.path``, which
+    must lie inside the scenario's folder tree or under ``outputs/`` of the
+    current directory: a scenario from someone else cannot write elsewhere.
+    An existing output of a run (a regular file, a Zarr store that is not a
+    sweep store) is replaced; anything else there, or any file the run reads,
+    is refused before the run (:mod:`sim.results.guard`).
     """
     target = output_path(scenario, path)
+    if path is None:
+        check_scenario_output(scenario, target)
     model = prepare(scenario)
+    check_output(target, "zarr" if is_zarr(target) else "file", inputs=scenario_inputs(scenario))
     replicas = scenario.data["monte_carlo"]["replicas"]
     check_disk(model, replicas, target)
     return stream_to_file(model, target, batch_size=batch_size, progress=progress)
@@ -194,7 +227,15 @@ def stream_to_file(
     batch_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[xr.Dataset, Path]:
-    """Simulate batch by batch, appending each batch to ``target`` along ``replica``."""
+    """Simulate batch by batch, appending each batch to ``target`` along ``replica``.
+
+    ``target`` is checked as :func:`run_to_file` does (none of the scenario's
+    files, only an output of a run replaced) before anything is simulated.
+    """
+    check_output(
+        target, "zarr" if is_zarr(target) else "file", inputs=scenario_inputs(model.scenario)
+    )
+    check_batch_size(batch_size, origin="<override>")
     mc = model.scenario.data["monte_carlo"]
     count = mc["replicas"]
     size = fit_batch_size(model, batch_size or mc["batch_size"])
@@ -232,6 +273,14 @@ def fit_batch_size(model: Model, wanted: int) -> int:
     if available is None:
         return wanted
     allowed = float(model.scenario.data["monte_carlo"]["memory_limit"]) * available
-    # Both estimates grow linearly with the replicas of a batch.
-    per_replica = PEAK_FACTOR * output_bytes(model, 1) + batch_bytes(model, 1)
-    return max(1, min(wanted, int(allowed // per_replica)))
+
+    def fits(n: int) -> bool:
+        return PEAK_FACTOR * output_bytes(model, n) + batch_bytes(model, n) <= allowed
+
+    # The estimate grows with the batch (linearly, up to the solver's bounded Jacobian
+    # workspace): the largest batch that fits, by bisection.
+    low, high = 1, wanted
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid - 1)
+    return low

@@ -431,12 +431,46 @@ def format_report(sc: Scenario, result: CalibrationResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_calibrated(sc: Scenario, result: CalibrationResult, out: Path) -> tuple[Path, Path]:
-    """Write the calibrated variant (extends the original) and the report next to it."""
+def _calibrated_paths(out: Path) -> tuple[Path, Path]:
+    """The calibrated scenario and its fit report (``NAME.fit.md`` next to it)."""
+    return out, out.with_suffix(".fit.md")
+
+
+def check_calibrated_output(sc: Scenario, out: Path, *, overwrite: bool = False) -> None:
+    """Refuse a calibration output that is a file the calibration reads, or is not a new file.
+
+    The calibrated scenario and its report must be none of the scenario's
+    files (itself, the bases it extends, its data files), replace only a
+    regular file and only with ``overwrite``, and go in a writable folder
+    (:func:`sim.results.guard.check_output`).
+
+    Raises
+    ------
+    OutputError
+        Before anything is computed or written.
+    """
+    from sim.results.guard import check_output, scenario_inputs
+
+    inputs = scenario_inputs(sc)
+    for path in _calibrated_paths(Path(out)):
+        check_output(path, "file", inputs=inputs, overwrite=overwrite)
+
+
+def write_calibrated(
+    sc: Scenario, result: CalibrationResult, out: Path, *, overwrite: bool = True
+) -> tuple[Path, Path]:
+    """Write the calibrated variant (extends the original) and the report next to it.
+
+    Both are written atomically (a temporary file renamed); the outputs are
+    checked first (:func:`check_calibrated_output`), so a refusal or a failed
+    write leaves the previous files, if any, and no partial file.
+    """
+    from sim.results.write import discard, publish, temporary_path, write_failed
+
     if sc.path is None:
         raise ScenarioError("only a scenario read from a file can be extended by its calibration")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    check_calibrated_output(sc, out, overwrite=overwrite)
     base = os.path.relpath(Path(sc.path).resolve(), out.parent.resolve())
     variant = {
         "extends": base,
@@ -444,18 +478,46 @@ def write_calibrated(sc: Scenario, result: CalibrationResult, out: Path) -> tupl
                      "title": f"{sc.data['metadata']['title'] or sc.name} (calibrated)"},
         **result.data,
     }  # fmt: skip
+    out, report = _calibrated_paths(out)
     header = (
         f"# Written by `sim calibrate` from {sc.path.name}: fitted values of\n"
         + "".join(f"#   {p.key}\n" for p in result.parameters)
-        + f"# Fit report: {out.with_suffix('.fit.md').name}\n"
+        + f"# Fit report: {report.name}\n"
     )
     text = header + yaml.safe_dump(variant, sort_keys=False, default_flow_style=None, width=100)
-    report = out.with_suffix(".fit.md")
     for path, body in ((out, text), (report, format_report(sc, result))):
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(body, encoding="utf-8")
-        tmp.replace(path)
+        try:
+            tmp = temporary_path(path, directory=False)
+        except OSError as exc:
+            raise write_failed(path, exc) from exc
+        try:
+            tmp.write_text(body, encoding="utf-8")
+            publish(tmp, path)
+        except OSError as exc:
+            discard(tmp)
+            raise write_failed(path, exc) from exc
+        except BaseException:
+            discard(tmp)
+            raise
     return out, report
 
 
-__all__ = ["CalibrationResult", "calibrate", "format_report", "write_calibrated"]
+def data_outside(sc: Scenario, folder: Path) -> list[Path]:
+    """Data files of ``sc`` outside ``folder``'s tree: a variant written there needs --data-root."""
+    from sim.results.guard import DATA_KEYS, scenario_inputs
+
+    root = folder.resolve()
+    data = [
+        Path(p) for p, what in scenario_inputs(sc).items() if any(key in what for key in DATA_KEYS)
+    ]
+    return [p for p in data if root not in p.resolve().parents]
+
+
+__all__ = [
+    "CalibrationResult",
+    "calibrate",
+    "check_calibrated_output",
+    "data_outside",
+    "format_report",
+    "write_calibrated",
+]

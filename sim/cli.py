@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from sim import __version__
-from sim.api import load_scenario, output_path, prepare, run_to_file
+from sim.api import check_batch_size, load_scenario, prepare, run_to_file
 from sim.errors import SimError
 from sim.progress import ProgressBar
 from sim.scenario.load import dump_yaml, load_yaml_document
@@ -64,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     calibrate.add_argument(
         "--until", type=int, help="fit on targets up to this year; report the later ones"
+    )
+    calibrate.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the calibrated scenario and its fit report if they exist",
     )
     describe = sub.add_parser("describe", help="print the scenario resolved (extends, defaults)")
     describe.add_argument("scenario")
@@ -127,16 +132,34 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 0
         if args.command == "calibrate":
-            from sim.calibration import calibrate, format_report, write_calibrated
+            from sim.calibration import (
+                calibrate,
+                check_calibrated_output,
+                data_outside,
+                format_report,
+                write_calibrated,
+            )
 
             sc = load_scenario(args.scenario)
+            # Refused before the fit, not after minutes of it.
+            check_calibrated_output(sc, Path(args.output), overwrite=args.overwrite)
             result = calibrate(sc, until=args.until)
-            out, report = write_calibrated(sc, result, Path(args.output))
+            out, report = write_calibrated(sc, result, Path(args.output), overwrite=args.overwrite)
             if not args.quiet:
                 print(format_report(sc, result))
                 print(f"wrote {out} and {report}")
             for warning in result.warnings:
                 logging.getLogger("sim.calibration").warning(warning)
+            outside = data_outside(sc, out.parent)
+            if outside:
+                # Data roots are the scenario's own folder tree: an extended base does not
+                # open its folder, so the variant needs the original's data folder allowed.
+                logging.getLogger("sim.calibration").warning(
+                    "%s reads data outside its folder (%s); run it with --data-root %s",
+                    out,
+                    outside[0],
+                    outside[0].parent,
+                )
             return 0
         if args.command == "describe":
             print(dump_yaml(load_scenario(args.scenario).data), end="")
@@ -146,11 +169,13 @@ def main(argv: list[str] | None = None) -> int:
             replicas=args.replicas,
             seed=args.seed,
             data_roots=[Path(p) for p in args.data_root],
+            overrides_from="command line",
         )
-        target = output_path(sc, args.output)
+        check_batch_size(args.batch_size)
         started = time.perf_counter()
         bar = ProgressBar("replicas", enabled=False if args.quiet else None)
-        ds, path = run_to_file(sc, target, batch_size=args.batch_size, progress=bar)
+        # Without -o, the scenario's output.path (confined to its folder tree and outputs/).
+        ds, path = run_to_file(sc, args.output, batch_size=args.batch_size, progress=bar)
         elapsed = time.perf_counter() - started
         if not args.quiet:
             print(summary_table(ds, sc.data))

@@ -15,9 +15,31 @@ class SimError(Exception):
     """Root of every error that ``sim`` raises deliberately."""
 
 
-def _format_value(value: Any) -> str:
+def _format_value(value: Any, limit: int = 80) -> str:
     text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+#: Characters of a data file's content quoted in an error, at most.
+QUOTE_LIMIT = 40
+#: Suffixes of the tables a scenario reads (CSV, pymrio's tab-separated text).
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".tab")
+
+
+def shorten(text: object, limit: int = QUOTE_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters for a message (``...`` marks a cut).
+
+    Content of data files goes into messages only through this, :func:`quote`
+    or a :class:`DataFileError` value (cut the same way), so that an error
+    never prints more than a few words of a file.
+    """
+    shown = str(text)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
+def quote(text: object, limit: int = QUOTE_LIMIT) -> str:
+    """:func:`shorten`, in single quotes."""
+    return f"'{shorten(text, limit)}'"
 
 
 class ScenarioError(SimError):
@@ -61,6 +83,9 @@ class ScenarioError(SimError):
         self.show_value = show_value
         super().__init__(self.format())
 
+    #: Characters of the value shown, at most.
+    value_limit = 80
+
     def format(self) -> str:
         where = ""
         if self.file is not None:
@@ -72,10 +97,10 @@ class ScenarioError(SimError):
         if self.key is not None:
             detail = f"  key: {self.key}"
             if self.show_value and self.value is not None:
-                detail += f" = {_format_value(self.value)}"
+                detail += f" = {_format_value(self.value, self.value_limit)}"
             parts.append(detail)
         elif self.show_value and self.value is not None:
-            parts.append(f"  value: {_format_value(self.value)}")
+            parts.append(f"  value: {_format_value(self.value, self.value_limit)}")
         if self.allowed:
             parts.append(f"  allowed: {self.allowed}")
         if self.hint:
@@ -84,7 +109,21 @@ class ScenarioError(SimError):
 
 
 class DataFileError(ScenarioError):
-    """A CSV or other data file referenced by a scenario is invalid (``line`` is the row)."""
+    """A CSV or other data file referenced by a scenario is invalid (``line`` is the row).
+
+    The value is content of the file: it is shown cut to :data:`QUOTE_LIMIT`
+    characters, and only when the file is a table by its name
+    (:data:`TABLE_SUFFIXES`), so that a path pointed at some other file (a key,
+    a token, a configuration) does not print its content.
+    """
+
+    value_limit = QUOTE_LIMIT
+
+    def __init__(self, problem: str, **kwargs: Any) -> None:
+        file = kwargs.get("file")
+        if file is not None and not str(file).lower().endswith(TABLE_SUFFIXES):
+            kwargs["show_value"] = False
+        super().__init__(problem, **kwargs)
 
 
 class ConvergenceError(SimError):

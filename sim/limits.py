@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from sim.engine.model import Model
-from sim.kernels.gravity import DENSE_NEWTON_LIMIT
+from sim.kernels.equilibrium import DENSE_SPENDING_LIMIT, JACOBIAN_BATCH_ELEMENTS
 
 #: Peak memory of a run relative to its output (batches, concatenation, derived variables).
 PEAK_FACTOR = 2.5
@@ -38,12 +38,14 @@ def output_bytes(model: Model, replicas: int) -> int:
         + n_r * n_r * n_s  # capital flow by project sector
         + 2 * n_r * n_r  # other and total capital flow
         + 4 * n_r * n_s  # jobs
+        + 2 * n_r * n_s  # value added, employment
+        + 4 * n_r  # tariff revenue, GDP, real wage
         + n_r * n_r  # migration
         + n_r  # wage
         + 6  # projects by stage
         + 1  # solver iterations
     )
-    per_year = pairs + n_r * n_r + 4 * n_r
+    per_year = pairs + n_r * n_r + 6 * n_r
     floats = replicas * (t * per_period + y * per_year)
     return 8 * floats + replicas * t * n_p  # project stages are int8
 
@@ -53,14 +55,19 @@ def batch_bytes(model: Model, batch: int) -> int:
     n_r, n_s, n_p = model.shape
     t = model.calendar.periods
     rs = n_r * n_s
+    markets = model.labour_markets.count
     floats = batch * (
         t * (n_r * n_s + n_r * n_r * n_s + n_r * n_r)  # growth, trend and other-investment paths
         + 12 * n_r * n_r * n_s  # cost, state and solver temporaries
-        # Newton's Jacobian and its solve: dense (one sector), or by sector blocks
-        + (3 * rs * rs if rs <= DENSE_NEWTON_LIMIT or n_s == 1 else 8 * n_s * n_r * (n_r + 2))
+        # Newton's Jacobian over the labour markets, and the dense spending system
+        + 3 * markets * markets
+        + (3 * rs * rs if rs <= DENSE_SPENDING_LIMIT else 0)
         + 17 * n_p  # project state, and the stage events' work list (5 dates per project)
     )
-    return 8 * floats
+    # The Jacobian's perturbed points are evaluated in chunks of bounded size (about ten
+    # arrays of the chunk's points), whatever the batch.
+    points = batch * markets * (n_r * rs + (rs * rs if rs <= DENSE_SPENDING_LIMIT else 0))
+    return 8 * (floats + 10 * min(points, JACOBIAN_BATCH_ELEMENTS))
 
 
 def available_memory() -> int | None:

@@ -38,8 +38,10 @@ TEST_FILES = [
     "tests/test_hostile_input.py",
     "tests/test_invariants.py",
     "tests/test_atomic_write.py",
+    "tests/test_output_safety.py",
     "tests/test_sweep_dask.py",
     "tests/test_sweep_faults.py",
+    "tests/test_sweep_resume.py",
 ]
 #: Areas in the order of the page, with the sentence that introduces each.
 AREAS = {
@@ -83,6 +85,18 @@ AREAS = {
         "(tests/test_hostile_input.py; the loader-level cases are in tests/test_load.py and "
         "tests/test_data.py)."
     ),
+    "outputs, writers and command-line arguments": (
+        "Outputs every writer must refuse, and command-line values that must be refused "
+        "(tests/test_output_safety.py): an output that is one of the command's inputs (the "
+        "scenario, a base it extends, a data file, a compared run, the sweep store; by path, "
+        "`./` spelling, symlink or hard link), something not of the writer's own kind (a "
+        "folder of other files, a sweep store, devices, pipes, sockets), an `output.path` "
+        "from a scenario outside its tree and `outputs/`, a read-only folder, data read "
+        "through an `extends` base elsewhere or quoted from a file that is not a table, and "
+        "out-of-range `--seed`, `--replicas`, `--batch-size`, `--confidence`, `--resamples` "
+        "and `--at`. Allowed outcome: a three-part error (what, allowed, fix), exit status 2, "
+        "no traceback, and nothing written or replaced."
+    ),
     "invariants on random valid scenarios": (
         "Random valid variations of the tiny scenario (growth, elasticities, trade costs, "
         "pipelines, projects, portfolios, policies, closure, numeraire; 3 replicas, 12 to 15 "
@@ -113,6 +127,16 @@ AREAS = {
         "what is kept and how to resume; the batches finished before the fault are kept "
         "and equal to an uninterrupted run's, and the resumed store is byte for byte the "
         "uninterrupted one."
+    ),
+    "faults: sweep start and resume (clients at once, moved folders, markers, job submission)": (
+        "`sim sweep` started twice at once on one new store (two processes 0 to 0.5 s "
+        "apart), resumed after its project folder was renamed, resumed and planned with an "
+        "empty or torn batch marker, and run with `--slurm` where `sbatch` fails at once (a "
+        "fake `sbatch` on PATH) (tests/test_sweep_resume.py). Allowed outcomes: every batch "
+        "computed once and the store byte for byte an uninterrupted run's (the second client "
+        "refused, or finding every batch done), finished batches kept, an unreadable marker "
+        "named in a warning and its batch computed again; a refused submission stops at once "
+        "with sbatch's message as a three-part error, exit status 2, no traceback."
     ),
 }
 

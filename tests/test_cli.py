@@ -67,13 +67,14 @@ def test_run_data_error_exits_2_and_creates_no_folder(
 def test_run_write_failure_leaves_no_temporary_file(
     tiny_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # The target is a folder, so the final rename fails after the file was written.
+    # The target is a folder: a file output does not replace it (refused before the run,
+    # where the final rename used to fail after the file was written).
     target = tmp_path / "taken"
     target.mkdir()
     code = main(["run", str(tiny_path), "-o", str(target), "--replicas", "2"])
     captured = capsys.readouterr()
     assert code == 2
-    assert f"could not write {target}" in captured.err
+    assert f"will not write the output {target}: it exists and is a folder" in captured.err
     assert "Traceback" not in captured.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
     assert list(target.iterdir()) == []

@@ -391,7 +391,13 @@ def test_base_data_files_resolve_next_to_base(tiny_dir: Path) -> None:
 
 
 def test_variant_in_subfolder_reads_base_data(tiny_dir: Path) -> None:
+    # The base lies above the variant's folder: extending it does not open its folder
+    # (issue 13), so its data is read once that folder is allowed with --data-root.
     (tiny_dir / "variants").mkdir()
     variant = tiny_dir / "variants" / "v.yaml"
     variant.write_text("extends: ../tiny.yaml\ntrade:\n  closure: additive\n", encoding="utf-8")
-    assert load_scenario_data(load_scenario(variant)).trade[1, 0, 0] == 50.0
+    with pytest.raises(ScenarioError, match="outside the scenario's folder tree") as info:
+        load_scenario_data(load_scenario(variant))
+    assert f"allow it with --data-root {tiny_dir.resolve()}" in str(info.value)
+    sc = load_scenario(variant, data_roots=[tiny_dir])
+    assert load_scenario_data(sc).trade[1, 0, 0] == 50.0

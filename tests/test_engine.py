@@ -15,7 +15,7 @@ import xarray as xr
 import sim.api as api
 from sim.engine.model import draw_batch
 from sim.engine.simulate import BatchSimulation, simulate_batch
-from sim.kernels.gravity import cost_weights, solve_gravity
+from sim.kernels.equilibrium import solve_equilibrium
 from sim.scenario.load import load_scenario_document
 
 
@@ -158,9 +158,10 @@ def test_static_ge_matches_first_period_after_a_cost_change(tiny_path: Path) -> 
     cost = np.ones((1, 3, 3, 2))
     cost[0, 0, 1, :] = cost[0, 1, 0, :] = (1 + 0.01 * 0.5) / (1 + 0.01 * 2)
     theta = np.array([[4.0, 3.0]])
-    static = solve_gravity(
-        model.baseline, cost_weights(cost, theta), theta, np.ones((1, 3, 2)), tol=1e-13
-    )
+    static = solve_equilibrium(
+        model.baseline, theta, model.labour_markets, cost_change=cost, tol=1e-13,
+        deficit_closure=model.deficit_closure,
+    )  # fmt: skip
     period = ds.trade.sel(time="2022-01-01").isel(replica=0).values  # a year: flows per year
     np.testing.assert_allclose(period, static.trade[0], rtol=1e-10)
     before = ds.trade.sel(time="2021-01-01").isel(replica=0).values

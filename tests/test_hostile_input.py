@@ -414,8 +414,8 @@ def test_dict_scenario_cannot_read_outside_its_base_dir(tiny_path: Path, tmp_pat
 
 
 def test_a_base_elsewhere_does_not_open_its_parents(tmp_path: Path) -> None:
-    # A variant may read the data its base names next to the base, but the
-    # base's folder does not open the folders above it.
+    # A variant reads the data its base names next to the base once the base's
+    # folder is allowed (--data-root), and that folder does not open the folders above it.
     shared = tmp_path / "shared"
     base_dir = shared / "base"
     shutil.copytree(TINY_DIR, base_dir)
@@ -425,13 +425,13 @@ def test_a_base_elsewhere_does_not_open_its_parents(tmp_path: Path) -> None:
     mine.mkdir()
     variant = mine / "v.yaml"
     variant.write_text("extends: ../shared/base/tiny.yaml\n", encoding="utf-8")
-    assert prepare(load_scenario(variant)).flows.shape == (3, 3, 2)
+    assert prepare(load_scenario(variant, data_roots=[base_dir])).flows.shape == (3, 3, 2)
     variant.write_text(
         "extends: ../shared/base/tiny.yaml\ntrade:\n  baseline: {file: ../shared/secret.csv}\n",
         encoding="utf-8",
     )
     with pytest.raises(ScenarioError, match="outside the scenario's folder tree") as info:
-        prepare(load_scenario(variant))
+        prepare(load_scenario(variant, data_roots=[base_dir]))
     assert info.value.file == str(variant)
     assert info.value.line == 3
     record(AREA, "variant reads above its base's folder", "ScenarioError at the key and line")

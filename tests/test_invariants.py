@@ -328,7 +328,16 @@ def expected_run(model: Model, batch: Batch) -> Expected:
     io = doc["input_output"]
     if io["induced"]:
         lam, beta = io["labour_income_share"], io["consumption_propensity"]
-        alpha = expenditure_s / expenditure_s.sum(axis=1, keepdims=True)  # (R, S)
+        # Households spend by final-demand shares at purchaser prices (tariffs included).
+        tariff = np.zeros_like(flows)
+        for rule in doc.get("trade_costs", {}).get("tariffs", []):
+            origins = [REGIONS.index(r) for r in np.atleast_1d(rule["origin"])]
+            for j in [REGIONS.index(r) for r in np.atleast_1d(rule["destination"])]:
+                for i in origins:
+                    if i != j:
+                        tariff[i, j] = rule["rate"]
+        purchases = (flows * (1.0 + tariff)).sum(axis=0)
+        alpha = purchases / purchases.sum(axis=1, keepdims=True)  # (R, S)
         closed = np.zeros((n_r * n_s + n_r, n_r * n_s + n_r))
         closed[: n_r * n_s, : n_r * n_s] = big_a
         for r in range(n_r):
@@ -446,7 +455,9 @@ def test_invariants_hold_on_random_valid_scenarios(doc: dict[str, Any]) -> None:
         close(earned.sum(axis=2) / step, expected.supply, "world numeraire: output at base prices")
     else:
         r = REGIONS.index(numeraire)
-        price_index = spent[:, :, r] / ds.real_income.values[:, :, r]
+        # Income is spending at producer prices plus the tariffs paid on it (revenue).
+        income = spent[:, :, r] + ds.tariff_revenue.values[:, :, r]
+        price_index = income / ds.real_income.values[:, :, r]
         close(price_index, np.ones_like(price_index), f"numeraire {numeraire}: its CPI")
     checked.append(f"numeraire ({'world' if numeraire == 'world' else 'region'})")
 

@@ -74,7 +74,7 @@ def test_key_structure_is_consistent(key: Key) -> None:
     if key.type == "section":
         assert not any(c in PATTERNS or c == LIST_ITEM for c in key.children), key.path
     if key.by is not None:
-        assert key.by in ("region", "sector") and key.type in ("number", "fixed"), key.path
+        assert key.by in ("region", "sector") and key.type in ("number", "fixed", "enum"), key.path
     assert not (key.required and key.has_default), f"{key.path} is required and has a default"
     if key.minimum is not None or key.maximum is not None:
         assert key.type in NUMERIC, f"{key.path} ({key.type}) has a range"

@@ -357,11 +357,12 @@ def test_store_error_on_a_dask_worker_is_returned_not_raised(
     """
     from sim.sweep.execute import run_batch_on_worker
     from sim.sweep.runner import Job
-    from sim.sweep.store import open_or_create
+    from sim.sweep.store import locked_store
 
     plan = make_plan(read_sweep(LHS))
     out = tmp_path / "worker.zarr"
-    open_or_create(plan, out)
+    with locked_store(plan, out):
+        pass
     monkeypatch.setattr(zarr_local, "_put", DiskFull(out, batch=0, allow=0, code=errno.ENOSPC))
     result = run_batch_on_worker(Job.from_plan(plan, out), 0)
     assert type(result) is SimError

@@ -15,8 +15,9 @@ from scipy import stats
 import sim
 from sim.api import load_scenario, prepare, simulate
 from sim.cli import main
+from sim.sweep import make_plan, read_sweep
 from sim.sweep.plan import scenario_at
-from sim.sweep.store import client_lock
+from sim.sweep.store import locked_store
 from tests.test_sweep_support import (
     SWEEPS,
     TINY,
@@ -211,9 +212,13 @@ def test_a_second_client_on_the_same_store_is_refused(
 ) -> None:
     out = tmp_path / "busy.zarr"
     shutil.copytree(lhs_store, out)
-    with client_lock(out):
+    with locked_store(make_plan(read_sweep(LHS)), out) as resumed:
+        assert resumed
         assert sweep(str(LHS), "-o", str(out)) == 2
-    assert f"another `sim sweep` is filling {out}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: another `sim sweep` is filling {out}"), err
+    assert "  allowed: one `sim sweep` client per store at a time" in err
+    assert "  fix: wait for it to finish" in err
 
 
 def test_saltelli_and_morris_stores_carry_what_the_analysis_needs(tmp_path: Path) -> None:

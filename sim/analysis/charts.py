@@ -82,7 +82,10 @@ def _thousands(ax: Axes) -> None:
 
 
 def _save(fig: Figure, path: str | Path) -> Path:
+    from sim.results.guard import check_replaceable
+
     target = Path(path)
+    check_replaceable(target, "file")  # a chart replaces a file, never a folder or a device
     target.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(target, dpi=DPI, facecolor="white")
     return target

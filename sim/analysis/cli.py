@@ -34,13 +34,17 @@ def _selection(items: list[str]) -> dict[str, list[str]]:
 
 def _compare(args: argparse.Namespace) -> int:
     from sim.analysis.compare import compare, format_comparison
+    from sim.results.guard import check_output
     from sim.results.write import write_netcdf
 
+    inputs = {args.base: "the base run", args.variant: "the variant run"}
+    if args.output:  # refused before the comparison, not after it
+        check_output(args.output, "file", inputs=inputs, overwrite=args.overwrite)
     cmp = compare(args.base, args.variant, paired=not args.unpaired, targets=args.target)
     if not args.quiet:
         print(format_comparison(cmp, years=args.year or None, band=args.band / 100.0))
     if args.output:
-        path = write_netcdf(cmp, args.output)
+        path = write_netcdf(cmp, args.output, inputs=inputs, overwrite=args.overwrite)
         if not args.quiet:
             print(f"\nwrote {path}")
     return 0
@@ -105,9 +109,11 @@ def format_sensitivity(res: xr.Dataset) -> str:
 def _sensitivity(args: argparse.Namespace) -> int:
     from sim.analysis import charts
     from sim.analysis.results import open_results, reporting_pairs
-    from sim.analysis.sensitivity import sensitivity
+    from sim.analysis.sensitivity import check_bootstrap, parse_at, sensitivity
+    from sim.results.guard import check_output, output_failed
     from sim.results.write import write_netcdf
 
+    check_bootstrap(args.confidence, args.resamples)
     store = Path(args.store)
     ds = open_results(store)
     if args.output not in ds.data_vars:
@@ -126,7 +132,20 @@ def _sensitivity(args: argparse.Namespace) -> int:
         last = ds[axis].values[-1]
         at: int | str = int(last) if axis == "year" else str(last)[:10]
     else:
-        at = int(args.at) if axis == "year" else args.at
+        at = parse_at(args.at, axis)
+    folder = Path(args.out_dir) if args.out_dir else store.parent / f"{store.stem}_sensitivity"
+    chart = "sobol" if str(ds.attrs.get("sweep_design")) == "saltelli" else "morris"
+    names = {
+        "table": folder / "sensitivity.nc",
+        "at": folder / f"sensitivity_{at}.nc",
+        "bars": folder / f"{chart}_{at}.png",
+        "lines": folder / "sensitivity_over_time.png",
+    }
+    # Every output checked before the indices are computed: nothing is written on a refusal.
+    inputs = {store: "the sweep store"}
+    check_output(folder, "folder", inputs=inputs)
+    for path in names.values():
+        check_output(path, "file", inputs=inputs, overwrite=args.overwrite)
     common: dict[str, Any] = {
         "selection": selection,
         "confidence": args.confidence,
@@ -134,23 +153,28 @@ def _sensitivity(args: argparse.Namespace) -> int:
     }
     over_time = sensitivity(ds, args.output, **common)
     at_date = sensitivity(ds, args.output, at=at, **common)
-    folder = Path(args.out_dir) if args.out_dir else store.parent / f"{store.stem}_sensitivity"
-    folder.mkdir(parents=True, exist_ok=True)
-    nc = write_netcdf(over_time, folder / "sensitivity.nc")
-    write_netcdf(at_date, folder / f"sensitivity_{at}.nc")
     label = f"{args.output} " + ", ".join(f"{k}={'+'.join(v)}" for k, v in selection.items())
-    if "S1" in at_date:
-        bars = charts.sobol_chart(
-            at_date, folder / f"sobol_{at}.png", f"Sobol' indices of {label.strip()} in {at}"
+    current = folder
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        nc = write_netcdf(over_time, names["table"])
+        write_netcdf(at_date, names["at"])
+        current = names["bars"]
+        if "S1" in at_date:
+            bars = charts.sobol_chart(
+                at_date, names["bars"], f"Sobol' indices of {label.strip()} in {at}"
+            )
+        else:
+            bars = charts.morris_chart(
+                at_date, names["bars"], f"Morris screening of {label.strip()} in {at}"
+            )
+        what = "Total Sobol' index" if "ST" in over_time else "Morris mu*"
+        current = names["lines"]
+        lines = charts.sensitivity_time_chart(
+            over_time, names["lines"], f"{what} for {label.strip()} over time"
         )
-    else:
-        bars = charts.morris_chart(
-            at_date, folder / f"morris_{at}.png", f"Morris screening of {label.strip()} in {at}"
-        )
-    what = "Total Sobol' index" if "ST" in over_time else "Morris mu*"
-    lines = charts.sensitivity_time_chart(
-        over_time, folder / "sensitivity_over_time.png", f"{what} for {label.strip()} over time"
-    )
+    except OSError as exc:
+        raise output_failed(current, exc) from exc
     if not args.quiet:
         print(format_sensitivity(at_date))
         print(f"\nwrote {nc}, {bars.name} and {lines.name} in {folder}")
@@ -163,7 +187,12 @@ def _report(args: argparse.Namespace) -> int:
     run = Path(args.run)
     folder = Path(args.out_dir) if args.out_dir else run.parent / f"{run.stem}_report"
     page = write_report(
-        run, folder, compare_with=args.compare, paired=not args.unpaired, targets=args.target
+        run,
+        folder,
+        compare_with=args.compare,
+        paired=not args.unpaired,
+        targets=args.target,
+        overwrite=args.overwrite,
     )
     if not args.quiet:
         pngs = sorted(p.name for p in folder.glob("*.png"))
@@ -219,6 +248,7 @@ def register(subparsers: Any) -> None:
         help="central band of the change to show, percent (default 90)",
     )
     p.add_argument("-o", "--output", help="write the comparison dataset to this NetCDF file")
+    p.add_argument("--overwrite", action="store_true", help="replace the -o file if it exists")
     p.set_defaults(handler=_compare)
 
     p = subparsers.add_parser(
@@ -246,9 +276,14 @@ def register(subparsers: Any) -> None:
         "--at",
         help="year (or date for per-period outputs) of the table and bar chart (default: the last)",
     )
-    p.add_argument("--confidence", type=float, default=0.95, help="bootstrap interval level")
-    p.add_argument("--resamples", type=int, default=999, help="bootstrap resamples")
+    p.add_argument(
+        "--confidence", type=float, default=0.95, help="bootstrap interval level, in (0, 1)"
+    )
+    p.add_argument("--resamples", type=int, default=999, help="bootstrap resamples, 2 or more")
     p.add_argument("-o", "--out-dir", help="folder for the results (default: STORE_sensitivity)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace results of an earlier run in the folder"
+    )
     p.set_defaults(handler=_sensitivity)
 
     p = subparsers.add_parser(
@@ -272,6 +307,9 @@ def register(subparsers: Any) -> None:
         "-o",
         "--out-dir",
         help="folder for report.html and the PNGs (default: RUN_report next to the run)",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier report in the folder"
     )
     p.set_defaults(handler=_report)
 

@@ -14,12 +14,22 @@ class AnalysisError(SimError):
         What is wrong, in one sentence.
     hint
         How to fix it.
+    allowed
+        What would be accepted.
     """
 
-    def __init__(self, problem: str, hint: str | None = None) -> None:
+    def __init__(
+        self, problem: str, hint: str | None = None, *, allowed: str | None = None
+    ) -> None:
         self.problem = problem
         self.hint = hint
-        super().__init__(problem if hint is None else f"{problem}\n  fix: {hint}")
+        self.allowed = allowed
+        text = problem
+        if allowed is not None:
+            text += f"\n  allowed: {allowed}"
+        if hint is not None:
+            text += f"\n  fix: {hint}"
+        super().__init__(text)
 
 
 class PairingError(AnalysisError):

@@ -225,6 +225,7 @@ def write_report(
     compare_with: str | Path | xr.Dataset | None = None,
     paired: bool = True,
     targets: Sequence[str] = (),
+    overwrite: bool = True,
 ) -> Path:
     """Write the charts of a run as PNG files and one self-contained HTML page.
 
@@ -239,17 +240,62 @@ def write_report(
         minus ``compare_with``, replica by replica.
     paired, targets
         Passed to :func:`sim.analysis.compare.compare`.
+    overwrite
+        Whether an earlier report in the folder (its ``report.html``) may be
+        replaced.
 
     Returns
     -------
     Path
         The HTML page.
+
+    Raises
+    ------
+    OutputError
+        Before anything is written, if the folder is a run it reads, is not a
+        folder, cannot be written, or (without ``overwrite``) holds a report;
+        or if a file cannot be written.
     """
+    from sim.results.guard import output_failed
+
+    folder = Path(out_dir)
+    _check_report_outputs(run, compare_with, folder, overwrite=overwrite)
+    try:
+        return _write_report(run, folder, compare_with=compare_with, paired=paired, targets=targets)
+    except OSError as exc:
+        raise output_failed(Path(exc.filename) if exc.filename else folder, exc) from exc
+
+
+def _check_report_outputs(
+    run: str | Path | xr.Dataset,
+    compare_with: str | Path | xr.Dataset | None,
+    folder: Path,
+    *,
+    overwrite: bool,
+) -> None:
+    from sim.results.guard import check_output
+
+    inputs = {
+        path: what
+        for path, what in ((run, "the run"), (compare_with, "the compared run"))
+        if isinstance(path, (str, Path))
+    }
+    check_output(folder, "folder", inputs=inputs)
+    check_output(folder / PAGE, "file", inputs=inputs, overwrite=overwrite)
+
+
+def _write_report(
+    run: str | Path | xr.Dataset,
+    folder: Path,
+    *,
+    compare_with: str | Path | xr.Dataset | None,
+    paired: bool,
+    targets: Sequence[str],
+) -> Path:
     from sim.analysis import charts
     from sim.analysis.compare import compare, paired_change
 
     ds = as_dataset(run)
-    folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     pairs = reporting_pairs(ds) if "pair" in ds.coords else []
     pngs = charts.run_charts(ds, folder, pairs)

@@ -29,6 +29,7 @@ read over time or at one date.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import warnings
@@ -42,6 +43,7 @@ import xarray as xr
 
 from sim.analysis.errors import AnalysisError
 from sim.analysis.results import as_dataset, is_sweep, select
+from sim.errors import quote
 
 log = logging.getLogger(__name__)
 
@@ -275,11 +277,81 @@ def morris_effects(
     return out
 
 
+#: Most bootstrap resamples accepted: the resampled statistics are held in memory at once.
+MAX_RESAMPLES = 100_000
+
+
+def check_bootstrap(confidence: Any, n_resamples: Any) -> None:
+    """Refuse a confidence level or a number of resamples the bootstrap cannot use.
+
+    Raises
+    ------
+    AnalysisError
+        For a level outside (0, 1) (a percentage such as 95 is named as
+        such) or a number of resamples that is not a whole number from 2 to
+        :data:`MAX_RESAMPLES`.
+    """
+    if (
+        isinstance(confidence, bool)
+        or not isinstance(confidence, (int, float, np.floating))
+        or not 0 < float(confidence) < 1
+    ):
+        percent = isinstance(confidence, (int, float)) and 1 < float(confidence) < 100
+        raise AnalysisError(
+            f"the confidence level {confidence!r} is not a probability",
+            hint=f"write it as a fraction: --confidence {float(confidence) / 100:g}"
+            if percent
+            else "give a level such as --confidence 0.95",
+            allowed="a number strictly between 0 and 1 (0.95 for 95 % intervals)",
+        )
+    if (
+        isinstance(n_resamples, bool)
+        or not isinstance(n_resamples, (int, np.integer))
+        or not 2 <= int(n_resamples) <= MAX_RESAMPLES
+    ):
+        raise AnalysisError(
+            f"cannot draw {n_resamples!r} bootstrap resamples",
+            hint="give --resamples 999 (the default), or fewer for a quicker, rougher interval",
+            allowed=f"a whole number from 2 to {MAX_RESAMPLES:,}",
+        )
+
+
+def parse_at(at: int | str, axis: str) -> int | str:
+    """``--at`` read for a ``year`` axis (a year) or a ``time`` axis (a year or YYYY-MM-DD).
+
+    Raises
+    ------
+    AnalysisError
+        If it is neither.
+    """
+    text = str(at).strip()
+    if axis == "year":
+        if text.isascii() and text.isdigit() and len(text) == 4:
+            return int(text)
+        raise AnalysisError(
+            f"--at {quote(text)} is not a year",
+            hint="give a year of the sweep, e.g. --at 2030",
+            allowed="a year written as four digits",
+        )
+    if text.isascii() and text.isdigit() and len(text) == 4:
+        return text
+    try:
+        if len(text) == 10:
+            return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        pass
+    raise AnalysisError(
+        f"--at {quote(text)} is not a year or a date",
+        hint="give a year (--at 2030) or a date of the sweep (--at 2030-06-30)",
+        allowed="a year as four digits, or a date as YYYY-MM-DD",
+    )
+
+
 def _at(da: xr.DataArray, at: int | str | None) -> xr.DataArray:
     if at is None:
         return da
     if "year" in da.dims:
-        year = int(at)
+        year = int(parse_at(at, "year"))
         if year not in da["year"].values:
             raise AnalysisError(
                 f"no year {year} in the sweep",
@@ -287,6 +359,7 @@ def _at(da: xr.DataArray, at: int | str | None) -> xr.DataArray:
             )
         return da.sel(year=[year])
     if "time" in da.dims:
+        at = parse_at(at, "time")
         stamp = np.datetime64(str(at)) if len(str(at)) > 4 else np.datetime64(f"{at}-01-01")
         return da.sel(time=[stamp], method="pad")
     raise AnalysisError(f"'{da.name}' has no year or time dimension to pick a date from")
@@ -333,6 +406,7 @@ def sensitivity(
         If the store is not a sweep, the design gives no indices, or the output
         or selection does not exist.
     """
+    check_bootstrap(confidence, n_resamples)
     ds = as_dataset(store)
     if not is_sweep(ds):
         raise AnalysisError(
@@ -482,4 +556,11 @@ def _check_saltelli(x: FloatArray, n: int, d: int) -> None:
             )
 
 
-__all__ = ["morris_effects", "sensitivity", "sobol_from_saltelli"]
+__all__ = [
+    "MAX_RESAMPLES",
+    "check_bootstrap",
+    "morris_effects",
+    "parse_at",
+    "sensitivity",
+    "sobol_from_saltelli",
+]

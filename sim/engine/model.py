@@ -24,16 +24,24 @@ from sim.engine.random import PROJECT, Streams
 from sim.errors import DataFileError, NumericalError, ScenarioError
 from sim.kernels import leontief
 from sim.kernels.draws import quantile
-from sim.kernels.gravity import GravityBaseline, build_gravity_baseline
+from sim.kernels.equilibrium import (
+    EquilibriumBaseline,
+    LabourMarkets,
+    build_equilibrium_baseline,
+    build_labour_markets,
+    remove_deficits,
+)
 from sim.kernels.stages import StageDates, draw_stage_dates
 from sim.scenario.data import ScenarioData
-from sim.scenario.validate import Scenario
+from sim.scenario.validate import Scenario, region_setting
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 log = logging.getLogger(__name__)
 
 STAGE_KEYS = ("financed", "construction", "operating")
+#: trade.closure -> the equilibrium kernel's deficit closure.
+DEFICIT_CLOSURE = {"ratio": "ratio", "additive": "fixed", "zero": "zero"}
 PIPELINE_DEFAULTS = {
     "to_financing": 1.0,
     "to_construction": 0.5,
@@ -93,10 +101,14 @@ class Model:
     regions: list[str]
     sectors: list[str]
     flows: FloatArray  # (R, R, S) balanced baseline, money per year
-    baseline: GravityBaseline
+    baseline: EquilibriumBaseline
+    labour_markets: LabourMarkets
+    # The same markets in full employment: the path without shocks that anchors real wages.
+    path_markets: LabourMarkets | None
     balance_report: dict[str, float]
     leontief: FloatArray  # (RS, RS)
     leontief_closed: FloatArray  # (RS, RS) industry block of the Type II inverse
+    employment: FloatArray  # (R, S) persons employed at the start
     employment_coef: FloatArray  # (R, S) persons per (money per year) of output at the start
     sourcing_goods: FloatArray  # (R_host, RS): investment-goods demand per unit capex spending
     projects: list[Project]
@@ -107,6 +119,7 @@ class Model:
     migration: list[dict[str, Any]]
     intensity_year: int
     numeraire: int | None
+    deficit_closure: str
     hashes: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -318,7 +331,21 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
     t = sc.data["time"]
     cal = build_calendar(t["start"], t["end"], t["step"])
     flows, report = balance_trade(sc, data.trade)
-    baseline = build_gravity_baseline(flows)
+    costs = sc.data["trade_costs"]
+    tariffs = [
+        Rule(_flow_mask(regions, sectors, r), r["rate"], f"trade_costs.tariffs[{i}].rate")
+        for i, r in enumerate(costs["tariffs"])
+    ]
+    base_tariff = np.zeros((n_r, n_r, n_s))
+    for rule in tariffs:
+        base_tariff = np.where(rule.mask, float(rule.value), base_tariff)
+    baseline = build_equilibrium_baseline(flows, base_tariff)
+    labour_markets = _labour_markets(sc)
+    path_markets = (
+        build_labour_markets(n_s, labour_markets.mobile, np.zeros(n_r))
+        if (labour_markets.elasticity > 0).any()
+        else None
+    )
     zero_output = np.argwhere(baseline.output <= 0)
     if zero_output.size:
         r, s = zero_output[0]
@@ -337,8 +364,18 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
         a_mrio = leontief.technical_coefficients(data.mrio.Z, data.mrio.x)
     else:
         assert data.coefficients is not None  # check_input_output guarantees one source
-        a_mrio = leontief.mrio_from_national(data.coefficients, baseline.shares)
+        a_mrio = leontief.mrio_from_national(data.coefficients, _sourcing(baseline))
     lmat = leontief.leontief_inverse(a_mrio)
+    if sc.data["trade"]["linkages"]:
+        baseline = _with_linkages(sc, baseline, a_mrio, report)
+    if sc.data["trade"]["closure"] == "zero":
+        # Caliendo & Parro's first solve, at the elasticities' central values.
+        theta = np.array(
+            [_central(sc.data["trade"]["elasticity"], s) - 1.0 for s in sectors], dtype=float
+        )
+        baseline = remove_deficits(baseline, theta)
+        flows = baseline.trade
+    sourcing = _sourcing(baseline)
     labour_share = _by_region(io["labour_income_share"], regions)
     propensity = _by_region(io["consumption_propensity"], regions)
     if io["induced"]:
@@ -348,7 +385,7 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
             income[r, r * n_s : (r + 1) * n_s] = labour_share[r]
             # Household r spends by its expenditure shares, sourced by trade shares.
             consumption[:, r] = (
-                propensity[r] * baseline.alpha[r][None, :] * baseline.shares[:, r, :]
+                propensity[r] * baseline.final_share[r][None, :] * sourcing[:, r, :]
             ).reshape(-1)
         try:
             lstar = leontief.closed_leontief_inverse(a_mrio, income, consumption)[
@@ -387,16 +424,11 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
     mix = np.array([io["investment_mix"].get(s, 0.0) for s in sectors])
     sourcing_goods = np.zeros((n_r, n_r * n_s))
     for h in range(n_r):
-        sourcing_goods[h] = (mix[None, :] * baseline.shares[:, h, :]).reshape(-1)
+        sourcing_goods[h] = (mix[None, :] * sourcing[:, h, :]).reshape(-1)
 
-    costs = sc.data["trade_costs"]
     border = [
         Rule(_flow_mask(regions, sectors, r), r["days"], f"trade_costs.border_days[{i}].days")
         for i, r in enumerate(costs["border_days"])
-    ]
-    tariffs = [
-        Rule(_flow_mask(regions, sectors, r), r["rate"], f"trade_costs.tariffs[{i}].rate")
-        for i, r in enumerate(costs["tariffs"])
     ]
     trends = [
         Rule(_flow_mask(regions, sectors, r), r["rate"], f"trade_costs.trend[{i}].rate")
@@ -425,9 +457,12 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
         sectors=sectors,
         flows=flows,
         baseline=baseline,
+        labour_markets=labour_markets,
+        path_markets=path_markets,
         balance_report=report,
         leontief=lmat,
         leontief_closed=lstar,
+        employment=emp,
         employment_coef=employment_coef,
         sourcing_goods=sourcing_goods,
         projects=_expand_projects(sc, cal),
@@ -438,8 +473,83 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
         migration=list(sc.data["labour"]["migration"]),
         intensity_year=int(inv.get("intensity_year") or cal.starts[0].year),
         numeraire=None if numeraire == "world" else regions.index(numeraire),
+        deficit_closure=DEFICIT_CLOSURE[sc.data["trade"]["closure"]],
         hashes=dict(data.hashes),
     )
+
+
+def _sourcing(baseline: EquilibriumBaseline) -> FloatArray:
+    """(R, R, S) origin shares of each destination's purchases at producer prices.
+
+    Suppliers receive purchases net of tariffs, so the input-output satellite sources
+    inputs, capex goods and consumption with these shares (Chenery-Moses).
+    """
+    bought = baseline.trade.sum(axis=0, keepdims=True)
+    out: FloatArray = np.divide(
+        baseline.trade, bought, out=np.zeros_like(baseline.trade), where=bought > 0
+    )
+    return out
+
+
+def _labour_markets(sc: Scenario) -> LabourMarkets:
+    """The regions' labour markets from labour.mobility, labour.closure and the elasticity."""
+    lab = sc.data["labour"]
+    mobile = [m == "mobile" for m in region_setting(sc, lab["mobility"])]
+    elasticity = [
+        0.0 if c == "full_employment" else math.inf if c == "fixed_real_wage" else float(e)
+        for c, e in zip(
+            region_setting(sc, lab["closure"]),
+            region_setting(sc, lab["supply_elasticity"]),
+            strict=True,
+        )
+    ]
+    return build_labour_markets(
+        len(sc.sector_ids), np.array(mobile, dtype=bool), np.array(elasticity)
+    )
+
+
+def _central(spec: Any, sector: str) -> float:
+    """A sector's value of a key given as a number, a distribution or a map by sector."""
+    value = spec[sector] if isinstance(spec, dict) and "dist" not in spec else spec
+    if isinstance(value, dict):
+        from sim.kernels.draws import mean
+
+        return mean(value["dist"], {k: v for k, v in value.items() if k != "dist"})
+    return float(value)
+
+
+def _with_linkages(
+    sc: Scenario, baseline: EquilibriumBaseline, a_mrio: FloatArray, report: dict[str, float]
+) -> EquilibriumBaseline:
+    r"""The baseline with input-output linkages: input shares from the IO coefficients.
+
+    Input shares are the coefficients of the input-output table summed over the
+    supplying regions, :math:`\gamma_{jts} = \sum_i A_{(i,s),(j,t)}`, and the
+    value-added share is the rest, :math:`\beta_{jt} = 1 - \sum_s \gamma_{jts}`.
+    Where the trade table's spending on a sector is below the intermediate use the
+    coefficients imply, the tables disagree: the input shares of that sector are
+    scaled down in that region until its final demand is zero (the shortfall
+    becomes value added), and the gap is reported (``baseline_balance``).
+    """
+    regions, sectors = sc.region_ids, sc.sector_ids
+    n_r, n_s = len(regions), len(sectors)
+    # A[(i, s), (j, t)] -> gamma[j, t, s]: input s per unit of output of (j, t).
+    gamma = a_mrio.reshape(n_r, n_s, n_r, n_s).sum(axis=0).transpose(1, 2, 0).copy()
+    output = baseline.output
+    intermediate = np.einsum("jts,jt->js", gamma, output)  # (j, s) use of input s
+    excess = intermediate > baseline.spending
+    for j, s in zip(*np.nonzero(excess), strict=True):
+        gap = intermediate[j, s] / baseline.spending[j, s] - 1.0
+        report[f"{regions[j]}.{sectors[s]}.intermediate_use_gap"] = float(gap)
+        log.warning(
+            "input-output coefficients imply %s buys %.4g of %s as inputs, more than the "
+            "trade table's spending %.4g (%.1f%% more); its input shares are scaled down "
+            "to leave no final demand (docs/model.md)",
+            regions[j], intermediate[j, s], sectors[s], baseline.spending[j, s], 100 * gap,
+        )  # fmt: skip
+        gamma[j, :, s] *= baseline.spending[j, s] / intermediate[j, s]
+    beta = 1.0 - gamma.sum(axis=2)
+    return build_equilibrium_baseline(baseline.trade, baseline.tariff, beta, gamma)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from sim.engine.model import Batch, Model
 from sim.errors import ConvergenceError, NumericalError
-from sim.kernels.gravity import cost_weights, extrapolate_prices, solve_gravity
+from sim.kernels.equilibrium import extrapolate_unknowns, solve_equilibrium, unknowns_of
 from sim.kernels.migration import migration_flows
 from sim.kernels.stages import ABANDONED, CONSTRUCTION, OPERATING, STAGES
 
@@ -40,6 +40,10 @@ def output_shapes(model: Model) -> dict[str, tuple[int, ...]]:
         "price_index": (n_r,),
         "capital_flow_projects": (n_r, n_r, n_s),
         "capital_flow_other": (n_r, n_r),
+        "value_added": (n_r, n_s),
+        "tariff_revenue": (n_r,),
+        "employment": (n_r, n_s),
+        "real_wage": (n_r,),
         "jobs": (n_r, n_s, len(JOB_KINDS)),
         "migration": (n_r, n_r),
         "wage": (n_r,),
@@ -103,9 +107,10 @@ class BatchSimulation:
         self.iceberg = np.ones((n, n_r, n_r, n_s))
         self.log_trend = np.zeros((n, n_r, n_r, n_s))
         self.migration_cap = batch.migration_cap.copy()
-        # The solver's warm start: the equilibrium prices of the last two periods.
-        self.price = np.ones((n, n_r, n_s))
-        self.price_before = self.price
+        # The solver's warm start: the equilibrium unknowns of the last two periods.
+        self.unknowns = np.zeros((n, model.labour_markets.count))
+        self.unknowns_before = self.unknowns
+        self.path_unknowns = self.path_before = self.unknowns
         self.prev_jobs = np.zeros((n, n_r))
         # Where each project's quantities go: (host, sector), (investor, host, sector), host.
         # Sums over projects are bincounts over (replica, cell), not one-hot matmuls:
@@ -129,9 +134,7 @@ class BatchSimulation:
         self.growth_level = np.exp(
             np.concatenate([np.zeros_like(log_growth[:, :1]), log_growth[:, :-1]], axis=1)
         )
-        self.base_cost = (1.0 + batch.tariff) * (
-            1.0 + batch.cost_per_day[:, None, None, :] * batch.border_days
-        )
+        self.base_cost = 1.0 + batch.cost_per_day[:, None, None, :] * batch.border_days
         # np.full, not np.zeros: it touches every page now, in order. np.zeros maps pages
         # lazily, and the first writes of each period, one row per replica T periods
         # apart, would then fault a page per replica (measured: ~5 % of a seed run).
@@ -164,6 +167,13 @@ class BatchSimulation:
         self.change_pairs = owner[due][order]
         self.change_bounds = np.searchsorted(dates[due][order], np.arange(periods + 1))
         self.stage_changed()
+
+    def persons(self, change: FloatArray, market_change: FloatArray) -> FloatArray:
+        """Persons employed, (N, R, S), from the equilibrium's employment changes."""
+        markets = self.model.labour_markets
+        # A mobile region has one labour market: the first of its sectors' markets.
+        region_market = market_change[:, markets.group[:, 0]]  # (N, R)
+        return _persons(self.model.employment, markets.mobile, change, region_market)
 
     # -- events ------------------------------------------------------------------------------
     def apply_stage_changes(self, period: int) -> None:
@@ -228,10 +238,11 @@ class BatchSimulation:
         out = self.out
         if k > 0:
             self.log_trend += b.trend[:, k - 1] * dt
+        # Iceberg costs (policies, trend, border days) change relative to the baseline;
+        # tariffs are tariffs, with revenue (sim.kernels.equilibrium).
         cost = (
             self.iceberg
             * np.exp(self.log_trend)
-            * (1.0 + self.tariff)
             * (1.0 + b.cost_per_day[:, None, None, :] * self.border_days)
             / self.base_cost
         )
@@ -243,16 +254,39 @@ class BatchSimulation:
         added = plant.reshape(n, n_r, n_s)
         quantity = self.growth_level[:, k] + added / self.y0[None]
 
-        sol = solve_gravity(
+        trade = model.scenario.data["trade"]
+        target = None
+        if model.path_markets is not None:
+            # Fixed real wages and labour supply are anchored at the real wages of the
+            # path without the scenario's shocks (growth only, full employment), so that
+            # employment answers trade costs, policies and plants, not growth.
+            path = solve_equilibrium(
+                model.baseline,
+                b.theta,
+                model.path_markets,
+                productivity=self.growth_level[:, k],
+                deficit_closure=model.deficit_closure,
+                numeraire=model.numeraire,
+                guess=extrapolate_unknowns(self.path_unknowns, self.path_before),
+                tol=trade["tolerance"],
+                max_iter=trade["max_iterations"],
+            )
+            self.path_before = self.path_unknowns
+            self.path_unknowns = unknowns_of(path, model.path_markets)
+            target = path.real_wage.reshape(n, -1)[:, model.labour_markets.first_cell]
+        sol = solve_equilibrium(
             model.baseline,
-            cost_weights(cost, b.theta),
             b.theta,
-            quantity,
-            closure=model.scenario.data["trade"]["closure"],
+            model.labour_markets,
+            cost_change=cost,
+            tariff=self.tariff,
+            productivity=quantity,
+            real_wage_target=target,
+            deficit_closure=model.deficit_closure,
             numeraire=model.numeraire,
-            price_guess=extrapolate_prices(self.price, self.price_before),
-            tol=model.scenario.data["trade"]["tolerance"],
-            max_iter=model.scenario.data["trade"]["max_iterations"],
+            guess=extrapolate_unknowns(self.unknowns, self.unknowns_before),
+            tol=trade["tolerance"],
+            max_iter=trade["max_iterations"],
         )
         if not sol.converged.all():
             bad = int(np.argmin(sol.converged))
@@ -260,12 +294,12 @@ class BatchSimulation:
                 f"the trade equilibrium did not converge in period {model.calendar.starts[k]} "
                 f"(replica {b.first + bad}): max relative excess demand "
                 f"{sol.residual[bad]:.3g} after {sol.iterations} iterations\n"
-                f"  allowed: below trade.tolerance = {model.scenario.data['trade']['tolerance']:g}\n"
+                f"  allowed: below trade.tolerance = {trade['tolerance']:g}\n"
                 "  fix: raise trade.max_iterations, loosen trade.tolerance, or check for "
                 "extreme trade-cost shocks or elasticities"
             )
-        self.price_before = self.price
-        self.price = sol.price
+        self.unknowns_before = self.unknowns
+        self.unknowns = unknowns_of(sol, model.labour_markets)
 
         # Output per worker grows from the start (employment coefficients of the
         # input-output table) and from the intensity year (project job intensities).
@@ -287,9 +321,15 @@ class BatchSimulation:
         jobs[..., 2] = (indirect_out * coef).reshape(n, n_r, n_s)
         jobs[..., 3] = (induced_out * coef).reshape(n, n_r, n_s)
 
-        # Wages follow output per member of the labour force; migration answers gaps and jobs.
-        income = sol.output.sum(axis=2)
-        wage = b.wage0 * (income / self.y0.sum(axis=1)[None]) / (1.0 + b.labour_force) ** (k * dt)
+        # Employment in persons: the labour force grows; the equilibrium moves it between
+        # sectors and, under a fixed real wage or elastic supply, in and out of work.
+        employment = (
+            self.persons(sol.employment, sol.employment_group)
+            * ((1.0 + b.labour_force) ** (k * dt))[:, :, None]
+        )
+        # The average wage is the wage bill per person employed.
+        bill = sol.value_added.sum(axis=2) / model.baseline.value_added.sum(axis=1)[None]
+        wage = b.wage0 * bill / (employment.sum(axis=2) / model.employment.sum(axis=1)[None])
         total_jobs = jobs.sum(axis=(2, 3))
         new_jobs = total_jobs - self.prev_jobs
         self.prev_jobs = total_jobs
@@ -305,9 +345,13 @@ class BatchSimulation:
 
         out["trade"][:, k] = sol.trade * dt
         out["output"][:, k] = sol.output * dt
-        out["price"][:, k] = sol.price
-        out["expenditure"][:, k] = sol.expenditure * dt
-        out["price_index"][:, k] = sol.price_index
+        out["price"][:, k] = sol.unit_cost
+        out["expenditure"][:, k] = sol.income * dt
+        out["price_index"][:, k] = sol.cpi
+        out["value_added"][:, k] = sol.value_added * dt
+        out["tariff_revenue"][:, k] = sol.tariff_revenue * dt
+        out["employment"][:, k] = employment
+        out["real_wage"][:, k] = wage / b.wage0 / sol.cpi
         out["capital_flow_projects"][:, k] = self.capital_cells * dt
         out["capital_flow_other"][:, k] = b.other_investment[:, k] * dt
         out["wage"][:, k] = wage
@@ -315,6 +359,24 @@ class BatchSimulation:
         out["projects_by_stage"][:, k] = self.stage_counts
         out["solver_iterations"][:, k] = sol.replica_iterations
         check_period(model, b, out, k)
+
+
+def _persons(
+    base: FloatArray, mobile: NDArray[np.bool_], change: FloatArray, market: FloatArray
+) -> FloatArray:
+    """Persons employed by region and sector, (N, R, S), at the start's labour force.
+
+    The equilibrium's employment change is in wage-bill units (the baseline's sector
+    wages). Where labour is sector-specific it applies to each sector's persons; where
+    it is mobile the region's change (its one market, ``market``) sets the total and
+    the sectors' changes set the split, so that full employment keeps the region's
+    persons whatever the sector wage differentials of the data.
+    """
+    moved = base[None] * change
+    share = moved / moved.sum(axis=2, keepdims=True)
+    total = base.sum(axis=1)[None] * market
+    persons: FloatArray = np.where(mobile[None, :, None], share * total[:, :, None], moved)
+    return persons
 
 
 def _group_sum(values: FloatArray, cells: NDArray[np.int64], n: int, size: int) -> FloatArray:
@@ -329,6 +391,10 @@ _AXES = {
     "output": ("region", "sector"),
     "price": ("region", "sector"),
     "expenditure": ("region",),
+    "value_added": ("region", "sector"),
+    "tariff_revenue": ("region",),
+    "employment": ("region", "sector"),
+    "real_wage": ("region",),
     "capital_flow_projects": ("origin", "destination", "sector"),
     "capital_flow_other": ("origin", "destination"),
     "jobs": ("region", "sector", "kind"),

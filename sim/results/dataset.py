@@ -80,6 +80,7 @@ def build_dataset(
     expenditure = arrays["expenditure"]
     real_income = expenditure / arrays["price_index"]
     real_change = 100.0 * (real_income / real_income[:, :1] - 1.0)
+    gdp = arrays["value_added"].sum(-1) + arrays["tariff_revenue"]
 
     def annual(values: FloatArray, how: str) -> FloatArray:
         out = []
@@ -103,13 +104,27 @@ def build_dataset(
         "exports": ((*r_t, "region"), trade.sum(-1).sum(3) - np.einsum("ntiis->nti", trade),
                     {"units": flow, "long_name": "exports to all other regions"}),
         "output": ((*r_t, "region", "sector"), arrays["output"],
-                   {"units": flow, "long_name": "gross output value"}),
+                   {"units": flow, "long_name": "gross output value (producer prices)"}),
         "factory_gate_price": ((*r_t, "region", "sector"), arrays["price"],
-                               {"units": "1", "long_name": "factory-gate price relative to the start (world-output or regional CPI numeraire)"}),
+                               {"units": "1", "long_name": "factory-gate price (unit cost) relative to the start (world value-added or regional CPI numeraire)"}),
         "real_income": ((*r_t, "region"), real_income,
-                        {"units": flow, "long_name": "real income: expenditure deflated by the consumer price index change"}),
+                        {"units": flow, "long_name": "real income: income (value added, tariff revenue and deficit) deflated by the consumer price index change"}),
         "real_income_change": ((*r_t, "region"), real_change,
                                {"units": "percent", "long_name": "real income change since the first period (welfare, includes growth)"}),
+        "value_added": ((*r_t, "region", "sector"), arrays["value_added"],
+                        {"units": flow, "long_name": "value added (the wage bill: labour is the only factor)"}),
+        "tariff_revenue": ((*r_t, "region"), arrays["tariff_revenue"],
+                           {"units": flow, "long_name": "tariff revenue of the importing region (rebated to its households)"}),
+        "gdp": ((*r_t, "region"), gdp,
+                {"units": flow, "long_name": "gross domestic product: value added plus tariff revenue"}),
+        "gdp_annual": (("replica", "year", "region"), annual(gdp, "sum"),
+                       {"units": flow_year, "long_name": "annual gross domestic product (sum over the year)"}),
+        "employment": ((*r_t, "region", "sector"), arrays["employment"],
+                       {"units": "persons", "long_name": "employment in the equilibrium under the region's labour closure (average over the period)"}),
+        "employment_annual": (("replica", "year", "region"), annual(arrays["employment"].sum(3), "mean"),
+                              {"units": "persons", "long_name": "employment in the equilibrium (average over the year)"}),
+        "real_wage": ((*r_t, "region"), arrays["real_wage"],
+                      {"units": "1", "long_name": "average wage deflated by the consumer price index, relative to the start"}),
         "capital_flow_projects": ((*r_t, "origin", "destination", "sector"), arrays["capital_flow_projects"],
                                   {"units": flow, "long_name": "capex of listed projects disbursed, investor (origin) to host (destination)"}),
         "capital_flow_other": ((*r_t, "origin", "destination"), arrays["capital_flow_other"],

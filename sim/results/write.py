@@ -2,6 +2,8 @@
 
 A process killed while writing leaves the previous file (or none), never a
 truncated one: :func:`os.replace` is atomic on POSIX within one filesystem.
+Before anything is written, :mod:`sim.results.guard` checks that the output
+is none of the inputs and replaces only its own kind of output.
 
 Two steps make every write here, and are public so that other writers (the
 streamed Zarr output of :mod:`sim.api`) follow the same rules:
@@ -34,6 +36,7 @@ from pathlib import Path
 import xarray as xr
 
 from sim.errors import SimError
+from sim.results.guard import Inputs, check_output
 
 #: Suffix of a temporary file or folder being written.
 TMP_SUFFIX = ".tmp"
@@ -289,9 +292,32 @@ def write_failed(target: Path, exc: OSError) -> SimError:
     )
 
 
-def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write ``ds`` as NetCDF-4 (h5netcdf) to ``path`` atomically; return the path."""
+def write_netcdf(
+    ds: xr.Dataset, path: str | Path, *, inputs: Inputs | None = None, overwrite: bool = True
+) -> Path:
+    """Write ``ds`` as NetCDF-4 (h5netcdf) to ``path`` atomically; return the path.
+
+    Parameters
+    ----------
+    ds
+        The dataset.
+    path
+        The file; an existing regular file is replaced (unless ``overwrite``
+        is False), anything else there is refused (:mod:`sim.results.guard`).
+    inputs
+        Files the caller read, which the output must not be (path -> what it is).
+    overwrite
+        Whether an existing file may be replaced.
+
+    Raises
+    ------
+    OutputError
+        If the output may not be written there; nothing is written.
+    SimError
+        If writing fails (the previous file, if any, is kept).
+    """
     target = Path(path)
+    check_output(target, "file", inputs=inputs, overwrite=overwrite)
     encoding = {
         name: {"zlib": True, "complevel": 1}
         for name, var in ds.data_vars.items()
@@ -313,12 +339,18 @@ def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     return target
 
 
-def write_zarr(ds: xr.Dataset, path: str | Path) -> Path:
+def write_zarr(
+    ds: xr.Dataset, path: str | Path, *, inputs: Inputs | None = None, overwrite: bool = True
+) -> Path:
     """Write ``ds`` as a Zarr store at ``path`` atomically (a temporary folder renamed).
 
-    An existing store at ``path`` is replaced only once the new one is complete.
+    An existing store at ``path`` is replaced only once the new one is complete;
+    a folder that is not a Zarr store, a sweep store or anything but a folder
+    is refused (:mod:`sim.results.guard`), as are ``inputs`` (see
+    :func:`write_netcdf`).
     """
     target = Path(path)
+    check_output(target, "zarr", inputs=inputs, overwrite=overwrite)
     try:
         tmp = temporary_path(target, directory=True)
     except OSError as exc:
@@ -336,11 +368,13 @@ def write_zarr(ds: xr.Dataset, path: str | Path) -> Path:
     return target
 
 
-def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
+def write_dataset(
+    ds: xr.Dataset, path: str | Path, *, inputs: Inputs | None = None, overwrite: bool = True
+) -> Path:
     """Write NetCDF, or Zarr when the path ends in ``.zarr``."""
     if str(path).rstrip("/").endswith(".zarr"):
-        return write_zarr(ds, path)
-    return write_netcdf(ds, path)
+        return write_zarr(ds, path, inputs=inputs, overwrite=overwrite)
+    return write_netcdf(ds, path, inputs=inputs, overwrite=overwrite)
 
 
 __all__ = [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import difflib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from sim.errors import DataFileError
+from sim.errors import DataFileError, quote, shorten
 from sim.scenario.files import sha256_file
 from sim.scenario.mrio import (
     MRIOTable,
@@ -76,13 +77,25 @@ def _read_rows(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str
         ) from None
     missing = [c for c in columns if c not in header]
     if missing:
+        # The first line is not the header of this table, so the file may be anything (a
+        # key, a token): its content is not quoted, only header names close to a missing one.
+        close = {
+            c: found[0]
+            for c in missing
+            if (found := difflib.get_close_matches(c, header, n=1, cutoff=0.75))
+        }
+        hint = "fix the header row"
+        if close:
+            hint += ": " + ", ".join(
+                f"did you mean {c!r} instead of {quote(h)}?" for c, h in close.items()
+            )
         raise DataFileError(
-            f"missing column(s) {', '.join(missing)}",
+            f"missing column(s) {', '.join(missing)} in the header "
+            f"(its first line has {len(header)} field{'s' if len(header) != 1 else ''})",
             file=str(path),
             line=1,
-            value=",".join(header),
             allowed=f"columns {', '.join(columns)}",
-            hint="fix the header row",
+            hint=hint,
         )
     rows = []
     number = 1
@@ -137,7 +150,7 @@ def _number(path: Path, line: int, column: str, text: str, *, minimum: float = 0
 def _index(path: Path, line: int, column: str, text: str, ids: list[str], what: str) -> int:
     if text not in ids:
         raise DataFileError(
-            f"unknown {what} '{text}' in column '{column}'",
+            f"unknown {what} {quote(text)} in column '{column}'",
             file=str(path),
             line=line,
             value=text,
@@ -209,7 +222,8 @@ def load_trade_table(
         years = sorted({r[lay.year] for _, r in rows})
         if len(years) > 1:
             raise DataFileError(
-                f"the file holds several years ({', '.join(years[:5])}...) and no year was chosen",
+                f"the file holds several years ({', '.join(shorten(y) for y in years[:5])}...) "
+                "and no year was chosen",
                 file=str(path),
                 allowed="one year of data, or trade.baseline.year naming the year to read",
                 hint="add trade.baseline.year: YEAR to the scenario",
@@ -255,7 +269,8 @@ def load_trade_table(
         key = (row[lay.origin], row[lay.destination], sector_code)
         if key in seen:
             raise DataFileError(
-                f"duplicate row for {key[0]} -> {key[1]}{', ' + key[2] if key[2] else ''} "
+                f"duplicate row for {shorten(key[0])} -> {shorten(key[1])}"
+                f"{', ' + shorten(key[2]) if key[2] else ''} "
                 f"(first on line {seen[key]})",
                 file=str(path),
                 line=line,
@@ -312,7 +327,7 @@ def load_coefficients_table(path: Path, regions: list[str], sectors: list[str]) 
         key = (row["region"], row["input"], row["output"])
         if key in seen:
             raise DataFileError(
-                f"duplicate row for region {key[0]}, {key[1]} -> {key[2]} "
+                f"duplicate row for region {shorten(key[0])}, {shorten(key[1])} -> {shorten(key[2])} "
                 f"(first on line {seen[key]})",
                 file=str(path),
                 line=line,

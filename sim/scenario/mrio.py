@@ -29,7 +29,7 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import NDArray
 
-from sim.errors import DataFileError, NumericalError
+from sim.errors import DataFileError, NumericalError, quote
 from sim.kernels import leontief
 from sim.scenario.files import sha256_file
 
@@ -222,7 +222,7 @@ def _numbers(path: Path, line: int, cells: list[str], columns: list[Label]) -> F
                 float(cell)
             except ValueError:
                 raise DataFileError(
-                    f"column '{_show(column)}' is not a number",
+                    f"column {quote(_show(column))} is not a number",
                     file=str(path),
                     line=line,
                     value=cell,
@@ -232,7 +232,7 @@ def _numbers(path: Path, line: int, cells: list[str], columns: list[Label]) -> F
     if not np.all(np.isfinite(row)):
         j = int(np.argmin(np.isfinite(row)))
         raise DataFileError(
-            f"column '{_show(columns[j])}' is not a finite number",
+            f"column {quote(_show(columns[j]))} is not a finite number",
             file=str(path),
             line=line,
             value=cells[j],
@@ -420,7 +420,7 @@ def _check_rows(table: _Table, expected: list[Label], what: str) -> None:
             )
         if label != expected[k]:
             raise DataFileError(
-                f"row {k + 1} of {what} is '{_show(label)}', expected '{_show(expected[k])}'",
+                f"row {k + 1} of {what} is {quote(_show(label))}, expected {quote(_show(expected[k]))}",
                 file=str(table.path),
                 line=table.lines[k],
                 value=_show(label),
@@ -430,7 +430,7 @@ def _check_rows(table: _Table, expected: list[Label], what: str) -> None:
     if len(table.rows) < len(expected):
         raise DataFileError(
             f"{what} has {len(table.rows)} rows, Z has {len(expected)}: "
-            f"row '{_show(expected[len(table.rows)])}' is missing",
+            f"row {quote(_show(expected[len(table.rows)]))} is missing",
             file=str(table.path),
             line=table.lines[-1] + 1 if table.lines else None,
             allowed="the rows of Z, in the same order",
@@ -447,9 +447,9 @@ def _check_columns(table: _Table, expected: list[Label], what: str) -> None:
                 pairs = zip(label, expected[j], strict=False)
                 level = next((i for i, (a, b) in enumerate(pairs) if a != b), 0)
             detail = (
-                f"is '{_show(label)}', expected '{_show(expected[j])}'"
+                f"is {quote(_show(label))}, expected {quote(_show(expected[j]))}"
                 if j < len(expected)
-                else f"'{_show(label)}' is one more than the {len(expected)} rows of Z"
+                else f"{quote(_show(label))} is one more than the {len(expected)} rows of Z"
             )
             raise DataFileError(
                 f"column {j + 1} of {what} {detail}",
@@ -461,7 +461,7 @@ def _check_columns(table: _Table, expected: list[Label], what: str) -> None:
     if len(table.columns) < len(expected):
         raise DataFileError(
             f"{what} has {len(table.columns)} columns, Z has {len(expected)} rows: "
-            f"column '{_show(expected[len(table.columns)])}' is missing",
+            f"column {quote(_show(expected[len(table.columns)]))} is missing",
             file=str(table.path),
             line=table.column_lines[0],
             allowed="one column per row of Z, in the same order (Z must be square)",
@@ -508,7 +508,7 @@ def _grid(table: _Table) -> tuple[list[str], list[str]]:
         expected = (regions[k // size], sectors[k % size])
         if k >= len(table.rows):
             raise DataFileError(
-                f"Z has no row for '{_show(expected)}': the rows must cover every "
+                f"Z has no row for {quote(_show(expected))}: the rows must cover every "
                 "region x sector pair",
                 file=str(table.path),
                 line=table.lines[-1] + 1,
@@ -516,7 +516,7 @@ def _grid(table: _Table) -> tuple[list[str], list[str]]:
             )
         if table.rows[k] != expected:
             raise DataFileError(
-                f"row {k + 1} of Z is '{_show(table.rows[k])}', expected '{_show(expected)}'",
+                f"row {k + 1} of Z is {quote(_show(table.rows[k]))}, expected {quote(_show(expected))}",
                 file=str(table.path),
                 line=table.lines[k],
                 value=_show(table.rows[k]),
@@ -537,7 +537,7 @@ def _check_z(z: _Table) -> tuple[list[str], list[str]]:
     for k, label in enumerate(z.rows):
         if label in first:
             raise DataFileError(
-                f"row {k + 1} of Z repeats '{_show(label)}' (first on line "
+                f"row {k + 1} of Z repeats {quote(_show(label))} (first on line "
                 f"{z.lines[first[label]]})",
                 file=str(z.path),
                 line=z.lines[k],
@@ -561,7 +561,7 @@ def _check_z(z: _Table) -> tuple[list[str], list[str]]:
     if negative.size:
         i, j = negative[0]
         raise DataFileError(
-            f"negative intermediate flow from '{_show(z.rows[i])}' to '{_show(z.columns[j])}'",
+            f"negative intermediate flow from {quote(_show(z.rows[i]))} to {quote(_show(z.columns[j]))}",
             file=str(z.path),
             line=z.lines[i],
             value=float(z.values[i, j]),
@@ -593,7 +593,7 @@ def _assemble(
     if np.any(x < 0):
         i = int(np.argmin(x))
         raise DataFileError(
-            f"total output of '{_show(z.rows[i])}' is negative (Z row sum + final demand)",
+            f"total output of {quote(_show(z.rows[i]))} is negative (Z row sum + final demand)",
             file=str(y.path),
             line=y.lines[i],
             value=float(x[i]),
@@ -615,7 +615,7 @@ def _assemble(
         if bad.size:
             i = int(bad[0])
             raise DataFileError(
-                f"the table does not balance: total output of '{_show(z.rows[i])}' is "
+                f"the table does not balance: total output of {quote(_show(z.rows[i]))} is "
                 f"{given[i]:.12g} but Z row sum + final demand is {x[i]:.12g} "
                 f"(relative difference {gap[i] / scale[i]:.3g})",
                 file=str(x_table.path),
@@ -655,7 +655,7 @@ def _satellite_rows(table: _Table, extension: str) -> dict[str, int]:
         name = f"{extension}/{_show(label)}"
         if name in names:
             raise DataFileError(
-                f"satellite '{name}' appears twice (first on line {table.lines[names[name]]})",
+                f"satellite {quote(name)} appears twice (first on line {table.lines[names[name]]})",
                 file=str(table.path),
                 line=table.lines[k],
                 value=_show(label),
@@ -847,7 +847,7 @@ def _split_label(path: Path, line: int, text: str) -> Label:
     region, sep, sector = text.partition(":")
     if not sep or not region.strip() or not sector.strip():
         raise DataFileError(
-            f"label '{text}' is not 'region:sector'",
+            f"label {quote(text)} is not 'region:sector'",
             file=str(path),
             line=line,
             value=text,
@@ -945,7 +945,7 @@ def read_csv_matrices(
             name = f"{extension}/{label[0]}"
             if name in satellites:
                 raise DataFileError(
-                    f"satellite '{name}' appears twice",
+                    f"satellite {quote(name)} appears twice",
                     file=str(table.path),
                     line=line,
                     value=label[0],
@@ -969,7 +969,7 @@ def _concordance(
     for label in labels:
         if label not in mapping:
             raise DataFileError(
-                f"{what} '{label}' of the table is not mapped to a target {what}",
+                f"{what} {quote(label)} of the table is not mapped to a target {what}",
                 value=label,
                 allowed=f"a target for every {what} of the table: {_listing(labels)}",
                 hint=f"add '{label}' to the {what} map",

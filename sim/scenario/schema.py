@@ -126,7 +126,8 @@ def iter_keys(node: Key | None = None) -> list[Key]:
 
 def _type_label(key: Key) -> str:
     if key.type == "enum":
-        return "enum: " + " \\| ".join(key.values)
+        label = "enum: " + " \\| ".join(key.values)
+        return label + (f" (or map by {key.by})" if key.by else "")
     label = key.type
     if key.type == "number":
         label = "number or distribution"

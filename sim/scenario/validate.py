@@ -25,7 +25,7 @@ import numpy as np
 from sim.errors import ScenarioError
 from sim.kernels.draws import FAMILIES
 from sim.scenario.load import LoadedDocument, get_origin
-from sim.scenario.schema import LIST_ITEM, PATTERNS, Key, load_schema
+from sim.scenario.schema import LIST_ITEM, PATTERNS, Key, load_schema, split_path
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -79,7 +79,8 @@ class Scenario:
         file, line = self.where(key)
         if file is None and self.files:
             file = self.files[-1]
-        return ScenarioError(problem, file=file, line=line, key=key, value=value, **kwargs)
+        # Line 0: a value not written in a file (a dict given to sim.run, a command-line override).
+        return ScenarioError(problem, file=file, line=line or None, key=key, value=value, **kwargs)
 
     def resolve_file(self, key: str, value: str, *, folder: bool = False) -> Path:
         """Resolve a data-file path relative to the file that wrote ``key``, inside allowed roots."""
@@ -88,12 +89,24 @@ class Scenario:
         target = (base / value).resolve()
         roots = [self.data_root.resolve(), *(r.resolve() for r in self.extra_roots)]
         if not any(target == root or root in target.parents for root in roots):
+            hint = "move the file next to the scenario, or allow its folder with --data-root"
+            if (
+                file
+                and not file.startswith("<")
+                and Path(file).resolve() != (self.path.resolve() if self.path else None)
+            ):
+                # Written in an extends base: its folder is not opened by being extended.
+                hint = (
+                    f"the path is written in {file}, a base this scenario extends; its folder "
+                    f"is not an allowed data folder by itself: allow it with --data-root "
+                    f"{Path(file).resolve().parent}, or move the data next to the scenario"
+                )
             raise self.error(
                 "data file lies outside the scenario's folder tree",
                 key,
                 value,
-                allowed=f"files under {roots[0]}",
-                hint="move the file next to the scenario, or allow its folder with --data-root",
+                allowed="files under " + " or ".join(str(r) for r in dict.fromkeys(roots)),
+                hint=hint,
             )
         if not (target.is_dir() if folder else target.is_file()):
             raise self.error(
@@ -188,7 +201,7 @@ class _Walker:
                 return [self.node(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
             return value
         if (
-            kind in ("number", "fixed")
+            kind in ("number", "fixed", "enum")
             and schema.by
             and isinstance(value, dict)
             and "dist" not in value
@@ -197,8 +210,10 @@ class _Walker:
             out = {}
             for key, sub in value.items():
                 self.check_id_in(str(key), ids, schema.by, f"{path}.{key}")
-                out[str(key)] = self.number(
-                    schema, sub, f"{path}.{key}", allow_dist=kind == "number"
+                out[str(key)] = (
+                    self.scalar(schema, sub, f"{path}.{key}")
+                    if kind == "enum"
+                    else self.number(schema, sub, f"{path}.{key}", allow_dist=kind == "number")
                 )
             missing = [i for i in ids if i not in out]
             if missing:
@@ -402,7 +417,20 @@ class _Walker:
         if kind == "integer":
             if isinstance(value, bool) or not isinstance(value, int):
                 raise self.fail("expected a whole number", path, value, allowed="an integer")
-            self.real(schema, value, path)
+            low, high = schema.minimum, schema.maximum
+            if (low is not None and value < low) or (high is not None and value > high):
+                # Whole bounds written out: 1.84467e+19 would not show why 2**64 is refused.
+                shown = [
+                    "-inf" if low is None else f"{int(low)}",
+                    "inf" if high is None else f"{int(high)}",
+                ]
+                raise self.fail(
+                    "value out of range",
+                    path,
+                    value,
+                    allowed=f"a whole number from {shown[0]} to {shown[1]}",
+                    hint="give a whole number in that range",
+                )
             return value
         if kind == "date":
             return self.date(value, path)
@@ -671,6 +699,27 @@ def check_regions_complete(sc: Scenario) -> None:
             )
 
 
+def region_setting(sc: Scenario, value: Any) -> list[Any]:
+    """A setting given once for all regions or as a mapping by region, in region order."""
+    if isinstance(value, dict):
+        return [value[r] for r in sc.region_ids]
+    return [value] * len(sc.region_ids)
+
+
+def check_labour(sc: Scenario) -> None:
+    """Some region's labour is scarce: a fixed real wage everywhere has no equilibrium."""
+    closure = sc.data["labour"]["closure"]
+    if all(c == "fixed_real_wage" for c in region_setting(sc, closure)):
+        raise sc.error(
+            "every region fixes its real wage, so nothing bounds world employment "
+            "(labour is the only factor of production)",
+            "labour.closure",
+            closure,
+            allowed="full_employment or elastic in at least one region",
+            hint="give the rest of the world full_employment, e.g. {ROW: full_employment, ...}",
+        )
+
+
 def check_migration(sc: Scenario) -> None:
     """Migration corridors join two different regions."""
     for i, m in enumerate(sc.data["labour"]["migration"]):
@@ -714,9 +763,29 @@ CHECKS: tuple[Callable[[Scenario], None], ...] = (
     check_input_output,
     check_shares,
     check_regions_complete,
+    check_labour,
     check_migration,
     check_policies,
 )
+
+
+def validate_value(key: str, value: Any, *, origin: str = "<override>") -> Any:
+    """Check one value against the schema's ``key`` as if it were written in a file.
+
+    For values that reach the engine without passing through a scenario
+    document (a command-line ``--batch-size``): the same types and bounds as
+    in a file, and the same error, located at ``origin``.
+
+    Raises
+    ------
+    ScenarioError
+        If the value is not allowed for ``key``.
+    """
+    schema = load_schema()
+    for part in split_path(key):
+        schema = schema.children[part]
+    sc = Scenario(data={}, origins={key: (origin, 0)}, files=[], path=None, data_root=Path.cwd())
+    return _Walker(sc).node(schema, value, key)
 
 
 def validate_scenario(
@@ -736,15 +805,17 @@ def validate_scenario(
     data = copy.deepcopy(document.data)
     data.pop("extends", None)
     root = data_root or (path.parent if path else Path.cwd())
-    # A variant may read the data files its bases name next to themselves.
-    chain = [Path(f).parent for f in document.files if not f.startswith("<")]
+    # Data files are read from the scenario's own folder tree and the folders the user
+    # allowed (--data-root), never from wherever an extends base lies: a base elsewhere
+    # would otherwise open its whole folder to the scenario. A base inside an allowed
+    # folder reads the data next to it, since that data lies inside the folder too.
     sc = Scenario(
         data=data,
         origins=dict(document.origins),
         files=list(document.files),
         path=path,
         data_root=root,
-        extra_roots=[*chain, *(extra_roots or [])],
+        extra_roots=list(extra_roots or []),
     )
     _Walker(sc).run()
     for check in CHECKS:

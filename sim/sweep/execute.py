@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -217,7 +218,7 @@ def _client(backend: Backend, log_dir: Path) -> Iterator[Any]:
             slurm_cluster(backend.slurm, log_dir) as cluster,
             Client(cluster) as client,  # type: ignore[no-untyped-call]
         ):
-            cluster.scale(jobs=backend.slurm.jobs)
+            submit_jobs(cluster, backend.slurm.jobs)
             try:
                 client.wait_for_workers(1, timeout=backend.slurm.start_timeout)
             except TimeoutError:
@@ -256,6 +257,68 @@ def slurm_cluster(options: SlurmOptions, log_dir: Path) -> Iterator[Any]:
         yield cluster
 
 
+def submit_jobs(cluster: Any, jobs: int) -> None:
+    """Submit ``jobs`` worker jobs and wait for ``sbatch``'s answer; a refusal stops here.
+
+    ``cluster.scale`` submits in the background: a failed ``sbatch`` (no
+    SLURM configuration, an unknown partition or account) only shows as a
+    tornado "Exception in callback" traceback, and the client would then wait
+    ``start_timeout`` for workers that were never submitted. So the jobs are
+    added to the cluster's spec and the cluster brought to it in the
+    foreground, as SpecCluster does when it starts, and sbatch's error is
+    raised here.
+
+    Raises
+    ------
+    SimError
+        If ``sbatch`` cannot be run, fails, or prints no job id: what it said,
+        what ``--slurm`` needs, how to fix it. Jobs submitted before the
+        failure are cancelled when the cluster closes.
+    """
+    from distributed.core import Status
+
+    for _ in range(jobs):
+        cluster.worker_spec.update(cluster.new_worker_spec())
+    try:
+        cluster.sync(cluster._correct_state)
+    except (OSError, RuntimeError, ValueError) as exc:
+        # Closing the cluster cancels the jobs that were submitted. It asserts that every
+        # job object still alive is closed or failed, and dask-jobqueue marks neither: so
+        # the jobs never submitted are marked failed, and the traceback, whose frames hold
+        # every job object, is dropped.
+        exc.__traceback__ = None
+        for name in [n for n, j in cluster.workers.items() if getattr(j, "job_id", None) is None]:
+            cluster.workers[name].status = Status.failed
+        raise submission_failed(exc) from None
+
+
+def submission_failed(exc: BaseException) -> SimError:
+    """The three-part error for a refused ``sbatch``, quoting what it printed."""
+    text = str(exc)
+    said = re.search(r"^stderr:\n(.*)", text, re.MULTILINE | re.DOTALL)
+    status = re.search(r"^Exit code: (-?[0-9]+)", text, re.MULTILINE)
+    if isinstance(exc, OSError):
+        what = f"`sbatch` could not be run: {exc}"
+    elif isinstance(exc, RuntimeError) and said and status:
+        out = re.search(r"^stdout:\n(.*?)^stderr:", text, re.MULTILINE | re.DOTALL)
+        message = said[1].strip() or (out[1].strip() if out else "") or "(it printed nothing)"
+        what = f"`sbatch` exited with status {status[1]}:\n" + "\n".join(
+            f"    {line}" for line in message.splitlines()
+        )
+    else:
+        what = f"`sbatch` failed: {text.strip()}"
+    return SimError(
+        f"could not submit the SLURM worker jobs: {what}\n"
+        "  allowed: --slurm where `sbatch` can submit jobs (a login node of the cluster, with "
+        "its SLURM configuration), to a partition and account that exist, asking for memory "
+        "and walltime the partition allows\n"
+        "  fix: check that `sinfo` lists the partition and that `sbatch --test-only` accepts "
+        "a job of the same size here; correct the slurm section or options; or run on this "
+        "machine without --slurm (--workers N). Nothing was computed; the same command resumes "
+        "the store"
+    )
+
+
 def run_batches(
     job: Job,
     pending: list[int],
@@ -273,4 +336,4 @@ def run_batches(
         run_on_dask(client, job, pending, on_done)
 
 
-__all__ = ["Backend", "Progress", "run_batches"]
+__all__ = ["Backend", "Progress", "run_batches", "submit_jobs"]

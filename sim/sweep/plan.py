@@ -14,9 +14,11 @@ import copy
 import hashlib
 import json
 import math
+import os
 import time
 import tracemalloc
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -186,14 +188,33 @@ def choose_points_per_task(points: int, point_bytes: int) -> int:
     return max(1, min(by_count, by_memory))
 
 
+def data_identity(sweep: Sweep, template: xr.Dataset) -> dict[str, str]:
+    """The base scenario's data files by content, named relative to the scenario's folder.
+
+    Not by absolute path: a project folder moved or renamed (after a kill, or
+    to another machine) holds the same data, so its store must resume.
+    """
+    recorded = json.loads(str(template.attrs.get("data_files_sha256") or "{}"))
+    folder = os.path.abspath((sweep.scenario.path or sweep.path).parent)
+    return {
+        Path(os.path.relpath(os.path.abspath(name), folder)).as_posix(): str(digest)
+        for name, digest in recorded.items()
+    }
+
+
 def fingerprint(
     sweep: Sweep, values: FloatArray, points_per_task: int, template: xr.Dataset
 ) -> str:
-    """sha256 of what determines the stored numbers and their layout."""
+    """sha256 of what determines the stored numbers and their layout.
+
+    Nothing in it depends on where the project folder is: the scenario is
+    taken as resolved text (its data paths as written), and its
+    data files by content and relative path (:func:`data_identity`).
+    """
     content = {
         "engine_version": sim.__version__,
         "scenario": dump_yaml(sweep.scenario.data),
-        "data_files": template.attrs.get("data_files_sha256", ""),
+        "data_files": data_identity(sweep, template),
         "keys": sweep.keys,
         "values": hashlib.sha256(np.ascontiguousarray(values).tobytes()).hexdigest(),
         "design": [sweep.design.kind, sweep.design.samples, sweep.design.seed,

@@ -13,10 +13,10 @@ from sim.sweep.runner import Job
 from sim.sweep.store import (
     SWEEP_DIR,
     BatchReport,
-    client_lock,
     consolidate,
     finished_batches,
-    open_or_create,
+    locked_store,
+    remove_stale_markers,
 )
 
 
@@ -67,9 +67,10 @@ def run_sweep(
         running the same sweep again resumes from them.
     """
     started = time.perf_counter()
-    open_or_create(plan, output, overwrite=overwrite)
-    with client_lock(output):
-        reports: dict[int, BatchReport] = finished_batches(output)
+    with locked_store(plan, output, overwrite=overwrite):
+        # A marker that cannot be read counts as unfinished (a warning names it) and goes now.
+        reports: dict[int, BatchReport] = finished_batches(output, plan.batches)
+        remove_stale_markers(output, reports)
         already = len(reports)
         pending = [i for i in range(len(plan.batches)) if i not in reports]
         done_points = sum(r.stop - r.start for r in reports.values())

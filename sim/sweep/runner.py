@@ -141,7 +141,7 @@ def run_batch(job: Job, index: int) -> BatchReport:
     partly written is not finished and is computed again on resume.
     """
     store = Path(job.store)
-    done = read_report(store, index)
+    done = read_report(store, index, job.batches[index])
     if done is not None:
         # Already written (by an earlier run, or by this task before its worker died).
         return done

@@ -12,13 +12,18 @@ Layout (``docs/sweeps.md`` is the contract)::
       .sweep/lock          held by the running client
 
 Why it resumes exactly: the store's metadata is written once, atomically (built
-in a temporary folder, then renamed), before any run. A task writes only its
-own batch's region, which covers whole chunks, and Zarr writes each chunk file
-atomically; only after the region is written does the task write its marker,
-itself atomically (temporary file, then rename). A batch without a marker is
-therefore computed again from scratch and rewritten whole, with the same bytes,
-and a batch with a marker is never touched again. Metadata is consolidated
-once, when every batch has its marker.
+in a temporary folder, then renamed), before any run. The client's lock is
+taken in the temporary folder before that rename, so the store never exists
+unlocked while its creator runs: creating it and locking it are one step, and
+a second client started at the same moment finds it locked and is refused
+(:func:`locked_store`). A task writes only its own batch's region, which
+covers whole chunks, and Zarr writes each chunk file atomically; only after
+the region is written does the task write its marker, itself atomically
+(temporary file, then rename). A batch without a marker is therefore computed
+again from scratch and rewritten whole, with the same bytes, and a batch with
+a marker is never touched again; nor is a marker that cannot be read taken
+for a finished batch (:func:`read_marker`). Metadata is consolidated once,
+when every batch has its marker.
 
 A write that fails (a full disk, a used-up quota, a read-only filesystem)
 stops the sweep with a :class:`~sim.errors.SimError` from
@@ -32,19 +37,23 @@ import contextlib
 import errno
 import fcntl
 import json
+import logging
+import os
 import shutil
 import warnings
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import xarray as xr
 
 from sim.errors import SimError
-from sim.results.write import publish, temporary_path
+from sim.results.write import _sync_directory, _sync_tree, publish, temporary_path
 from sim.sweep.plan import POINT, REPLICA, Plan
+
+log = logging.getLogger(__name__)
 
 SWEEP_DIR = ".sweep"
 DONE_DIR = f"{SWEEP_DIR}/done"
@@ -90,12 +99,59 @@ def marker_path(store: Path, index: int) -> Path:
     return store / DONE_DIR / f"{index:06d}.json"
 
 
-def read_report(store: Path, index: int) -> BatchReport | None:
-    """The batch's report if its marker exists, else None."""
+def read_marker(path: Path, bounds: tuple[int, int] | None = None) -> BatchReport | None:
+    """The report in the batch marker ``path``, or None if the batch is not finished.
+
+    A missing marker means the batch is not finished. So does a marker that
+    cannot be read as this batch's report (empty or cut short by a copy, a
+    filesystem that lost a write, or edited), which is also said in a warning
+    naming the file: the batch is computed again, and its marker rewritten.
+
+    Parameters
+    ----------
+    path
+        ``STORE/.sweep/done/NNNNNN.json``; NNNNNN is the batch's index.
+    bounds
+        The batch's points (start, stop) in the plan, if known: a marker for
+        other points does not count either.
+    """
     try:
-        return BatchReport.from_json(marker_path(store, index).read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+    except (OSError, ValueError) as exc:
+        _unreadable(path, f"cannot be read ({exc})")
+        return None
+    if not text.strip():
+        _unreadable(path, "is empty")
+        return None
+    try:
+        report = BatchReport.from_json(text)
+    except (ValueError, KeyError, TypeError) as exc:  # json's errors are ValueErrors
+        _unreadable(path, f"is not a complete batch report ({type(exc).__name__}: {exc})")
+        return None
+    if report.index != int(path.stem) or bounds not in (None, (report.start, report.stop)):
+        _unreadable(
+            path, f"describes batch {report.index}, points {report.start}-{report.stop - 1}"
+        )
+        return None
+    return report
+
+
+def _unreadable(path: Path, problem: str) -> None:
+    """Say that the marker ``path`` does not count, and why (a log line naming the file)."""
+    log.warning(
+        "the batch marker %s %s: batch %d counts as unfinished, and running the sweep "
+        "computes it again",
+        path, problem, int(path.stem),
+    )  # fmt: skip
+
+
+def read_report(
+    store: Path, index: int, bounds: tuple[int, int] | None = None
+) -> BatchReport | None:
+    """The batch's report if it has a valid marker, else None (see :func:`read_marker`)."""
+    return read_marker(marker_path(store, index), bounds)
 
 
 def write_report(store: Path, report: BatchReport) -> None:
@@ -177,16 +233,41 @@ def write_failed(store: Path, exc: OSError, *, what: str, total: int) -> SimErro
     )
 
 
-def finished_batches(store: Path) -> dict[int, BatchReport]:
-    """Every batch with a marker, by index."""
+def finished_batches(
+    store: Path, batches: Sequence[tuple[int, int]] | None = None
+) -> dict[int, BatchReport]:
+    """Every batch with a valid marker, by index (see :func:`read_marker`).
+
+    With the plan's ``batches``, only markers of those batches, for their
+    points, count.
+    """
     folder = store / DONE_DIR
     if not folder.is_dir():
         return {}
     out = {}
-    for path in folder.glob("[0-9]*.json"):
-        report = BatchReport.from_json(path.read_text(encoding="utf-8"))
-        out[report.index] = report
+    for path in sorted(folder.glob("[0-9]*.json")):
+        if not path.stem.isdigit():
+            continue
+        index = int(path.stem)
+        if batches is not None and index >= len(batches):
+            _unreadable(path, f"names a batch the plan does not have (it has {len(batches)})")
+            continue
+        report = read_marker(path, None if batches is None else batches[index])
+        if report is not None:
+            out[report.index] = report
     return out
+
+
+def remove_stale_markers(store: Path, finished: Collection[int]) -> None:
+    """Delete the markers of batches not in ``finished``: unreadable ones, already reported.
+
+    Only the client holding the store's lock calls this, before any batch
+    runs, so that no worker reads them again; their batches are computed again
+    and get new markers.
+    """
+    for path in (store / DONE_DIR).glob("[0-9]*.json"):
+        if not (path.stem.isdigit() and int(path.stem) in finished):
+            path.unlink(missing_ok=True)
 
 
 def template_dataset(plan: Plan) -> xr.Dataset:
@@ -272,48 +353,102 @@ def batches_done(plan: Plan, path: Path) -> set[int]:
     if not is_sweep_store(path):
         return set()
     attrs = json.loads((path / ".zattrs").read_text(encoding="utf-8"))
-    return set(finished_batches(path)) if attrs["sweep_sha256"] == plan.identity else set()
+    if attrs["sweep_sha256"] != plan.identity:
+        return set()
+    return set(finished_batches(path, plan.batches))
 
 
-def open_or_create(plan: Plan, path: Path, *, overwrite: bool = False) -> bool:
-    """Make sure ``path`` holds this plan's store; return True if it existed (a resume).
+#: Tries to open a store that keeps changing under the client (others replacing it).
+OPEN_ATTEMPTS = 20
+
+
+@contextlib.contextmanager
+def locked_store(plan: Plan, path: Path, *, overwrite: bool = False) -> Iterator[bool]:
+    """Hold this plan's store at ``path`` and its lock for the ``with`` block.
+
+    Yields True if the store existed (a resume), False if it was created.
+    Creating the store and taking its lock are one step: the store is built
+    in a temporary folder, its lock taken there, and only then is it renamed
+    into place, by a rename that never replaces a store. A second client
+    started at the same moment therefore finds the store locked and is
+    refused; it can neither build a store of its own over the first one nor
+    hold the lock at the same time. An existing store is locked first and
+    only then checked and, with ``overwrite``, replaced. The operating system
+    drops the lock when the client dies (SIGKILL included).
 
     Raises
     ------
     SimError
-        If ``path`` holds something else: another sweep's store (unless
-        ``overwrite``), or anything that is not a sweep store.
+        If another client holds the store; if ``path`` holds something else:
+        another sweep's store (unless ``overwrite``), or anything that is not a
+        sweep store; if the store cannot be created, locked or replaced.
     """
-    if path.exists():
+    handle, resumed = _acquire(plan, path, overwrite=overwrite)
+    with handle:
+        yield resumed
+
+
+def _acquire(plan: Plan, path: Path, *, overwrite: bool) -> tuple[IO[str], bool]:
+    """The open, locked lock file of this plan's store at ``path``, and whether it existed."""
+    for _ in range(OPEN_ATTEMPTS):
+        if not os.path.lexists(path):
+            created = _create_locked(plan, path)
+            if created is not None:
+                return created, False
+            continue  # another client created it first: now it is an existing store
         if not is_sweep_store(path):
+            if not os.path.lexists(path):
+                continue  # moved aside by a client replacing it (--overwrite)
             raise SimError(
                 f"{path} exists and is not a sweep store\n"
+                "  allowed: a new path, or a store written by `sim sweep`; a folder that is not "
+                "a sweep store is never replaced, not even with --overwrite\n"
                 "  fix: choose another output (-o), or remove it yourself"
             )
-        attrs = json.loads((path / ".zattrs").read_text(encoding="utf-8"))
-        if attrs["sweep_sha256"] == plan.identity:
-            (path / DONE_DIR).mkdir(parents=True, exist_ok=True)
-            return True
-        if not overwrite:
-            raise SimError(
-                f"{path} holds another sweep's results (the sweep file, the scenario, its data, "
-                "the batches or the engine version differ)\n"
-                "  fix: write to another output (-o), or pass --overwrite to start this sweep "
-                "again from nothing"
-            )
-        with client_lock(path):
-            pass  # refuses to delete a store that a running client is filling
-        shutil.rmtree(path)
-    create_store(plan, path)
-    return False
+        handle = _lock_existing(path)
+        if handle is None:
+            continue  # replaced or moved between the check and the lock
+        with contextlib.ExitStack() as undo:
+            undo.callback(handle.close)
+            attrs = json.loads((path / ".zattrs").read_text(encoding="utf-8"))
+            if attrs.get("sweep_sha256") == plan.identity:
+                (path / DONE_DIR).mkdir(parents=True, exist_ok=True)
+                undo.pop_all()
+                return handle, True
+            if not overwrite:
+                raise SimError(
+                    f"{path} holds another sweep's results (the sweep file, the scenario, its "
+                    "data, the batches or the engine version differ)\n"
+                    "  allowed: resuming a store of the same sweep; replacing another's only "
+                    "with --overwrite\n"
+                    "  fix: write to another output (-o), or pass --overwrite to start this "
+                    "sweep again from nothing"
+                )
+            _remove_store(path)  # under its lock: no client is filling it
+    raise SimError(
+        f"could not open the sweep store {path}: it was replaced or moved {OPEN_ATTEMPTS} times "
+        "while this client tried to lock it\n"
+        "  allowed: one `sim sweep` client per store at a time\n"
+        "  fix: stop the other clients writing to this path (--overwrite replaces the store), "
+        "or give this one another store with -o"
+    )
 
 
-def create_store(plan: Plan, path: Path) -> None:
-    """Write the template's metadata and coordinates, then move it into place atomically."""
+def _create_locked(plan: Plan, path: Path) -> IO[str] | None:
+    """Create the store with its lock held; None if another client's store got there first.
+
+    The template's metadata and coordinates, the marker folder and the lock
+    file are written in a temporary folder, the lock taken there (no other
+    client can know that file yet), everything flushed, and the folder
+    renamed into place. A rename replaces an empty folder but never one with
+    files in it, and a store always has some, so of two clients only one
+    store ends up at ``path``, with its creator holding its lock.
+    """
     try:
         tmp = temporary_path(path, directory=True)
     except OSError as exc:
         raise _create_failed(path, exc) from exc
+    handle: IO[str] | None = None
     try:
         staging = tmp / "store.zarr"
         with _quiet_zarr():
@@ -323,11 +458,84 @@ def create_store(plan: Plan, path: Path) -> None:
                 staging, mode="w-", compute=False, consolidated=False, zarr_format=2
             )
         (staging / DONE_DIR).mkdir(parents=True)
-        publish(staging, path)
-    except OSError as exc:
-        raise _create_failed(path, exc) from exc
+        handle = (staging / LOCK_FILE).open("a+", encoding="utf-8")
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _sync_tree(staging)
+        try:
+            if os.path.lexists(path):
+                raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))
+            os.rename(staging, path)
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+                raise
+            handle.close()
+            return None
+        _sync_directory(path.parent)
+        return handle
+    except BaseException as exc:
+        if handle is not None:
+            handle.close()
+        if isinstance(exc, OSError):
+            raise _create_failed(path, exc) from exc
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _lock_existing(path: Path) -> IO[str] | None:
+    """Lock the existing store ``path``; None if it was moved or replaced meanwhile.
+
+    Raises
+    ------
+    SimError
+        If another client holds the lock, or the lock file cannot be opened.
+    """
+    lock = path / LOCK_FILE
+    try:
+        (path / SWEEP_DIR).mkdir(exist_ok=True)  # never its parents: ``path`` may be gone
+        handle = lock.open("a+", encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise SimError(
+            f"cannot open the lock file of the sweep store {path}: {exc}\n"
+            "  kept: the store as it is; nothing was computed\n"
+            "  fix: make the store writable (or move it and pass its new path with -o), then "
+            "run the same command again"
+        ) from exc
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise SimError(
+            f"another `sim sweep` is filling {path} (it holds the lock {lock})\n"
+            "  allowed: one `sim sweep` client per store at a time; its workers share the "
+            "batches\n"
+            "  fix: wait for it to finish, or stop it and run this command again to resume; "
+            "to run both, give this one another store with -o"
+        ) from None
+    try:
+        same = os.path.samestat(os.fstat(handle.fileno()), os.stat(lock))
+    except OSError:
+        same = False
+    if not same:  # the store this file belongs to was moved aside meanwhile
+        handle.close()
+        return None
+    return handle
+
+
+def _remove_store(path: Path) -> None:
+    """Delete a sweep store: moved aside in one rename, so ``path`` never holds half of it."""
+    try:
+        aside = temporary_path(path, directory=True)
+        os.replace(path, aside)  # a folder may be renamed over an empty one
+    except OSError as exc:
+        raise SimError(
+            f"could not replace the sweep store {path} (--overwrite): {exc}\n"
+            "  kept: the store as it is; nothing was computed\n"
+            "  fix: make its folder writable, or write to another output (-o)"
+        ) from exc
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _create_failed(path: Path, exc: OSError) -> SimError:
@@ -372,48 +580,18 @@ def consolidate(store: Path) -> None:
         zarr.consolidate_metadata(str(store))
 
 
-@contextlib.contextmanager
-def client_lock(store: Path) -> Iterator[None]:
-    """Hold the store's lock while a client runs; the OS drops it if the client dies.
-
-    Two clients filling one store would compute the same batches twice; a lock
-    held through ``flock`` needs no clean-up after SIGKILL, unlike a pid file.
-    """
-    path = store / LOCK_FILE
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = path.open("a+")
-    except OSError as exc:
-        raise SimError(
-            f"cannot open the lock file of the sweep store {store}: {exc}\n"
-            "  kept: the store as it is; nothing was computed\n"
-            "  fix: make the store writable (or move it and pass its new path with -o), then "
-            "run the same command again"
-        ) from exc
-    with handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SimError(
-                f"another `sim sweep` is filling {store}\n"
-                "  fix: wait for it to finish, or stop it and run this command again to resume"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
 __all__ = [
     "BatchReport",
     "batches_done",
-    "client_lock",
     "consolidate",
     "finished_batches",
     "is_sweep_store",
-    "open_or_create",
+    "locked_store",
+    "marker_path",
     "points_finished",
+    "read_marker",
     "read_report",
+    "remove_stale_markers",
     "write_failed",
     "write_region",
     "write_report",
