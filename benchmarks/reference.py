@@ -54,6 +54,7 @@ COMPARED = (
     "jobs",
     "migration",
     "wage",
+    "employment",
     "projects_by_stage",
     "project_stage",
 )
@@ -151,6 +152,7 @@ class Replica:
             "jobs": np.zeros((self.periods, n_r, n_s, 4)),
             "migration": np.zeros((self.periods, n_r, n_r)),
             "wage": np.zeros((self.periods, n_r)),
+            "employment": np.zeros((self.periods, n_r, n_s)),
             "projects_by_stage": np.zeros((self.periods, len(STAGES))),
             "project_stage": np.zeros((self.periods, n_p), dtype=np.int8),
             "solver_iterations": np.zeros(self.periods),
@@ -232,6 +234,20 @@ class Replica:
             / self.base_cost
         )
         quantity = self.supply_level + plant_output.reshape(n_r, n_s) / y0
+        target = None
+        if m.path_markets is not None:
+            # Real wages are anchored at the path with growth only, in full employment.
+            path = solve_equilibrium(
+                m.baseline,
+                self.theta[None],
+                m.path_markets,
+                productivity=self.supply_level[None],
+                deficit_closure=m.deficit_closure,
+                numeraire=m.numeraire,
+                tol=trade_spec["tolerance"],
+                max_iter=trade_spec["max_iterations"],
+            )
+            target = path.real_wage.reshape(1, -1)[:, m.labour_markets.first_cell]
         sol = solve_equilibrium(
             m.baseline,
             self.theta[None],
@@ -239,6 +255,7 @@ class Replica:
             cost_change=cost[None],
             tariff=self.tariff[None],
             productivity=quantity[None],
+            real_wage_target=target,
             deficit_closure=m.deficit_closure,
             numeraire=m.numeraire,
             guess=extrapolate_unknowns(self.unknowns, self.unknowns_before)[None],
@@ -278,11 +295,18 @@ class Replica:
         ).reshape(n_r, n_s, 4)
 
         # Wages follow output per member of the labour force; migration answers them and jobs.
-        wage = (
-            self.wage0
-            * (output.sum(axis=1) / y0.sum(axis=1))
-            / (1.0 + self.labour_force) ** (k * dt)
-        )
+        # Persons employed (docs/model.md s.3): sector-specific markets scale each sector;
+        # a mobile region's market sets its total, split by persons times sector changes.
+        base_persons = m.employment  # (R, S)
+        persons = base_persons * sol.employment[0]
+        for r in range(n_r):
+            if m.labour_markets.mobile[r]:
+                market = sol.employment_group[0, m.labour_markets.group[r, 0]]
+                persons[r] = persons[r] / persons[r].sum() * base_persons[r].sum() * market
+        persons = persons * ((1.0 + self.labour_force) ** (k * dt))[:, None]
+        # The average wage is the wage bill per person employed.
+        bill = sol.value_added[0].sum(axis=1) / m.baseline.value_added.sum(axis=1)
+        wage = self.wage0 * bill / (persons.sum(axis=1) / base_persons.sum(axis=1))
         total_jobs = jobs.sum(axis=(1, 2))
         new_jobs = np.maximum(total_jobs - self.previous_jobs, 0.0)
         self.previous_jobs = total_jobs
@@ -297,6 +321,7 @@ class Replica:
         out["trade"][k] = sol.trade[0] * dt
         out["output"][k] = output * dt
         out["price"][k] = self.price
+        out["employment"][k] = persons
         out["expenditure"][k] = sol.income[0] * dt
         out["price_index"][k] = sol.cpi[0]
         out["capital_flow_projects"][k] = np.bincount(

@@ -12,16 +12,42 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 # Imported after __version__: sim.results reads it while sim is initialising.
-from sim.analysis.compare import compare
-from sim.analysis.results import open_results
-from sim.api import load_scenario, run
-from sim.errors import ScenarioError, SimError
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sim.analysis.compare import compare
+    from sim.analysis.results import open_results
+    from sim.api import counterfactual, load_scenario, run
+    from sim.errors import ScenarioError, SimError
+
+#: Imported on first use, so that `sim` (and the CLI's start-up) does not load NumPy,
+#: xarray and SciPy before it needs them.
+_LAZY = {
+    "compare": "sim.analysis.compare",
+    "counterfactual": "sim.api",
+    "open_results": "sim.analysis.results",
+    "load_scenario": "sim.api",
+    "run": "sim.api",
+    "ScenarioError": "sim.errors",
+    "SimError": "sim.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ScenarioError",
     "SimError",
     "__version__",
     "compare",
+    "counterfactual",
     "load_scenario",
     "open_results",
     "run",

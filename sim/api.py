@@ -25,7 +25,7 @@ from sim.limits import (
 from sim.results.dataset import build_dataset
 from sim.results.guard import check_output, check_scenario_output, scenario_inputs
 from sim.results.stream import is_zarr, open_batch_writer
-from sim.results.write import discard, publish, temporary_path, write_failed
+from sim.results.write import discard, io_error, publish, temporary_path, write_failed
 from sim.scenario.data import load_scenario_data
 from sim.scenario.load import LoadedDocument, load_scenario_document, resolve_extends_dict
 from sim.scenario.validate import Scenario, validate_scenario, validate_value
@@ -177,6 +177,29 @@ def run(
     return simulate(model, batch_size=batch_size)
 
 
+def counterfactual(
+    scenario: str | Path | Mapping[str, Any] | Scenario,
+    *,
+    replicas: int | None = None,
+    seed: int | None = None,
+    base_dir: str | Path | None = None,
+) -> xr.Dataset:
+    """A static counterfactual: every policy of the scenario in force at once, no calendar.
+
+    The baseline is the scenario's (trade table, tariffs, linkages, labour closures);
+    the dataset holds the equilibrium's changes for every replica (docs/model.md §3).
+
+    Examples
+    --------
+    >>> ds = sim.counterfactual("scenarios/uz_kz_industrial_programme.yaml")  # doctest: +SKIP
+    >>> ds.real_income_change.quantile([0.05, 0.5, 0.95], "replica")
+    """
+    from sim.counterfactual import counterfactual as solve
+
+    sc = load_scenario(scenario, replicas=replicas, seed=seed, base_dir=base_dir)
+    return solve(prepare(sc))
+
+
 def output_path(scenario: Scenario, override: str | Path | None = None) -> Path:
     """Where a run writes by default: ``output.path`` with ``{name}`` filled in.
 
@@ -256,9 +279,11 @@ def stream_to_file(
             writer.append(simulate(model, first=start, count=n, batch_size=n, progress=report))
         writer.close()
         publish(tmp, target)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:
         discard(tmp)
-        raise write_failed(target, exc) from exc
+        if (error := io_error(exc)) is None:
+            raise
+        raise write_failed(target, error) from exc
     except BaseException:
         discard(tmp)
         raise

@@ -33,7 +33,7 @@ from sim.engine.model import build_model
 from sim.errors import ScenarioError, SimError
 from sim.scenario.data import ScenarioData, load_scenario_data
 from sim.scenario.load import LoadedDocument
-from sim.scenario.validate import Scenario, validate_scenario
+from sim.scenario.validate import Scenario, quiet_warnings, validate_scenario
 
 log = logging.getLogger(__name__)
 FloatArray = NDArray[np.float64]
@@ -243,6 +243,10 @@ class Evaluator:
         self.base["monte_carlo"]["replicas"] = self.base["calibration"]["replicas"]
         self.base["monte_carlo"]["batch_size"] = self.base["calibration"]["replicas"]
         self.base["output"]["variables"] = []
+        # Report years and held-out targets may lie past the shortened horizon; the trial
+        # runs need neither (the targets are measured from self.targets).
+        self.base["output"]["report_years"] = []
+        self.base["calibration"]["targets"] = []
         self.base["policies"] = [
             p for p in self.base["policies"] if p["date"] <= self.base["time"]["end"]
         ]
@@ -260,8 +264,11 @@ class Evaluator:
         doc = LoadedDocument(
             data=self.scenario_with(x), origins=self.sc.origins, files=self.sc.files
         )
-        sc = validate_scenario(doc, path=self.sc.path, data_root=self.sc.data_root,
-                               extra_roots=self.sc.extra_roots)  # fmt: skip
+        # The scenario was checked as written; the horizon cut to the last target would only
+        # repeat its warnings about dates after the (shortened) horizon.
+        with quiet_warnings():
+            sc = validate_scenario(doc, path=self.sc.path, data_root=self.sc.data_root,
+                                   extra_roots=self.sc.extra_roots)  # fmt: skip
         ds = simulate(build_model(sc, self.tables))
         return {t.index: model_value(t, ds) for t in self.targets}
 

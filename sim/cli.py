@@ -1,4 +1,5 @@
-"""Command line: ``sim run``, ``sim calibrate``, ``sim validate``, ``sim describe``.
+"""Command line: ``sim run``, ``sim counterfactual``, ``sim calibrate``, ``sim validate``,
+``sim describe``.
 
 User mistakes (any :class:`~sim.errors.SimError`) print their message and exit
 with status 2, without a traceback; nothing is written.
@@ -15,11 +16,10 @@ import time
 from pathlib import Path
 
 from sim import __version__
-from sim.api import check_batch_size, load_scenario, prepare, run_to_file
 from sim.errors import SimError
-from sim.progress import ProgressBar
-from sim.scenario.load import dump_yaml, load_yaml_document
-from sim.summary import summary_table
+
+# The engine (NumPy, xarray, SciPy: a second or more to import) is imported inside main(),
+# where a Ctrl-C during start-up meets the same handler as one during the run.
 
 DEFAULT_SCENARIO = "scenarios/uz_kz_khiva_2024.yaml"
 COMMAND_MODULES = ("sim.sweep.cli", "sim.analysis.cli")
@@ -48,9 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     validate = sub.add_parser(
-        "validate", help="check a scenario (or a sweep file) and its data without running it"
+        "validate",
+        help="check a scenario (or a sweep file) and its data without running it",
+        description="Check a scenario file (or a sweep file) and every data file it names "
+        "without running it: the extends chain, the schema, the rules between keys and the "
+        "tables. Prints 'valid' and exits 0, or prints the first problem (file, line, key, "
+        "what is allowed and how to fix it) and exits 2.",
     )
-    validate.add_argument("scenario")
+    validate.add_argument("scenario", help="scenario or sweep YAML file")
     validate.add_argument(
         "--data-root",
         action="append",
@@ -70,8 +75,35 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace the calibrated scenario and its fit report if they exist",
     )
-    describe = sub.add_parser("describe", help="print the scenario resolved (extends, defaults)")
-    describe.add_argument("scenario")
+    counterfactual = sub.add_parser(
+        "counterfactual",
+        help="a static counterfactual: every policy at once, no calendar",
+        description="Solve the general equilibrium of the scenario's baseline with every "
+        "policy of the scenario in force at once (whatever its date), for every replica of "
+        "the uncertain parameters: no growth, no projects, no calendar (as gegravity and "
+        "Caliendo-Parro replications do). Writes the changes (trade, welfare, real wages, "
+        "employment) as NetCDF or Zarr and prints a summary.",
+    )
+    counterfactual.add_argument("scenario", help="scenario YAML file")
+    counterfactual.add_argument(
+        "-o", "--output", help="output file (default: outputs/<name>.counterfactual.nc)"
+    )
+    counterfactual.add_argument("--replicas", type=int, help="override monte_carlo.replicas")
+    counterfactual.add_argument("--seed", type=int, help="override monte_carlo.seed")
+    counterfactual.add_argument(
+        "--data-root",
+        action="append",
+        default=[],
+        help="another folder data files may be read from",
+    )
+    counterfactual.set_defaults(handler=_counterfactual)
+    describe = sub.add_parser(
+        "describe",
+        help="print the scenario resolved (extends, defaults)",
+        description="Print a scenario as the engine reads it: its extends chain merged, "
+        "defaults filled in and shorthands expanded, as YAML. Nothing is run or written.",
+    )
+    describe.add_argument("scenario", help="scenario YAML file")
     # Commands that live with their subpackage register themselves: each module
     # has register(subparsers), whose parsers set a `handler(args) -> int` default.
     for module in COMMAND_MODULES:
@@ -85,6 +117,35 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _counterfactual(args: argparse.Namespace) -> int:
+    """``sim counterfactual``: load, validate, build, draw, solve, collect, write."""
+    from sim.api import load_scenario, prepare
+    from sim.counterfactual import counterfactual, default_path
+    from sim.results.guard import check_output, scenario_inputs
+    from sim.results.stream import is_zarr
+    from sim.results.write import write_dataset
+    from sim.summary import counterfactual_table
+
+    sc = load_scenario(
+        args.scenario,
+        replicas=args.replicas,
+        seed=args.seed,
+        data_roots=[Path(p) for p in args.data_root],
+        overrides_from="command line",
+    )
+    model = prepare(sc)
+    path = Path(args.output) if args.output else default_path(model)
+    inputs = scenario_inputs(sc)
+    # Refused before solving, not after.
+    check_output(path, "zarr" if is_zarr(path) else "file", inputs=inputs)
+    ds = counterfactual(model)
+    write_dataset(ds, path, inputs=inputs)
+    if not args.quiet:
+        print(counterfactual_table(ds))
+        print(f"\nwrote {path} ({ds.sizes['replica']} replicas)")
+    return 0
+
+
 #: Top-level keys of a sweep file that no scenario has.
 SWEEP_KEYS = ("scenario", "design", "parameters")
 
@@ -95,6 +156,8 @@ def _is_sweep_file(path: Path) -> bool:
     Two, not all three: a sweep file missing one of them must be reported as
     a sweep file lacking that key, not as a scenario with unknown keys.
     """
+    from sim.scenario.load import load_yaml_document
+
     try:
         head = load_yaml_document(path).data  # the hardened loader: no dates, no bombs
     except SimError:
@@ -103,6 +166,15 @@ def _is_sweep_file(path: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; Ctrl-C at any moment (start-up included) exits 130 quietly."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # Accept -q/-v anywhere (`sim run X -q` as well as `sim -q run X`).
     flags = [a for a in argv if a in ("-q", "--quiet", "-v", "--verbose")]
@@ -111,6 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
+        from sim.api import check_batch_size, load_scenario, prepare, run_to_file
+        from sim.progress import ProgressBar
+        from sim.scenario.load import dump_yaml
+        from sim.summary import summary_table
+
         if hasattr(args, "handler"):
             return int(args.handler(args))
         if args.command == "validate":

@@ -8,6 +8,7 @@ line, key and value where known), what is allowed, and how to fix it.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -40,6 +41,28 @@ def shorten(text: object, limit: int = QUOTE_LIMIT) -> str:
 def quote(text: object, limit: int = QUOTE_LIMIT) -> str:
     """:func:`shorten`, in single quotes."""
     return f"'{shorten(text, limit)}'"
+
+
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}([,' ]\d{3})+(\.\d*)?")
+_DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
+
+
+def number_problem(text: str) -> tuple[str, str]:
+    """Why ``text`` (a cell that is not a number) was refused, and how to write it.
+
+    Returns ``(why, fix)``: ``why`` is empty unless the text is a number written
+    with a thousands separator (``441,000.0``) or a decimal comma (``0,5``).
+    """
+    # The fixes show fixed examples, never the text: it may come from a file that is not a table.
+    shown = text.strip()
+    if _THOUSANDS.fullmatch(shown):
+        return (
+            "it has a thousands separator",
+            "remove the thousands separators: write 441000.0, not 441,000.0",
+        )
+    if _DECIMAL_COMMA.fullmatch(shown):
+        return "it has a decimal comma", "write a point for decimals: 0.5, not 0,5"
+    return "", "write a plain number such as 1250.5 (a point for decimals, no separators or units)"
 
 
 class ScenarioError(SimError):

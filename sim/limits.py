@@ -20,7 +20,12 @@ PEAK_FACTOR = 2.5
 
 
 def _gib(n: float) -> str:
-    return f"{n / 2**30:.2f} GiB"
+    """``n`` bytes in the unit that shows them: B, KiB, MiB or GiB (``_gib(512)`` is ``512 B``)."""
+    for unit in ("B", "KiB", "MiB"):
+        if abs(n) < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
+        n /= 1024
+    return f"{n:.2f} GiB"
 
 
 def output_bytes(model: Model, replicas: int) -> int:

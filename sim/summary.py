@@ -7,10 +7,37 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+#: Width the printed summary fits (a terminal of 100 columns).
+WIDTH = 100
 
-def _band(values: xr.DataArray) -> str:
-    q = np.quantile(values.values, [0.05, 0.5, 0.95])
-    return f"{q[1]:>10,.0f}  [{q[0]:,.0f} - {q[2]:,.0f}]"
+
+def _quantiles(values: xr.DataArray) -> list[str]:
+    """Median, 5 % and 95 % quantiles of ``values``, formatted with thousands separators."""
+    q = np.quantile(values.values, [0.5, 0.05, 0.95])
+    return [f"{v:,.0f}" for v in q]
+
+
+def _layout(rows: list[tuple[str, int, list[str]]], header: list[str]) -> list[str]:
+    """Rows (label, year, cells) as lines of at most :data:`WIDTH` characters.
+
+    Years are rows, so the width does not grow with the number of years; the
+    number columns are as wide as their widest value (a million or a trillion
+    fits), and a label longer than its column gets a line of its own.
+    """
+    number = max([12, *(len(c) + 2 for _, _, cells in rows for c in cells)])
+    label_width = max(12, min(44, WIDTH - 6 - 3 * number))
+    lines = [
+        f"{header[0]:<{label_width}}{header[1]:>6}" + "".join(f"{h:>{number}}" for h in header[2:])
+    ]
+    previous = None
+    for label, year, cells in rows:
+        shown = "" if label == previous else label
+        if len(shown) >= label_width:
+            lines.append(shown)
+            shown = ""
+        previous = label
+        lines.append(f"{shown:<{label_width}}{year:>6}" + "".join(f"{c:>{number}}" for c in cells))
+    return lines
 
 
 def report_years(ds: xr.Dataset, wanted: list[int] | None = None) -> list[int]:
@@ -32,14 +59,15 @@ def summary_table(ds: xr.Dataset, scenario_data: dict[str, Any] | None = None) -
     money = ds.attrs.get("money_unit", "")
     lines = [
         f"Scenario {ds.attrs.get('scenario_name', '?')}: {ds.sizes['replica']} replicas, "
-        f"seed {ds.attrs.get('seed')}; median [5% - 95%]",
-        f"Money: {money}; flows per year (sums over the year), jobs as annual averages.",
+        f"seed {ds.attrs.get('seed')}; median and 5-95 % band",
+        f"Money: {money}.",
+        "Flows per year (sums over the year), jobs as annual averages.",
         "",
-        f"{'quantity':<44}" + "".join(f"{y:>34}" for y in years),
     ]
+    rows: list[tuple[str, int, list[str]]] = []
 
     def row(label: str, values: xr.DataArray) -> None:
-        lines.append(f"{label:<44}" + "".join(f"{_band(values.sel(year=y)):>34}" for y in years))
+        rows.extend((label, y, _quantiles(values.sel(year=y))) for y in years)
 
     if "trade_turnover_annual" in ds:
         for p in pairs:
@@ -54,4 +82,30 @@ def summary_table(ds: xr.Dataset, scenario_data: dict[str, Any] | None = None) -
         for kind in ds["kind"].values:
             row(f"jobs, {kind} (persons)", ds.jobs_annual.sel(kind=kind).sum("region"))
         row("jobs, all kinds (persons)", ds.jobs_annual.sum(("region", "kind")))
+    lines += _layout(rows, ["quantity", "year", "median", "5%", "95%"])
+    return "\n".join(lines)
+
+
+def counterfactual_table(ds: xr.Dataset) -> str:
+    """The printed summary of a static counterfactual: medians and 5-95 % bands."""
+
+    def cells(values: xr.DataArray, digits: int) -> list[str]:
+        q = np.round(np.quantile(values.values, [0.5, 0.05, 0.95]), digits) + 0.0  # no "-0"
+        return [f"{v:,.{digits}f}" for v in q]
+
+    width = 14
+    lines = [f"{'':<40}" + "".join(f"{h:>{width}}" for h in ("median", "5 %", "95 %"))]
+
+    def add(label: str, row: list[str]) -> None:
+        lines.append(f"{label:<40}" + "".join(f"{c:>{width}}" for c in row))
+
+    for region in ds["region"].values:
+        at = {"region": region}
+        add(f"{region}: real income (%)", cells(ds.real_income_change.sel(at), 3))
+        add(f"{region}: employment (persons)", cells(ds.employment_change.sel(at).sum("sector"), 0))
+    for pair in ds["pair"].values:
+        change = 100.0 * (
+            ds.trade_turnover.sel(pair=pair) / ds.trade_turnover_baseline.sel(pair=pair) - 1
+        )
+        add(f"{pair}: turnover (%)", cells(change, 2))
     return "\n".join(lines)

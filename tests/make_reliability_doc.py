@@ -39,9 +39,13 @@ TEST_FILES = [
     "tests/test_invariants.py",
     "tests/test_atomic_write.py",
     "tests/test_output_safety.py",
+    "tests/test_refusals.py",
     "tests/test_sweep_dask.py",
     "tests/test_sweep_faults.py",
     "tests/test_sweep_resume.py",
+    "tests/test_clear_messages.py",
+    "tests/test_unit_mistakes.py",
+    "tests/test_new_user_slips.py",
 ]
 #: Areas in the order of the page, with the sentence that introduces each.
 AREAS = {
@@ -97,6 +101,18 @@ AREAS = {
         "and `--at`. Allowed outcome: a three-part error (what, allowed, fix), exit status 2, "
         "no traceback, and nothing written or replaced."
     ),
+    "silently wrong results and crashes": (
+        "Inputs that gave wrong numbers without a word, or a traceback "
+        "(tests/test_refusals.py): a region id containing the pair-label separator `-`, a CSV "
+        "header naming a column twice, a series year written twice in different text forms, "
+        "a bad `output.pairs`, control characters in text, an `extends` chain 1,500 files "
+        "deep, `sim compare --year` past the horizon, a result whose embedded scenario or "
+        "data hashes are damaged (invalid YAML, a code tag, an alias bomb, not JSON), a disk "
+        "full while HDF5 closes a file, Ctrl-C during start-up; and a subset `sim rerun` with "
+        "rounding noise, a run without projects. Allowed outcomes: a three-part error (what, "
+        "allowed, fix), exit status 2, no traceback and nothing written; the clean "
+        '"interrupted" message (exit 130); or, for the last two, the command working.'
+    ),
     "invariants on random valid scenarios": (
         "Random valid variations of the tiny scenario (growth, elasticities, trade costs, "
         "pipelines, projects, portfolios, policies, closure, numeraire; 3 replicas, 12 to 15 "
@@ -137,6 +153,40 @@ AREAS = {
         "refused, or finding every batch done), finished batches kept, an unreadable marker "
         "named in a warning and its batch computed again; a refused submission stops at once "
         "with sbatch's message as a three-part error, exit status 2, no traceback."
+    ),
+    "clear messages": (
+        "Inputs whose refusal used to mislead or lacked a fix, and output a new user reads "
+        "(tests/test_clear_messages.py): ids YAML 1.1 reads as booleans (`NO`, `on`, `yes`), a "
+        "data file that is a folder or a named pipe, a disk too small (sizes in B to GiB), a "
+        "document over the node limit without aliases, output names of the file system's "
+        "maximum length, a policy date after the horizon, CSV numbers with thousands "
+        "separators or decimal commas, an id in the wrong case, a unitless range, a scenario "
+        "dict without `base_dir`, a pymrio table in another money unit, the `sim run` "
+        "summary with values up to 1e14, and `-h` of `sim validate` and `sim describe`. "
+        "Allowed outcomes: a three-part error (what, allowed, fix) that says what happened, "
+        "exit status 2, no traceback and nothing written; a summary within 100 columns; a "
+        "description under the usage."
+    ),
+    "unit mistakes and other silent slips": (
+        "Likely unit mistakes in a scenario and a `!delete` that deletes nothing "
+        "(tests/test_unit_mistakes.py): a growth rate above 0.5 a year or a tariff rate above "
+        "1 (a percent written as a share), projects and portfolios announced after the "
+        "horizon, a `time.start` that is not the first day of its year or quarter, report "
+        "years and calibration targets outside the simulated years, and a `!delete` naming a "
+        "key the base does not have. Allowed outcomes: a warning located like an error (file, "
+        "line, key, value, what was assumed, the fix) and the command going on; or, for years "
+        "outside the horizon and the `!delete`, a three-part error (what, allowed, fix), exit "
+        "status 2, no traceback."
+    ),
+    "documentation snippets, charts and Ctrl-C": (
+        "What a new user meets beyond the scenario (tests/test_new_user_slips.py): every "
+        "```python block of README.md and docs/*.md run against small outputs of the "
+        "documents' commands, the text of the sensitivity charts (long titles and units), "
+        "Morris points on top of each other, the guide to a one-node SLURM cluster, and "
+        "SIGINT during `sim sweep` on a local Dask cluster. Allowed outcomes: the snippet "
+        "runs; all text inside the canvas and every point and label visible; the guide "
+        'holding the fixture\'s settings; the clean "interrupted" message, exit status 130, '
+        "no traceback."
     ),
 }
 

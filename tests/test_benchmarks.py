@@ -183,3 +183,12 @@ def test_small_mode_fails_below_the_floor(tmp_path: Path) -> None:
     status = suite.main(argv, config=tiny_config())
     assert status == 1
     assert "below the floor" in json.loads(target.read_text())["failures"][0]
+
+
+def test_equilibrium_benchmark_measures_one_and_many_solves() -> None:
+    from benchmarks import equilibrium
+
+    result = equilibrium.measure(regions=4, sectors=3, replicas=5)
+    assert result["one_converged"] and result["many_converged"]
+    assert result["agreement"] < 1e-8  # the shared start changes the path, not the answer
+    assert result["one_seconds"] > 0 and result["many_over_one"] > 0

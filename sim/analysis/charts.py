@@ -8,7 +8,8 @@ colour blindness; every axis says its quantity and unit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim.analysis.results import annual_sum, calibration_targets, pair_label
@@ -81,13 +83,62 @@ def _thousands(ax: Axes) -> None:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
 
 
+#: Space kept free between a title or label and the canvas's edge, in pixels.
+EDGE = 6.0
+
+
+def _wrap_to(text: Text, fits: Callable[[Text], bool]) -> None:
+    """Rewrap ``text`` at word boundaries, narrower and narrower, until ``fits`` holds."""
+    original = text.get_text()
+    if not original or fits(text):
+        return
+    width = max(len(line) for line in original.splitlines())
+    while width > 8 and not fits(text):
+        width -= max(1, width // 10)
+        paragraphs = original.split("\n")
+        text.set_text("\n".join(textwrap.fill(part, width) for part in paragraphs))
+
+
+def _fit_text(fig: Figure) -> Figure:
+    """Wrap each axes' titles and axis labels so that they lie inside the canvas.
+
+    Constrained layout moves the axes to make room for titles and labels but never
+    wraps them: a long title (a sweep output with its selection) ran past the right
+    edge and a long unit past the top, and the saved PNG cut them off.
+    """
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    fig.draw_without_rendering()  # lay the axes out, so that positions are final
+    canvas = fig.bbox
+    for ax in fig.axes:
+        for loc in ("left", "center", "right"):
+            title = ax.title if loc == "center" else getattr(ax, f"_{loc}_title")
+            _wrap_to(
+                title,
+                lambda t: (
+                    t.get_window_extent(renderer).x1 <= canvas.x1 - EDGE
+                    and t.get_window_extent(renderer).x0 >= canvas.x0 + EDGE
+                ),
+            )
+        _wrap_to(
+            ax.xaxis.label,
+            lambda t: t.get_window_extent(renderer).width <= canvas.width - 2 * EDGE,
+        )
+        _wrap_to(
+            ax.yaxis.label,
+            lambda t: t.get_window_extent(renderer).height <= canvas.height - 2 * EDGE,
+        )
+    fig.draw_without_rendering()
+    return fig
+
+
 def _save(fig: Figure, path: str | Path) -> Path:
     from sim.results.guard import check_replaceable
 
     target = Path(path)
     check_replaceable(target, "file")  # a chart replaces a file, never a folder or a device
     target.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(target, dpi=DPI, facecolor="white")
+    # bbox_inches="tight": whatever still reaches past the canvas widens the PNG, not cut.
+    fig.savefig(target, dpi=DPI, facecolor="white", bbox_inches="tight", pad_inches=0.1)
     return target
 
 
@@ -325,7 +376,7 @@ def sobol_figure(res: xr.Dataset, title: str = "") -> Figure:
     ax.axvline(0.0, color=OKABE_ITO["black"], linewidth=0.8)
     ax.set_title(title or "Sobol' indices", loc="left")
     fig.legend(loc="outside lower center", frameon=False, ncols=2)
-    return fig
+    return _fit_text(fig)
 
 
 def sensitivity_time_figure(res: xr.Dataset, title: str = "") -> Figure:
@@ -360,7 +411,7 @@ def sensitivity_time_figure(res: xr.Dataset, title: str = "") -> Figure:
         loc="left",
     )
     fig.legend(loc="outside lower center", frameon=False, fontsize="small", ncols=2)
-    return fig
+    return _fit_text(fig)
 
 
 def morris_figure(res: xr.Dataset, title: str = "") -> Figure:
@@ -370,6 +421,23 @@ def morris_figure(res: xr.Dataset, title: str = "") -> Figure:
     units = str(res.attrs.get("units", ""))
     mu, sig = res["mu_star"].values, res["sigma"].values
     err = np.abs(np.stack([mu - res["mu_star_low"].values, res["mu_star_high"].values - mu]))
+    top = float(np.nanmax(np.concatenate([mu, sig, [0.0]]))) if mu.size else 1.0
+    top = top if top > 0 else 1.0
+    # Points closer than this (a share of the axis) are drawn as concentric rings, larger
+    # first, and their labels stacked: two parameters without effect both sit at the
+    # origin, and the second used to hide the first.
+    near = 0.03 * top
+    rank = np.zeros(mu.size, dtype=int)
+    for i in range(mu.size):
+        rank[i] = sum(
+            1 for j in range(i) if abs(mu[j] - mu[i]) <= near and abs(sig[j] - sig[i]) <= near
+        )
+    group = [
+        sum(
+            1 for j in range(mu.size) if abs(mu[j] - mu[i]) <= near and abs(sig[j] - sig[i]) <= near
+        )
+        for i in range(mu.size)
+    ]
     for i, (p, colour) in enumerate(
         zip(res["parameter"].values, colours(res.sizes["parameter"]), strict=True)
     ):
@@ -379,11 +447,22 @@ def morris_figure(res: xr.Dataset, title: str = "") -> Figure:
             xerr=np.nan_to_num(err[:, i : i + 1]),
             fmt="o",
             color=colour,
-            markersize=8,
+            markersize=8 + 5 * (group[i] - 1 - rank[i]),
+            markerfacecolor=colour if rank[i] == group[i] - 1 else "none",
+            markeredgewidth=2,
             capsize=3,
             label=_short(str(p)),
+            zorder=3 + rank[i],
+            clip_on=False,
         )
-    top = float(np.nanmax(np.concatenate([mu, sig]))) if mu.size else 1.0
+        ax.annotate(
+            _short(str(p), 30),
+            (mu[i], sig[i]),
+            xytext=(9, 6 + 12 * rank[i]),
+            textcoords="offset points",
+            fontsize="x-small",
+            color=colour,
+        )
     ax.plot(
         [0, top * 1.1],
         [0, top * 1.1],
@@ -392,15 +471,16 @@ def morris_figure(res: xr.Dataset, title: str = "") -> Figure:
         linewidth=1,
         label="sigma = mu* (strong interaction or non-linearity above)",
     )
-    ax.set_xlim(left=0)
-    ax.set_ylim(bottom=0)
+    # A little room left of and below zero, so that points at the origin show whole.
+    ax.set_xlim(left=-0.03 * top)
+    ax.set_ylim(bottom=-0.03 * top)
     ax.set_xlabel(f"mu*: mean |elementary effect| ({units} per swept range)")
     ax.set_ylabel(f"sigma ({units} per swept range)")
     _thousands(ax)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_title(title or "Morris screening", loc="left")
     ax.legend(loc="upper left", frameon=False, fontsize="small")
-    return fig
+    return _fit_text(fig)
 
 
 def save(fig: Figure, path: str | Path) -> Path:

@@ -508,6 +508,14 @@ def _num(x: float, signed: bool = True) -> str:
 
 def _years(cmp: xr.Dataset, years: Sequence[int] | None) -> list[int]:
     have = [int(y) for y in cmp["year"].values]
+    outside = [int(y) for y in years or [] if int(y) not in have]
+    if outside:
+        # An explicit year the runs do not have is a mistake, not something to drop silently.
+        raise AnalysisError(
+            f"year {', '.join(map(str, outside))} is not in the comparison",
+            allowed=f"the years both runs have: {have[0]}-{have[-1]}" if have else "no years",
+            hint=f"give --year between {have[0]} and {have[-1]}" if have else None,
+        )
     wanted = list(years or json.loads(cmp.attrs.get("report_years", "[]")) or [])
     chosen = [y for y in wanted if y in have]
     return chosen or sorted({have[0], have[len(have) // 2], have[-1]})

@@ -296,8 +296,9 @@ def _write_report(
     from sim.analysis.compare import compare, paired_change
 
     ds = as_dataset(run)
-    folder.mkdir(parents=True, exist_ok=True)
+    scenario_data(ds)  # a damaged embedded scenario is refused before anything is written
     pairs = reporting_pairs(ds) if "pair" in ds.coords else []
+    folder.mkdir(parents=True, exist_ok=True)
     pngs = charts.run_charts(ds, folder, pairs)
     title = str(ds.attrs.get("title") or ds.attrs.get("scenario_name") or "sim run")
     body = [

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-import yaml
 
 from sim.analysis.errors import AnalysisError
 
@@ -92,8 +91,32 @@ def scenario_data(ds: xr.Dataset) -> dict[str, Any]:
     text = ds.attrs.get("scenario_yaml")
     if not text:
         return {}
-    data = yaml.safe_load(str(text))
+    # A result is input like any other: the same hardened loader and limits as a file
+    # (no code tags, no alias bombs, bounded nesting).
+    from sim.errors import ScenarioError
+    from sim.scenario.load import load_yaml_text
+
+    try:
+        data = load_yaml_text(str(text), _attribute(ds, "scenario_yaml")).data
+    except ScenarioError as exc:
+        raise _damaged(ds, "scenario_yaml", str(exc).splitlines()[0]) from None
     return data if isinstance(data, dict) else {}
+
+
+def _attribute(ds: xr.Dataset, name: str) -> str:
+    source = ds.encoding.get("source")
+    return f"{source}, attribute {name}" if source else f"the result's attribute {name}"
+
+
+def _damaged(ds: xr.Dataset, name: str, problem: str) -> AnalysisError:
+    return AnalysisError(
+        f"the result's {name} cannot be read: {problem}",
+        allowed=(
+            "a result written by `sim run` (scenario_yaml: the resolved scenario as plain YAML; "
+            "data_files_sha256: a JSON object of path: sha256)"
+        ),
+        hint="the result was damaged or edited: run the scenario file again with `sim run`",
+    )
 
 
 def reporting_pairs(ds: xr.Dataset) -> list[str]:
@@ -302,7 +325,17 @@ def select(
 def recorded_hashes(ds: xr.Dataset) -> dict[str, str]:
     """The data files a result read and their sha256 (attribute ``data_files_sha256``)."""
     text = ds.attrs.get("data_files_sha256")
-    return dict(json.loads(str(text))) if text else {}
+    if not text:
+        return {}
+    try:
+        hashes = json.loads(str(text))
+    except (ValueError, RecursionError) as exc:
+        raise _damaged(ds, "data_files_sha256", f"not JSON ({exc})") from None
+    if not isinstance(hashes, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in hashes.items()
+    ):
+        raise _damaged(ds, "data_files_sha256", "not a JSON object of path: sha256")
+    return hashes
 
 
 def calibration_targets(ds: xr.Dataset, kind: str = "turnover") -> list[dict[str, Any]]:

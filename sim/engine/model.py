@@ -27,6 +27,7 @@ from sim.kernels.draws import quantile
 from sim.kernels.equilibrium import (
     EquilibriumBaseline,
     LabourMarkets,
+    baseline_jacobian,
     build_equilibrium_baseline,
     build_labour_markets,
     remove_deficits,
@@ -40,6 +41,8 @@ IntArray = NDArray[np.int64]
 log = logging.getLogger(__name__)
 
 STAGE_KEYS = ("financed", "construction", "operating")
+#: Table disagreements already logged in this process (region, sector, gap).
+_REPORTED_GAPS: set[tuple[str, str, float]] = set()
 #: trade.closure -> the equilibrium kernel's deficit closure.
 DEFICIT_CLOSURE = {"ratio": "ratio", "additive": "fixed", "zero": "zero"}
 PIPELINE_DEFAULTS = {
@@ -105,6 +108,10 @@ class Model:
     labour_markets: LabourMarkets
     # The same markets in full employment: the path without shocks that anchors real wages.
     path_markets: LabourMarkets | None
+    # The solver's starting Jacobians at the baseline, at the elasticities' central values
+    # (the same for every replica, so a replica's result does not depend on its batch).
+    jacobian: FloatArray
+    path_jacobian: FloatArray | None
     balance_report: dict[str, float]
     leontief: FloatArray  # (RS, RS)
     leontief_closed: FloatArray  # (RS, RS) industry block of the Type II inverse
@@ -368,13 +375,29 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
     lmat = leontief.leontief_inverse(a_mrio)
     if sc.data["trade"]["linkages"]:
         baseline = _with_linkages(sc, baseline, a_mrio, report)
+    theta = np.array(
+        [_central(sc.data["trade"]["elasticity"], s) - 1.0 for s in sectors], dtype=float
+    )
     if sc.data["trade"]["closure"] == "zero":
         # Caliendo & Parro's first solve, at the elasticities' central values.
-        theta = np.array(
-            [_central(sc.data["trade"]["elasticity"], s) - 1.0 for s in sectors], dtype=float
-        )
         baseline = remove_deficits(baseline, theta)
         flows = baseline.trade
+    closure = DEFICIT_CLOSURE[sc.data["trade"]["closure"]]
+    numeraire_index = (
+        None
+        if sc.data["trade"]["numeraire"] == "world"
+        else regions.index(sc.data["trade"]["numeraire"])
+    )
+    jacobian = baseline_jacobian(
+        baseline, theta, labour_markets, deficit_closure=closure, numeraire=numeraire_index
+    )
+    path_jacobian = (
+        None
+        if path_markets is None
+        else baseline_jacobian(
+            baseline, theta, path_markets, deficit_closure=closure, numeraire=numeraire_index
+        )
+    )
     sourcing = _sourcing(baseline)
     labour_share = _by_region(io["labour_income_share"], regions)
     propensity = _by_region(io["consumption_propensity"], regions)
@@ -448,7 +471,6 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
             )
         )
     policies.sort(key=lambda pol: pol.period)
-    numeraire = sc.data["trade"]["numeraire"]
     inv = sc.data["investment"]
     return Model(
         scenario=sc,
@@ -459,6 +481,8 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
         baseline=baseline,
         labour_markets=labour_markets,
         path_markets=path_markets,
+        jacobian=jacobian,
+        path_jacobian=path_jacobian,
         balance_report=report,
         leontief=lmat,
         leontief_closed=lstar,
@@ -472,8 +496,8 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
         policies=policies,
         migration=list(sc.data["labour"]["migration"]),
         intensity_year=int(inv.get("intensity_year") or cal.starts[0].year),
-        numeraire=None if numeraire == "world" else regions.index(numeraire),
-        deficit_closure=DEFICIT_CLOSURE[sc.data["trade"]["closure"]],
+        numeraire=numeraire_index,
+        deficit_closure=closure,
         hashes=dict(data.hashes),
     )
 
@@ -541,13 +565,18 @@ def _with_linkages(
     for j, s in zip(*np.nonzero(excess), strict=True):
         gap = intermediate[j, s] / baseline.spending[j, s] - 1.0
         report[f"{regions[j]}.{sectors[s]}.intermediate_use_gap"] = float(gap)
+        gamma[j, :, s] *= baseline.spending[j, s] / intermediate[j, s]
+        # Once per process and table: calibration and sweeps build the model many times.
+        seen = (regions[j], sectors[s], round(float(gap), 12))
+        if seen in _REPORTED_GAPS:
+            continue
+        _REPORTED_GAPS.add(seen)
         log.warning(
             "input-output coefficients imply %s buys %.4g of %s as inputs, more than the "
             "trade table's spending %.4g (%.1f%% more); its input shares are scaled down "
             "to leave no final demand (docs/model.md)",
             regions[j], intermediate[j, s], sectors[s], baseline.spending[j, s], 100 * gap,
         )  # fmt: skip
-        gamma[j, :, s] *= baseline.spending[j, s] / intermediate[j, s]
     beta = 1.0 - gamma.sum(axis=2)
     return build_equilibrium_baseline(baseline.trade, baseline.tariff, beta, gamma)
 

@@ -111,6 +111,11 @@ class BatchSimulation:
         self.unknowns = np.zeros((n, model.labour_markets.count))
         self.unknowns_before = self.unknowns
         self.path_unknowns = self.path_before = self.unknowns
+        # Each replica's last Jacobian (Broyden-updated) starts its next period's solve.
+        self.jacobian: FloatArray = np.broadcast_to(
+            model.jacobian, (n, *model.jacobian.shape)
+        ).copy()
+        self.path_jacobian = model.path_jacobian
         self.prev_jobs = np.zeros((n, n_r))
         # Where each project's quantities go: (host, sector), (investor, host, sector), host.
         # Sums over projects are bincounts over (replica, cell), not one-hot matmuls:
@@ -167,13 +172,6 @@ class BatchSimulation:
         self.change_pairs = owner[due][order]
         self.change_bounds = np.searchsorted(dates[due][order], np.arange(periods + 1))
         self.stage_changed()
-
-    def persons(self, change: FloatArray, market_change: FloatArray) -> FloatArray:
-        """Persons employed, (N, R, S), from the equilibrium's employment changes."""
-        markets = self.model.labour_markets
-        # A mobile region has one labour market: the first of its sectors' markets.
-        region_market = market_change[:, markets.group[:, 0]]  # (N, R)
-        return _persons(self.model.employment, markets.mobile, change, region_market)
 
     # -- events ------------------------------------------------------------------------------
     def apply_stage_changes(self, period: int) -> None:
@@ -268,11 +266,13 @@ class BatchSimulation:
                 deficit_closure=model.deficit_closure,
                 numeraire=model.numeraire,
                 guess=extrapolate_unknowns(self.path_unknowns, self.path_before),
+                jacobian=self.path_jacobian,
                 tol=trade["tolerance"],
                 max_iter=trade["max_iterations"],
             )
             self.path_before = self.path_unknowns
             self.path_unknowns = unknowns_of(path, model.path_markets)
+            self.path_jacobian = path.jacobian
             target = path.real_wage.reshape(n, -1)[:, model.labour_markets.first_cell]
         sol = solve_equilibrium(
             model.baseline,
@@ -285,6 +285,7 @@ class BatchSimulation:
             deficit_closure=model.deficit_closure,
             numeraire=model.numeraire,
             guess=extrapolate_unknowns(self.unknowns, self.unknowns_before),
+            jacobian=self.jacobian,
             tol=trade["tolerance"],
             max_iter=trade["max_iterations"],
         )
@@ -300,6 +301,7 @@ class BatchSimulation:
             )
         self.unknowns_before = self.unknowns
         self.unknowns = unknowns_of(sol, model.labour_markets)
+        self.jacobian = sol.jacobian
 
         # Output per worker grows from the start (employment coefficients of the
         # input-output table) and from the intensity year (project job intensities).
@@ -324,7 +326,7 @@ class BatchSimulation:
         # Employment in persons: the labour force grows; the equilibrium moves it between
         # sectors and, under a fixed real wage or elastic supply, in and out of work.
         employment = (
-            self.persons(sol.employment, sol.employment_group)
+            employed_persons(model, sol.employment, sol.employment_group)
             * ((1.0 + b.labour_force) ** (k * dt))[:, :, None]
         )
         # The average wage is the wage bill per person employed.
@@ -361,21 +363,23 @@ class BatchSimulation:
         check_period(model, b, out, k)
 
 
-def _persons(
-    base: FloatArray, mobile: NDArray[np.bool_], change: FloatArray, market: FloatArray
-) -> FloatArray:
+def employed_persons(model: Model, change: FloatArray, market_change: FloatArray) -> FloatArray:
     """Persons employed by region and sector, (N, R, S), at the start's labour force.
 
-    The equilibrium's employment change is in wage-bill units (the baseline's sector
-    wages). Where labour is sector-specific it applies to each sector's persons; where
-    it is mobile the region's change (its one market, ``market``) sets the total and
-    the sectors' changes set the split, so that full employment keeps the region's
-    persons whatever the sector wage differentials of the data.
+    ``change`` (N, R, S) and ``market_change`` (N, G) are the equilibrium's employment
+    changes, in wage-bill units (the baseline's sector wages). Where labour is
+    sector-specific they apply to each sector's persons; where it is mobile the
+    region's one market sets the total and the sectors' changes set the split, so
+    that full employment keeps the region's persons whatever the sector wage
+    differentials of the data.
     """
+    base = model.employment
+    markets = model.labour_markets
+    market = market_change[:, markets.group[:, 0]]  # (N, R): a mobile region's one market
     moved = base[None] * change
     share = moved / moved.sum(axis=2, keepdims=True)
     total = base.sum(axis=1)[None] * market
-    persons: FloatArray = np.where(mobile[None, :, None], share * total[:, :, None], moved)
+    persons: FloatArray = np.where(markets.mobile[None, :, None], share * total[:, :, None], moved)
     return persons
 
 

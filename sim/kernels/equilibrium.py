@@ -113,6 +113,7 @@ __all__ = [
     "EquilibriumBaseline",
     "EquilibriumSolution",
     "LabourMarkets",
+    "baseline_jacobian",
     "build_equilibrium_baseline",
     "build_labour_markets",
     "extrapolate_unknowns",
@@ -254,6 +255,8 @@ class EquilibriumSolution:
         :math:`\\hat w_{is} / \\hat P_i`.
     employment_group : (N, G)
         :math:`\\hat L_g`, employment change of each labour market.
+    jacobian : (N, G, G)
+        The solver's last Jacobian (Broyden-updated): a warm start for a nearby problem.
     iterations : int
         Newton steps of the slowest replica.
     replica_iterations : (N,) int
@@ -279,6 +282,7 @@ class EquilibriumSolution:
     real_income: FloatArray
     real_wage: FloatArray
     employment_group: FloatArray
+    jacobian: FloatArray
     iterations: int
     replica_iterations: NDArray[np.int64]
     residual: FloatArray
@@ -399,6 +403,7 @@ def solve_equilibrium(
     deficit_closure: str = "fixed",
     numeraire: int | None = None,
     guess: FloatArray | None = None,
+    jacobian: FloatArray | None = None,
     tol: float = 1e-12,
     max_iter: int = 100,
     dense_limit: int = DENSE_SPENDING_LIMIT,
@@ -430,6 +435,11 @@ def solve_equilibrium(
         Warm start of the unknowns (log wages, or log employment where the
         real wage is fixed), e.g. :attr:`EquilibriumSolution` of a nearby problem
         through :func:`unknowns_of`.
+    jacobian : (N, G, G) or (G, G), optional
+        Initial Jacobian of the labour-market residuals in the unknowns, e.g. the
+        last solution's (:attr:`EquilibriumSolution.jacobian`) or
+        :func:`baseline_jacobian`; default: each replica's by finite differences.
+        It only changes the path to the solution, not the solution.
     tol : float
         Largest relative labour-market excess demand accepted.
     max_iter : int
@@ -463,7 +473,13 @@ def solve_equilibrium(
     active = _excess(state.residual) > tol
     jac = np.zeros((n_rep, labour.count, labour.count))
     fresh = np.zeros(n_rep, dtype=bool)
-    if active.any():
+    if jacobian is not None:
+        # A Jacobian from elsewhere (the last period's, or the baseline's): Broyden's
+        # updates adapt it to each replica and a replica whose steps stall gets its own.
+        # Finite differences cost G + 1 evaluations per replica, so this makes N replicas
+        # cost far less than N solves.
+        jac[:] = jacobian
+    elif active.any():
         jac[active] = system.jacobian(unknowns[active], shocks.take(active), state.take(active))
         fresh[active] = True
     length = np.ones(n_rep)
@@ -506,7 +522,30 @@ def solve_equilibrium(
                 unknowns[refresh], shocks.take(refresh), state.take(refresh)
             )
             fresh[refresh] = True
-    return system.solution(unknowns, shocks, state, per_replica, tol)
+    return system.solution(unknowns, shocks, state, per_replica, tol, jac)
+
+
+def baseline_jacobian(
+    baseline: EquilibriumBaseline,
+    theta: FloatArray,
+    labour: LabourMarkets,
+    *,
+    deficit_closure: str = "fixed",
+    numeraire: int | None = None,
+    dense_limit: int = DENSE_SPENDING_LIMIT,
+) -> FloatArray:
+    """The Jacobian of the labour-market residuals at the baseline, (G, G).
+
+    A starting Jacobian that does not depend on any replica's draws (``theta`` is
+    one vector of central values, (S,)), so that passing it to
+    :func:`solve_equilibrium` keeps every replica's result independent of its batch.
+    """
+    n_r, n_s = baseline.shape
+    shocks = _Shocks.build(baseline, np.asarray(theta, dtype=float)[None], None, None, None, None)
+    system = _System(baseline, labour, deficit_closure, numeraire, n_r * n_s <= dense_limit)
+    unknowns = np.zeros((1, labour.count))
+    state = system.evaluate(unknowns, shocks, None)
+    return system.jacobian(unknowns, shocks, state)[0]
 
 
 def unknowns_of(solution: EquilibriumSolution, labour: LabourMarkets) -> FloatArray:
@@ -713,6 +752,26 @@ class _System:
         # Final demand's (R, S) shares and the input shares as (j, t, s) for spending.
         self.gamma_t = np.ascontiguousarray(baseline.input_share.transpose(0, 2, 1))  # (j, s, t)
         self.has_inputs = bool(baseline.input_share.any())
+        # d log c_ks / d log P_kt: input shares, plus the CPI weights where the real wage
+        # is fixed (the wage follows the CPI), (R, S, S).
+        fixed_cell = self.fixed[self.group].reshape(baseline.shape)
+        self.cost_in_prices = baseline.input_share + (
+            fixed_cell[:, :, None]
+            * baseline.va_share[:, :, None]
+            * baseline.final_share[:, None, :]
+        )
+        # The price block's and the spending system's Newton matrices at the baseline
+        # shares, inverted once (the same for every replica).
+        rs = baseline.output.size
+        if dense and rs > 0:
+            at_base = np.einsum("kjs,kst->jskt", baseline.share, self.cost_in_prices)
+            self.price_newton = np.linalg.inv(np.eye(rs) - at_base.reshape(rs, rs))
+            to_producer = baseline.share / (1.0 + baseline.tariff)
+            tax = (baseline.share - to_producer).sum(axis=0)
+            spend_base = np.einsum("jst,jkt->jskt", self.gamma_t, to_producer)
+            for j in range(n_r):
+                spend_base[j, :, j, :] += baseline.final_share[j][:, None] * tax[j][None, :]
+            self.spend_newton = np.linalg.inv(np.eye(rs) - spend_base.reshape(rs, rs))
         # Floats of the largest arrays one evaluated point needs (Jacobian batches).
         rs = n_r * baseline.shape[1]
         self.point_size = n_r * rs + (rs * rs if dense and self.has_inputs else 0)
@@ -753,24 +812,47 @@ class _System:
         beta = base.va_share[None]
         any_fixed = bool(self.fixed.any())
         has_inputs = self.has_inputs
-        log_cpi = (alpha[None] * log_price).sum(axis=2)
+        size = n_r * n_s
+        newton = self.dense and (has_inputs or any_fixed)
+        sweeps, last_change, exact = 0, np.inf, False
         for _ in range(100_000):
+            log_cpi = (alpha[None] * log_price).sum(axis=2)
             log_wage = unknowns
             if any_fixed:
                 cpi_wage = log_cpi[:, region] + shocks.log_target
                 log_wage = np.where(self.fixed[None], cpi_wage, unknowns)
             log_cost = beta * log_wage[:, self.group].reshape(n_rep, n_r, n_s)
             if has_inputs:
-                log_cost += np.einsum("ist,nit->nis", base.input_share, log_price)
+                log_cost += np.matmul(base.input_share[None], log_price[:, :, :, None])[..., 0]
             log_cost -= shocks.log_productivity
             numer = shocks.weight * np.exp(-theta * log_cost)[:, :, None, :]
             denom = numer.sum(axis=1)
             new_price = -np.log(denom) / theta
-            change = np.abs(new_price - log_price).max()
-            log_price = new_price
-            log_cpi = (alpha[None] * log_price).sum(axis=2)
+            gap = new_price - log_price
+            change = np.abs(gap).max()
             if not (has_inputs or any_fixed) or not change > 1e-14:
+                log_price = new_price
                 break
+            if not newton:
+                log_price = new_price  # a contraction: iterate
+                continue
+            sweeps += 1
+            contracting = change < 0.25 * last_change
+            last_change = change
+            if sweeps <= 2 or (contracting and sweeps <= 40 and not exact):
+                # Newton with the baseline's Jacobian (the same for every replica, so
+                # its inverse is computed once): fast while the shares move little.
+                step = np.matmul(self.price_newton, gap.reshape(n_rep, size, 1))
+            else:
+                exact = True  # once the shares have moved too far, stay exact
+                # Newton: d new_price_js / d log_price_kt =
+                # pi'_kjs (gamma_kst + [fixed real wage at (k, s)] beta_ks alpha_kt).
+                share = numer / denom[:, None]
+                jac = np.einsum("nkjs,kst->njskt", share, self.cost_in_prices)
+                jac = np.eye(size)[None] - jac.reshape(n_rep, size, size)
+                step = np.linalg.solve(jac, gap.reshape(n_rep, size, 1))
+            log_price = log_price + step.reshape(n_rep, n_r, n_s)
+        log_cpi = (alpha[None] * log_price).sum(axis=2)
         share = numer / denom[:, None]
         log_employment = np.where(
             self.fixed[None],
@@ -838,6 +920,18 @@ class _System:
             return closed
         if self.dense:
             size = n_r * n_s
+            # Newton with the baseline's matrix (inverted once): E += (I - M_0)^-1 (M E + a - E),
+            # a few matrix-vector products while the shares move little; else a dense solve.
+            spending = rhs.copy() if warm is None else warm.spending.copy()
+            for _ in range(8):
+                output = (to_producer * spending[:, None]).sum(axis=2)
+                gap = np.matmul(self.gamma_t[None], output[:, :, :, None])[..., 0]
+                gap += alpha[None] * ((tax * spending).sum(axis=2) + autonomous)[:, :, None]
+                gap -= spending
+                if not np.abs(gap).max() > 1e-15 * np.abs(spending).max():
+                    return spending
+                step = np.matmul(self.spend_newton, gap.reshape(n_rep, size, 1))
+                spending = spending + step.reshape(n_rep, n_r, n_s)
             # M[(j, s), (k, t)] = gamma[j, s<-t] b[j, k, t] + delta_jk alpha_js rho_kt
             mat = np.einsum("jst,njkt->njskt", self.gamma_t, to_producer)
             idx = np.arange(n_r)
@@ -889,6 +983,7 @@ class _System:
         state: _State,
         iterations: NDArray[np.int64],
         tol: float,
+        jacobian: FloatArray,
     ) -> EquilibriumSolution:
         base = self.base
         point = self.point(unknowns, shocks, state)
@@ -931,6 +1026,7 @@ class _System:
             real_income=real_income,
             real_wage=wage * s2 / cpi[:, :, None],
             employment_group=employment_group,
+            jacobian=jacobian,
             iterations=int(iterations.max(initial=0)),
             replica_iterations=iterations,
             residual=_excess(residual),

@@ -99,7 +99,12 @@ class NetcdfBatchWriter(_Appender):
                 name: {
                     "zlib": True,
                     "complevel": 1,
-                    "chunksizes": (replica_chunk(part, name, self.batch), *var.shape[1:]),
+                    # HDF5 chunks must be positive: a run without projects has a `project`
+                    # dimension of length 0 (a chunk of 1 along it holds no data).
+                    "chunksizes": (
+                        replica_chunk(part, name, self.batch),
+                        *(max(1, n) for n in var.shape[1:]),
+                    ),
                 }
                 for name, var in part.data_vars.items()
                 if var.dtype.kind in "fiu" and var.dims[:1] == ("replica",)

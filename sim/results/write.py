@@ -10,11 +10,14 @@ streamed Zarr output of :mod:`sim.api`) follow the same rules:
 
 :func:`temporary_path`
     creates an empty hidden file or folder next to the target, named
-    ``.NAME.PID-HOST.RANDOM.tmp``, after removing what writers that died
-    (SIGKILL, power loss) left for the same target. The writer's pid and a
-    tag of its host are in the name, so a leftover is removed only when its
-    writer is known to be dead: the temporary of a live writer, or of a writer
-    on another machine sharing the folder, is never touched.
+    ``.NAME.PID-HOST.RANDOM.tmp`` (a NAME too long for that to fit the file
+    system's limit on names becomes its first bytes and a hash of it,
+    ``START~HASH``, so that every legal name can be written), after
+    removing what writers that died (SIGKILL, power loss) left for the same
+    target. The writer's pid and a tag of its host are in the name, so a
+    leftover is removed only when its writer is known to be dead: the
+    temporary of a live writer, or of a writer on another machine sharing the
+    folder, is never touched.
 :func:`publish`
     flushes the temporary to disk, renames it over the target and flushes the
     folder, so that after a power loss the folder holds the old or the new
@@ -35,7 +38,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from sim.errors import SimError
+from sim.errors import SimError, shorten
 from sim.results.guard import Inputs, check_output
 
 #: Suffix of a temporary file or folder being written.
@@ -51,15 +54,47 @@ def _host_tag() -> str:
     return hashlib.blake2b(socket.gethostname().encode("utf-8"), digest_size=4).hexdigest()
 
 
+#: Bytes a temporary's name adds to its stem: ``.`` ``.PID-HOST.`` (pid up to 10 digits)
+#: ``RANDOM`` (8 characters, tempfile's) and ``.tmp``/``.old``.
+_NAME_OVERHEAD = 1 + 1 + 10 + 1 + 8 + 1 + 8 + 4
+#: Bytes of the target's name kept, for a human, in a hashed stem.
+_HASHED_KEEP = 40
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name (bytes) the folder's file system allows (255 where unknown)."""
+    try:
+        return min(255, os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError):
+        return 255
+
+
+def _stem(target: Path) -> str:
+    """The target's name as it appears in its temporaries' names.
+
+    The name itself while the temporary's name fits the file system's limit on
+    names; for longer names (a legal name up to the limit would otherwise be
+    refused for its temporary), its first bytes and a hash of the whole name:
+    ``NAME-START~HASH``, so that every legal name can be written.
+    """
+    name = target.name
+    encoded = os.fsencode(name)
+    if len(encoded) + _NAME_OVERHEAD <= _name_max(target.parent):
+        return name
+    digest = hashlib.blake2b(encoded, digest_size=8).hexdigest()
+    start = encoded[:_HASHED_KEEP].decode("utf-8", errors="ignore")
+    return f"{start}~{digest}"
+
+
 def _prefix(target: Path) -> str:
     """Start of the names of this process's temporaries for ``target``."""
-    return f".{target.name}.{os.getpid()}-{_host_tag()}."
+    return f".{_stem(target)}.{os.getpid()}-{_host_tag()}."
 
 
 def _pattern(target: Path) -> re.Pattern[str]:
     """Names :func:`temporary_path` and :func:`publish` give, for any writer of ``target``."""
     return re.compile(
-        rf"^\.{re.escape(target.name)}\.(?P<pid>[0-9]+)-(?P<host>[0-9a-f]{{8}})"
+        rf"^\.{re.escape(_stem(target))}\.(?P<pid>[0-9]+)-(?P<host>[0-9a-f]{{8}})"
         rf"\.[A-Za-z0-9_]+(?P<suffix>{re.escape(TMP_SUFFIX)}|{re.escape(OLD_SUFFIX)})$"
     )
 
@@ -123,7 +158,7 @@ def remove_stale_temporaries(target: Path) -> list[Path]:
         return []
     stale: list[tuple[str, Path]] = []
     # A cheap test first: a folder may hold thousands of other names (a sweep's markers).
-    start, ends = f".{target.name}.", (TMP_SUFFIX, OLD_SUFFIX)
+    start, ends = f".{_stem(target)}.", (TMP_SUFFIX, OLD_SUFFIX)
     for name in names:
         if not (name.startswith(start) and name.endswith(ends)):
             continue
@@ -261,6 +296,31 @@ def publish(tmp: Path, target: Path) -> None:
     _sync_directory(folder)
 
 
+_HDF5_ERRNO = re.compile(r"errno = (\d+)")
+
+
+def io_error(exc: BaseException) -> OSError | None:
+    """``exc`` as the operating system's error, or None if it is not one.
+
+    h5py reports a write that failed at the operating system (a full disk while
+    a file is flushed or closed) as ``RuntimeError`` ("file write failed: ...,
+    errno = 28, error message = 'No space left on device'"), not ``OSError``.
+    """
+    if isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, RuntimeError):
+        text = str(exc)
+        found = _HDF5_ERRNO.search(text)
+        code = int(found.group(1)) if found else None
+        if code is None and "No space left on device" in text:
+            code = errno.ENOSPC
+        if code is None and "Disk quota exceeded" in text:
+            code = getattr(errno, "EDQUOT", errno.ENOSPC)
+        if code is not None:
+            return OSError(code, f"{os.strerror(code)} (HDF5: {shorten(text, 200)})")
+    return None
+
+
 def write_failed(target: Path, exc: OSError) -> SimError:
     """The error for an ``OSError`` while writing ``target`` through a temporary.
 
@@ -330,9 +390,11 @@ def write_netcdf(
     try:
         ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
         publish(tmp, target)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:
         discard(tmp)
-        raise write_failed(target, exc) from exc
+        if (error := io_error(exc)) is None:
+            raise
+        raise write_failed(target, error) from exc
     except BaseException:
         discard(tmp)
         raise
@@ -359,9 +421,11 @@ def write_zarr(
         # Zarr format 2: its string and metadata encodings are stable across readers.
         ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
         publish(tmp, target)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:
         discard(tmp)
-        raise write_failed(target, exc) from exc
+        if (error := io_error(exc)) is None:
+            raise
+        raise write_failed(target, error) from exc
     except BaseException:
         discard(tmp)
         raise
@@ -379,6 +443,7 @@ def write_dataset(
 
 __all__ = [
     "discard",
+    "io_error",
     "process_alive",
     "publish",
     "remove_stale_temporaries",

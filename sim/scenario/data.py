@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from sim.errors import DataFileError, quote, shorten
+from sim.errors import DataFileError, number_problem, quote, shorten
 from sim.scenario.files import sha256_file
 from sim.scenario.mrio import (
     MRIOTable,
     aggregate,
     check_productive,
     largest_flow_lines,
+    parse_money_unit,
     read_csv_matrices,
     read_pymrio_folder,
 )
@@ -97,6 +98,19 @@ def _read_rows(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str
             allowed=f"columns {', '.join(columns)}",
             hint=hint,
         )
+    first: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name and name in first:
+            # zip() below would keep the last of the two columns and drop the first unseen.
+            raise DataFileError(
+                f"the header names column {quote(name)} twice, at positions {first[name]} "
+                f"and {position}",
+                file=str(path),
+                line=1,
+                allowed="each column name once",
+                hint="rename or remove one of the two columns",
+            )
+        first[name] = position
     rows = []
     number = 1
     try:
@@ -128,12 +142,14 @@ def _number(path: Path, line: int, column: str, text: str, *, minimum: float = 0
     try:
         value = float(text)
     except ValueError:
+        why, fix = number_problem(text)
         raise DataFileError(
-            f"column '{column}' is not a number",
+            f"column '{column}' is not a number" + (f": {why}" if why else ""),
             file=str(path),
             line=line,
             value=text,
             allowed="a finite number",
+            hint=fix,
         ) from None
     if not math.isfinite(value) or value < minimum:
         raise DataFileError(
@@ -402,6 +418,37 @@ def load_scenario_data(scenario: Scenario) -> ScenarioData:
     )
 
 
+def check_money_unit(scenario: Scenario, table: MRIOTable) -> None:
+    """Refuse a table whose stated money unit is not the scenario's (``Mill USD`` for EUR billion).
+
+    Only a unit the table states and that names a currency is checked; the scale
+    is compared when every word of the unit is understood (``Mill``, ``M``, ``bn``...).
+    """
+    if not table.money_unit:
+        return
+    currency, scale = parse_money_unit(table.money_unit)
+    if currency is None:
+        return
+    meta = scenario.data["metadata"]
+    want_currency, want_scale = str(meta["currency"]).strip().upper(), str(meta["money_unit"])
+    if currency == want_currency and scale in (None, want_scale):
+        return
+    key = "metadata.currency" if currency != want_currency else "metadata.money_unit"
+    theirs = f"{currency} {scale}" if scale else currency
+    where = f"{table.money_unit_file}:{table.money_unit_line}"
+    raise scenario.error(
+        f"the input-output table's money unit is {quote(table.money_unit)} ({where}), but the "
+        f"scenario's money values are in {want_currency} {want_scale}",
+        key,
+        meta["currency" if key == "metadata.currency" else "money_unit"],
+        allowed=f"a table in {want_currency} {want_scale}, the unit metadata.currency and "
+        "metadata.money_unit give every money value of the scenario",
+        hint=f"convert the table to {want_currency} {want_scale}; or, if the scenario is meant "
+        f"to be in {theirs}, set metadata.currency and metadata.money_unit to match and "
+        "convert its other money values",
+    )
+
+
 def load_mrio(scenario: Scenario) -> MRIOTable:
     """Read input_output.mrio and aggregate it onto the scenario's regions and sectors."""
     spec = scenario.data["input_output"]["mrio"]
@@ -409,6 +456,7 @@ def load_mrio(scenario: Scenario) -> MRIOTable:
     if spec["format"] == "pymrio":
         folder = scenario.resolve_file("input_output.mrio.path", spec["path"], folder=True)
         table = read_pymrio_folder(folder, satellites=satellites)
+        check_money_unit(scenario, table)
     else:
         z_file = scenario.resolve_file("input_output.mrio.path", spec["path"])
         y_file = scenario.resolve_file("input_output.mrio.final_demand", spec["final_demand"])

@@ -15,6 +15,7 @@ mapping replaces the base's mapping instead of merging into it.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ __all__ = [
     "get_origin",
     "load_scenario_document",
     "load_yaml_document",
+    "load_yaml_text",
     "resolve_extends_dict",
 ]
 
@@ -216,11 +218,14 @@ def _check_size(root: Node, file: str, max_nodes: int) -> None:
     """
     sizes: dict[int, int] = {}
     in_progress: set[int] = set()
+    aliased = False  # a node was reached twice: only an alias (*name) shares a node
 
     def size(node: Node) -> int:
+        nonlocal aliased
         ident = id(node)
         known = sizes.get(ident)
         if known is not None:
+            aliased = True
             return known
         if ident in in_progress:
             raise ScenarioError(
@@ -239,11 +244,23 @@ def _check_size(root: Node, file: str, max_nodes: int) -> None:
                 total += size(item)
         in_progress.discard(ident)
         sizes[ident] = total
-        if total > max_nodes:
+        if total > max_nodes and not aliased:
             raise ScenarioError(
-                f"document expands to more than {max_nodes} nodes; YAML alias expansion refused",
+                f"document has more than {max_nodes} nodes (keys, values and list items; "
+                "it uses no aliases): the limit on a scenario's size",
                 file=file,
                 line=_line(node),
+                allowed=f"at most {max_nodes} nodes",
+                hint="move large tables into CSV data files (e.g. trade.baseline.file), "
+                "or raise max_nodes if the document is really meant to be this large",
+            )
+        if total > max_nodes:
+            raise ScenarioError(
+                f"document expands to more than {max_nodes} nodes once its aliases (*name) "
+                "are followed; YAML alias expansion refused",
+                file=file,
+                line=_line(node),
+                allowed=f"at most {max_nodes} nodes after expanding aliases",
                 hint="reduce the nesting of aliases (*name), or raise max_nodes "
                 "if the document is really meant to be this large",
             )
@@ -572,8 +589,13 @@ def _syntax_error_message(exc: yaml.YAMLError, file: str, text: str | None = Non
 
 def _load_raw(path: Path, max_nodes: int) -> tuple[dict[str, Any] | _Replace, dict[str, Origin]]:
     """Convert one file, keeping ``!delete``/``!replace`` markers for the merge."""
-    file = str(path)
-    text = _read_text(path)
+    return _load_raw_text(_read_text(path), str(path), max_nodes)
+
+
+def _load_raw_text(
+    text: str, file: str, max_nodes: int
+) -> tuple[dict[str, Any] | _Replace, dict[str, Origin]]:
+    """Convert the text of one document (``file`` names it in errors)."""
     try:
         root, loader = _compose(text, file)
         if root is None:
@@ -641,22 +663,81 @@ def load_yaml_document(path: str | Path, *, max_nodes: int = 1_000_000) -> Loade
     return LoadedDocument(data, _collect_origins(data, [origins]), [str(path)])
 
 
+def load_yaml_text(text: str, file: str, *, max_nodes: int = 1_000_000) -> LoadedDocument:
+    """:func:`load_yaml_document` for text that is not a file of its own.
+
+    For a scenario embedded in a result (attribute ``scenario_yaml``): the same
+    hardened loader and limits as a file (no code tags, no alias bombs, bounded
+    nesting), with ``file`` (e.g. ``"run.nc, attribute scenario_yaml"``) naming
+    the text in errors.
+    """
+    raw, origins = _load_raw_text(text, file, max_nodes)
+    data = _strip(raw)
+    return LoadedDocument(data, _collect_origins(data, [origins]), [file])
+
+
 # ---------------------------------------------------------------- extends
 
 
-def _merge(base: dict[str, Any], variant: dict[str, Any]) -> dict[str, Any]:
-    """Deep-merge ``variant`` onto ``base``: mappings merge, everything else replaces."""
+def _merge(
+    base: dict[str, Any],
+    variant: dict[str, Any],
+    origins: dict[str, Origin] | None = None,
+    prefix: str = "",
+) -> dict[str, Any]:
+    """Deep-merge ``variant`` onto ``base``: mappings merge, everything else replaces.
+
+    With ``origins`` (the variant's), a ``!delete`` naming a key the base does not
+    have is refused: a misspelt key (``tarifs: !delete``) would otherwise delete
+    nothing without a word.
+    """
     out = dict(base)
     for key, value in variant.items():
+        path = _child_path(prefix, key)
         if value is _DELETE:
+            if origins is not None and key not in out:
+                _refuse_delete(path, out, origins)
             out.pop(key, None)
         elif isinstance(value, _Replace):
             out[key] = _strip(value)
         elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+            out[key] = _merge(out[key], value, origins, path)
         else:
+            if origins is not None and isinstance(value, dict):
+                # A mapping replacing a value that is not a mapping (or adding a new key):
+                # a !delete inside it has nothing to delete.
+                _deletes_in(value, path, origins)
             out[key] = _strip(value)
     return out
+
+
+def _deletes_in(value: dict[str, Any], prefix: str, origins: dict[str, Origin]) -> None:
+    for key, child in value.items():
+        path = _child_path(prefix, key)
+        if child is _DELETE:
+            _refuse_delete(path, {}, origins)
+        elif isinstance(child, dict):
+            _deletes_in(child, path, origins)
+
+
+def _refuse_delete(path: str, siblings: dict[str, Any], origins: dict[str, Origin]) -> None:
+    file, line = origins.get(path, _DICT_ORIGIN)
+    key = path.rsplit(".", 1)[-1]
+    close = difflib.get_close_matches(key, [str(k) for k in siblings], n=1)
+    parent = _parent_path(path)
+    where = f"under {parent}" if parent else "at the top level"
+    raise ScenarioError(
+        f"!delete names a key the base does not have, so it would delete nothing: {path}",
+        file=file,
+        line=line or None,
+        key=path,
+        allowed=f"a key the base scenario has {where}: "
+        + (", ".join(str(k) for k in list(siblings)[:20]) if siblings else "(none)")
+        + (", ..." if len(siblings) > 20 else ""),
+        hint=f"did you mean '{close[0]}'?"
+        if close
+        else "check the spelling of the key, or remove the !delete line",
+    )
 
 
 def _extends_targets(
@@ -680,6 +761,10 @@ def _extends_targets(
             )
         targets.append((item, item_where))
     return targets
+
+
+#: Most files in one chain of ``extends`` (a scenario, its base, the base's base, ...).
+MAX_EXTENDS_DEPTH = 64
 
 
 def _resolve(
@@ -716,6 +801,17 @@ def _resolve(
                 hint="a scenario cannot (directly or indirectly) extend itself; "
                 "remove one of the extends in the loop",
             )
+        if len(chain) >= MAX_EXTENDS_DEPTH:
+            raise ScenarioError(
+                f"the extends chain is more than {MAX_EXTENDS_DEPTH} files deep "
+                f"(from {chain[0][1]} to {base_path})",
+                file=cite_file,
+                line=cite_line or None,
+                key="extends",
+                value=name,
+                allowed=f"at most {MAX_EXTENDS_DEPTH} files in a chain of extends",
+                hint="merge some of the bases into one file",
+            )
         if not base_path.is_file():
             raise ScenarioError(
                 f"extends names a file that does not exist: {base_path}",
@@ -735,7 +831,7 @@ def _resolve(
         # A file reached twice through different bases (a diamond) is listed once.
         files.extend(f for f in [*base.files, str(base_path)] if f not in files)
 
-    result = _strip(mapping) if replace_all else _merge(merged, mapping)
+    result = _strip(mapping) if replace_all else _merge(merged, mapping, origins)
     return LoadedDocument(result, _collect_origins(result, [origins, *layers]), files)
 
 

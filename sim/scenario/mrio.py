@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import difflib
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,9 +30,9 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import NDArray
 
-from sim.errors import DataFileError, NumericalError, quote
+from sim.errors import DataFileError, NumericalError, number_problem, quote
 from sim.kernels import leontief
-from sim.scenario.files import sha256_file
+from sim.scenario.files import sha256_file, what_is
 
 __all__ = [
     "MRIOTable",
@@ -103,6 +104,10 @@ class MRIOTable:
         For an aggregated table, the line in ``z_file`` of the source row holding
         the largest flow summed into each cell (0 where unknown); empty otherwise.
         Lets a check on the aggregated table point at the row of Z to look at.
+    money_unit, money_unit_file, money_unit_line
+        The money unit the table states for Z's rows (pymrio's ``unit.txt``, for
+        example ``Mill USD``), the file and the line of its first row; empty (and
+        0) when the table states none.
     """
 
     regions: list[str]
@@ -120,6 +125,9 @@ class MRIOTable:
     z_largest_lines: NDArray[np.int64] = field(
         default_factory=lambda: np.zeros((0, 0), dtype=np.int64)
     )
+    money_unit: str = ""
+    money_unit_file: str = ""
+    money_unit_line: int = 0
 
     def __post_init__(self) -> None:
         n = len(self.regions) * len(self.sectors)
@@ -221,12 +229,14 @@ def _numbers(path: Path, line: int, cells: list[str], columns: list[Label]) -> F
             try:
                 float(cell)
             except ValueError:
+                why, fix = number_problem(cell)
                 raise DataFileError(
-                    f"column {quote(_show(column))} is not a number",
+                    f"column {quote(_show(column))} is not a number" + (f": {why}" if why else ""),
                     file=str(path),
                     line=line,
                     value=cell,
                     allowed="a finite number",
+                    hint=fix,
                 ) from None
         raise
     if not np.all(np.isfinite(row)):
@@ -377,10 +387,13 @@ def _pymrio_entry(
             hint='save the system with save_all(path, table_format="txt")',
         )
     if not entry.path.is_file():
-        if not required:
+        kind = what_is(entry.path)
+        if not required and kind == "not found":
             return None
         raise DataFileError(
-            f"missing table {key}: file not found",
+            f"missing table {key}: file not found"
+            if kind == "not found"
+            else f"table {key} is {kind}, not a regular file",
             file=str(entry.path),
             hint=f"pass a folder written by pymrio's save_all() (it must contain {key}); "
             "run calc_all() first if the system holds coefficients only",
@@ -770,6 +783,7 @@ def read_pymrio_folder(path: Path, *, satellites: Sequence[str] = ()) -> MRIOTab
     z = _read_pymrio_matrix(z_entry, files)
     _require_index_cols(z, 2, "Z")
     grid = _check_z(z)
+    money_unit = _read_money_unit(folder, params, files)
     y = _read_pymrio_matrix(y_entry, files)
     _require_index_cols(y, 2, "Y")
     x_table = None
@@ -793,7 +807,89 @@ def read_pymrio_folder(path: Path, *, satellites: Sequence[str] = ()) -> MRIOTab
                 units[name] = ext_units[name]
     # Keep the caller's order, which the dict of extensions above loses.
     ordered = {name: rows[name] for name in satellites}
-    return _assemble(z, grid, y, x_table, ordered, units, files)
+    assembled = _assemble(z, grid, y, x_table, ordered, units, files)
+    if money_unit is not None:
+        assembled.money_unit, assembled.money_unit_file, assembled.money_unit_line = money_unit
+    return assembled
+
+
+def _read_money_unit(
+    folder: Path, params: dict[str, _Entry], files: dict[str, str]
+) -> tuple[str, str, int] | None:
+    """The money unit pymrio's ``unit.txt`` states for Z's rows: (unit, file, line), or None.
+
+    Raises DataFileError if the rows state different units.
+    """
+    entry = _pymrio_entry(folder, params, "unit", 1, required=False)
+    if entry is None:
+        return None
+    if entry.index_cols is None:
+        entry.index_cols = 2  # region, sector
+    table = _read_pymrio_matrix(entry, files, numeric=False)
+    stated = [
+        (cells[0].strip(), line)
+        for cells, line in zip(table.text, table.lines, strict=True)
+        if cells and cells[0].strip()
+    ]
+    if not stated:
+        return None
+    first, first_line = stated[0]
+    for unit, line in stated[1:]:
+        if unit != first:
+            raise DataFileError(
+                f"the rows of the table state different money units: {quote(first)} on line "
+                f"{first_line} and {quote(unit)}",
+                file=str(entry.path),
+                line=line,
+                allowed="one money unit for every row of Z",
+                hint="convert the table to one unit (pymrio: IOSystem.unit and the matrices)",
+                show_value=False,
+            )
+    return first, str(entry.path), first_line
+
+
+#: Words of a money unit that give its scale, lower case.
+_SCALE_WORDS = {
+    "one": "one", "1": "one", "units": "one",
+    "thousand": "thousand", "thousands": "thousand", "k": "thousand", "th": "thousand",
+    "tsd": "thousand", "1000": "thousand", "1e3": "thousand",
+    "million": "million", "millions": "million", "mill": "million", "mio": "million",
+    "mn": "million", "m": "million", "mln": "million", "1e6": "million",
+    "billion": "billion", "billions": "billion", "bill": "billion", "bn": "billion",
+    "b": "billion", "bln": "billion", "mrd": "billion", "1e9": "billion",
+}  # fmt: skip
+
+
+def parse_money_unit(text: str) -> tuple[str | None, str | None]:
+    """``(currency, scale)`` of a table's money unit such as ``Mill USD`` or ``M.EUR``.
+
+    ``currency`` is an upper-case ISO 4217 code, or None when the text names
+    none (then the unit says nothing to check); ``scale`` is one of ``one``,
+    ``thousand``, ``million`` or ``billion`` (``one`` when only the currency is
+    given), or None when a word of the text is not understood.
+    """
+    currency: str | None = None
+    scales: set[str] = set()
+    understood = True
+    for token in (t for t in re.split(r"[\s._/,()\-]+", text.strip()) if t):
+        word = token.lower()
+        if len(token) == 3 and token.isalpha() and token.isupper() and currency is None:
+            currency = token
+        elif word in _SCALE_WORDS:
+            scales.add(_SCALE_WORDS[word])
+        elif len(token) == 4 and token[1:].isalpha() and token[1:].isupper() and currency is None:
+            # MEUR, kUSD, BUSD: a scale letter glued to the currency
+            prefix = _SCALE_WORDS.get(token[0].lower())
+            if prefix is None:
+                understood = False
+            else:
+                currency = token[1:]
+                scales.add(prefix)
+        else:
+            understood = False
+    if len(scales) > 1 or not understood:
+        return currency, None
+    return currency, scales.pop() if scales else "one"
 
 
 def _read_csv(path: Path, what: str, *, unit_column: bool = False) -> _Table:
@@ -921,7 +1017,15 @@ def read_csv_matrices(
         paths.append(Path(x_file))
     for path in paths:
         if not path.is_file():
-            raise DataFileError("data file not found", file=str(path))
+            kind = what_is(path)
+            raise DataFileError(
+                "data file not found" if kind == "not found" else f"data file is {kind}",
+                file=str(path),
+                allowed="a regular file (a CSV table)",
+                hint="check the spelling and the folder of the path"
+                if kind == "not found"
+                else "point the key at the CSV file itself",
+            )
         _hash(path, files)
 
     z = _read_csv(Path(z_file), "Z")

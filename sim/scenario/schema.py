@@ -51,6 +51,10 @@ class Key:
                 return self.children[segment]
         return None
 
+    def unit_text(self) -> str:
+        """The unit for a message: ``unitless`` for ``1`` (a ratio or share), else as written."""
+        return "unitless" if self.unit == "1" else self.unit or ""
+
     def allowed_range(self) -> str:
         """Human-readable range, e.g. ``(1, 50]``."""
         if self.minimum is None and self.maximum is None:

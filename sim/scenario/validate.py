@@ -9,13 +9,16 @@ is allowed and how to fix it.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import datetime as dt
 import difflib
 import itertools
+import logging
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +27,18 @@ import numpy as np
 
 from sim.errors import ScenarioError
 from sim.kernels.draws import FAMILIES
+from sim.scenario.files import what_is
 from sim.scenario.load import LoadedDocument, get_origin
 from sim.scenario.schema import LIST_ITEM, PATTERNS, Key, load_schema, split_path
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: Joins origin and destination in pair labels (``UZ-KZ``), so a region id may not contain it.
+PAIR_SEPARATOR = "-"
+_REGION_ID_PATH = re.compile(r"^regions\[\d+\]\.id$")
+#: Control characters (C0, DEL, C1) other than tab and newline: HDF5 attributes refuse NUL,
+#: and none of them belongs in a name, a title or a path.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass
@@ -88,9 +98,16 @@ class Scenario:
         base = Path(file).parent if file and not file.startswith("<") else self.data_root
         target = (base / value).resolve()
         roots = [self.data_root.resolve(), *(r.resolve() for r in self.extra_roots)]
+        from_dict = not file or file.startswith("<")
+        dict_hint = (
+            f"paths in a scenario given as a dict are relative to base_dir ({self.data_root}): "
+            "pass base_dir= (the folder of the data files) to sim.run or sim.load_scenario"
+        )
         if not any(target == root or root in target.parents for root in roots):
             hint = "move the file next to the scenario, or allow its folder with --data-root"
-            if (
+            if from_dict:
+                hint = dict_hint
+            elif (
                 file
                 and not file.startswith("<")
                 and Path(file).resolve() != (self.path.resolve() if self.path else None)
@@ -109,12 +126,21 @@ class Scenario:
                 hint=hint,
             )
         if not (target.is_dir() if folder else target.is_file()):
+            kind = what_is(target)
+            wanted = "folder" if folder else "file"
+            missing = kind.startswith("not found")
             raise self.error(
-                f"data {'folder' if folder else 'file'} not found: {target}",
+                f"data {wanted} not found: {target}"
+                if kind == "not found"
+                else f"data {wanted} {target} is {kind}",
                 key,
                 value,
-                allowed="an existing file, relative to the scenario file's folder",
-                hint="check the spelling and the folder of the path",
+                allowed=f"an existing {'folder' if folder else 'regular file'}, relative to "
+                + ("base_dir" if from_dict else "the scenario file's folder"),
+                hint=(dict_hint if from_dict else "check the spelling and the folder of the path")
+                if missing
+                else f"point {key} at {'a folder' if folder else 'a regular file'} "
+                f"({target.name} is {kind})",
             )
         return target
 
@@ -144,6 +170,12 @@ class _Walker:
             items = data.get(list_key)
             if isinstance(items, list):
                 for i, item in enumerate(items):
+                    id_path = f"{list_key}[{i}]"
+                    if isinstance(item, dict) and "id" in item:
+                        id_path, item_id = f"{id_path}.id", item["id"]
+                    else:
+                        item_id = item
+                    self.refuse_boolean(item_id, list_key[:-1], id_path)
                     if isinstance(item, dict) and isinstance(item.get("id"), str):
                         target.append(item["id"])
                     elif isinstance(item, str):
@@ -209,7 +241,7 @@ class _Walker:
             ids = self.regions if schema.by == "region" else self.sectors
             out = {}
             for key, sub in value.items():
-                self.check_id_in(str(key), ids, schema.by, f"{path}.{key}")
+                self.check_id_in(key, ids, schema.by, f"{path}.{key}")
                 out[str(key)] = (
                     self.scalar(schema, sub, f"{path}.{key}")
                     if kind == "enum"
@@ -230,8 +262,22 @@ class _Walker:
         if kind == "series":
             if isinstance(value, dict) and "dist" not in value:
                 out = {}
+                written: dict[int, Any] = {}
                 for key, sub in value.items():
                     year = self.year(key, f"{path}.{key}")
+                    if year in written:
+                        # `2024` and '2024 ' (or '+2024') are one year: the later would win.
+                        _, first_line = self.sc.where(f"{path}.{written[year]}")
+                        raise self.fail(
+                            f"year {year} is written twice in this series, as "
+                            f"{written[year]!r}{f' (line {first_line})' if first_line else ''} "
+                            f"and as {key!r}",
+                            f"{path}.{key}",
+                            key,
+                            allowed="each year once",
+                            hint=f"keep one of the two values for {year} and remove the other",
+                        )
+                    written[year] = key
                     out[str(year)] = self.number(schema, sub, f"{path}.{key}", allow_dist=True)
                 if not out:
                     raise self.fail("empty series", path, value, allowed="year: value pairs")
@@ -247,6 +293,8 @@ class _Walker:
         pattern = child.name
         out: dict[str, Any] = {}
         for key, sub in value.items():
+            if pattern in ("<region>", "<sector>"):
+                self.refuse_boolean(key, pattern[1:-1], _fmt_path(path, str(key)))
             key = str(key)
             sub_path = _fmt_path(path, key)
             if pattern == "<region>":
@@ -261,9 +309,25 @@ class _Walker:
         return out
 
     # -- leaves ------------------------------------------------------------------------------
-    def check_id_in(self, key: str, ids: list[str], what: str, path: str) -> None:
+    def refuse_boolean(self, value: Any, what: str, path: str) -> None:
+        """Refuse an id that YAML 1.1 read as a boolean (``NO`` for Norway, ``on``, ``yes``)."""
+        if isinstance(value, bool):
+            name = f"a {what} id" if what else "an id"
+            raise self.fail(
+                f"{name} was read as the boolean {value}: YAML 1.1 reads unquoted "
+                "yes/no/on/off/true/false (any case) as booleans",
+                path,
+                value,
+                allowed=f"{name} as text",
+                hint="quote the id as it was written, e.g. 'NO' (Norway) rather than NO",
+            )
+
+    def check_id_in(self, key: Any, ids: list[str], what: str, path: str) -> None:
+        self.refuse_boolean(key, what, path)
+        key = str(key)
         if key not in ids:
-            close = difflib.get_close_matches(key, ids, n=1)
+            same = [i for i in ids if i.casefold() == key.casefold()]
+            close = same or difflib.get_close_matches(key, ids, n=1)
             raise self.fail(
                 f"unknown {what} '{key}'",
                 path,
@@ -315,7 +379,7 @@ class _Walker:
                     "value out of range",
                     path,
                     value,
-                    allowed=f"{schema.allowed_range()} {schema.unit or ''}".strip(),
+                    allowed=f"{schema.allowed_range()} {schema.unit_text()}".strip(),
                     hint="check the unit of the value",
                 )
         return float(number)
@@ -439,14 +503,25 @@ class _Walker:
             what = kind[:-1]
             if value == "all":
                 return list(ids)
-            items = [value] if isinstance(value, str) else value
+            items = [value] if isinstance(value, (str, bool)) else value
             if not isinstance(items, list) or not items:
                 raise self.fail(f"expected a list of {what} ids or 'all'", path, value)
             for i, item in enumerate(items):
-                self.check_id_in(str(item), ids, what, f"{path}[{i}]" if len(items) > 1 else path)
+                self.check_id_in(item, ids, what, f"{path}[{i}]" if len(items) > 1 else path)
             return [str(i) for i in items]
+        if kind in ("id", "region", "sector"):
+            self.refuse_boolean(value, "" if kind == "id" else kind, path)
         if not isinstance(value, str):
             raise self.fail("expected text", path, value, allowed=schema.description)
+        control = _CONTROL.search(value)
+        if control:
+            raise self.fail(
+                f"text contains the control character {ord(control.group()):#04x}",
+                path,
+                value,
+                allowed="printable text (tabs and newlines allowed)",
+                hint="remove the control character (often a paste from another program)",
+            )
         if kind == "enum" and value not in schema.values:
             close = difflib.get_close_matches(value, list(schema.values), n=1)
             raise self.fail(
@@ -462,6 +537,16 @@ class _Walker:
                 path,
                 value,
                 allowed="a letter, then letters, digits, _ or -",
+            )
+        if kind == "id" and PAIR_SEPARATOR in value and _REGION_ID_PATH.match(path):
+            # Pair labels join two region ids with '-': A + B-C and A-B + C would both be A-B-C.
+            raise self.fail(
+                f"region id '{value}' contains '{PAIR_SEPARATOR}', which joins the two regions "
+                "of a pair label (UZ-KZ)",
+                path,
+                value,
+                allowed="for a region: a letter, then letters, digits or _",
+                hint=f"write it as '{value.replace(PAIR_SEPARATOR, '_')}'",
             )
         if kind == "region":
             self.check_id_in(value, self.regions, "region", path)
@@ -737,6 +822,8 @@ def check_policies(sc: Scenario) -> None:
                 f"{base}.date",
                 p["date"],
                 allowed=f"{t['start']} to {t['end']}",
+                hint="move the date inside the period, extend time.start or time.end to "
+                "include it, or remove the policy",
             )
         value = p["value"]
         if isinstance(value, (int, float)) and value < 0:
@@ -755,6 +842,222 @@ def check_policies(sc: Scenario) -> None:
             )
 
 
+def check_output(sc: Scenario) -> None:
+    """Each of ``output.pairs`` is two different regions of the scenario."""
+    for i, pair in enumerate(sc.data["output"]["pairs"]):
+        path = f"output.pairs[{i}]"
+        if not (
+            isinstance(pair, list) and len(pair) == 2 and all(isinstance(r, str) for r in pair)
+        ):
+            raise sc.error(
+                "expected a pair of two region ids",
+                path,
+                pair,
+                allowed=f"[a, b] with a and b among {', '.join(sc.region_ids)}",
+                hint=f"write the pair as [{', '.join(sc.region_ids[:2])}]",
+            )
+        for j, region in enumerate(pair):
+            if region not in sc.region_ids:
+                close = difflib.get_close_matches(region, sc.region_ids, n=1)
+                raise sc.error(
+                    f"unknown region '{region}'",
+                    f"{path}[{j}]",
+                    region,
+                    allowed=f"regions of this scenario: {', '.join(sc.region_ids)}",
+                    hint=f"did you mean '{close[0]}'?" if close else "declare it under regions:",
+                )
+        if pair[0] == pair[1]:
+            raise sc.error(
+                "a pair needs two different regions",
+                path,
+                pair,
+                allowed="[a, b] with a different from b",
+                hint="name two different regions (trade within a region is not a pair)",
+            )
+
+
+# -- likely unit mistakes: located warnings (what was assumed) or errors ----------------------
+
+_log = logging.getLogger(__name__)
+#: Warnings already given, by (file, key, problem): a scenario validated again (each
+#: calibration evaluation, each sweep point) does not repeat them.
+_WARNED: set[tuple[str, str, str]] = set()
+#: False while warnings are silenced (:func:`quiet_warnings`).
+_WARN: contextvars.ContextVar[bool] = contextvars.ContextVar("sim_scenario_warn", default=True)
+#: A growth rate above this (a share per year) looks like a percent (``1.5`` for 1.5 %).
+GROWTH_LOOKS_LIKE_PERCENT = 0.5
+#: A tariff rate above this (a share) looks like a percent (``8`` for 8 %).
+RATE_LOOKS_LIKE_PERCENT = 1.0
+#: Keys of growth rates (shares per year), as paths with ``*`` for any one part.
+_GROWTH_KEYS = (
+    "economy.growth.*",
+    "economy.sector_growth.*.*",
+    "economy.productivity_growth",
+    "economy.labour_force_growth",
+)
+#: Parameters of a distribution that are values of the quantity (not spreads or shapes).
+_LOCATION_PARAMS = ("mean", "median", "low", "mode", "high")
+
+
+@contextlib.contextmanager
+def quiet_warnings() -> Iterator[None]:
+    """Silence the scenario warnings (for scenarios rebuilt from one already checked)."""
+    token = _WARN.set(False)
+    try:
+        yield
+    finally:
+        _WARN.reset(token)
+
+
+def warn(sc: Scenario, problem: str, key: str, value: Any, *, assumed: str, hint: str) -> None:
+    """Log a warning located like an error: file, line, key, value, what was assumed, the fix."""
+    file, line = sc.where(key)
+    if file is None and sc.files:
+        file = sc.files[-1]
+    seen = (str(file), key, problem)
+    if not _WARN.get() or seen in _WARNED:
+        return
+    _WARNED.add(seen)
+    where = f"{file}:{line}: " if file and line else f"{file}: " if file else ""
+    _log.warning(
+        "%s%s\n  key: %s = %r\n  assumed: %s\n  fix: %s", where, problem, key, value, assumed, hint
+    )
+
+
+def _numbers(value: Any, path: str) -> Iterator[tuple[str, float]]:
+    """Every number of a value, series or distribution, with its key path."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, (int, float)):
+        yield path, float(value)
+    elif isinstance(value, dict) and "dist" in value:
+        # The family's own parameters: a normal's low/high are truncation bounds (default
+        # the key's bounds), not values the user wrote for the quantity.
+        for name in (n for n in FAMILIES.get(value["dist"], ()) if n in _LOCATION_PARAMS):
+            if isinstance(value.get(name), (int, float)) and not isinstance(value[name], bool):
+                yield f"{path}.{name}", float(value[name])
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _numbers(item, f"{path}.{key}")
+
+
+def _paths(data: Any, pattern: str) -> Iterator[tuple[str, Any]]:
+    """(path, value) of every key of ``data`` matching ``pattern`` (``*`` = any one key)."""
+    found: list[tuple[str, Any]] = [("", data)]
+    for part in pattern.split("."):
+        found = [
+            (f"{path}.{key}" if path else str(key), child)
+            for path, value in found
+            if isinstance(value, dict)
+            for key, child in value.items()
+            if part in ("*", key)
+        ]
+    yield from found
+
+
+def check_percent_like(sc: Scenario) -> None:
+    """Growth above 0.5 a year or a tariff above 1 was probably written as a percent."""
+    for pattern in _GROWTH_KEYS:
+        for path, value in _paths(sc.data, pattern):
+            for key, number in _numbers(value, path):
+                if number > GROWTH_LOOKS_LIKE_PERCENT:
+                    warn(sc, f"growth rate {number:g} looks like a percent", key, number,
+                         assumed=f"a share per year: {number:g} = {number:.0%} a year",
+                         hint=f"write rates as shares: {number / 100:g} for {number:g} %")  # fmt: skip
+    for i, other in enumerate(sc.data["investment"]["other"]):
+        number = other.get("growth_after")
+        if isinstance(number, (int, float)) and number > GROWTH_LOOKS_LIKE_PERCENT:
+            warn(sc, f"growth rate {number:g} looks like a percent",
+                 f"investment.other[{i}].growth_after", number,
+                 assumed=f"a share per year: {number:g} = {number:.0%} a year",
+                 hint=f"write rates as shares: {number / 100:g} for {number:g} %")  # fmt: skip
+    rates = [
+        (f"trade_costs.tariffs[{i}].rate", rule["rate"])
+        for i, rule in enumerate(sc.data["trade_costs"]["tariffs"])
+    ] + [
+        (f"policies[{i}].value", p["value"])
+        for i, p in enumerate(sc.data["policies"])
+        if p["kind"] == "tariff"
+    ]
+    for key, number in rates:
+        if isinstance(number, (int, float)) and number > RATE_LOOKS_LIKE_PERCENT:
+            warn(sc, f"tariff rate {number:g} looks like a percent", key, number,
+                 assumed=f"an ad valorem share: {number:g} = {number:.0%} of the price",
+                 hint=f"write rates as shares: {number / 100:g} for {number:g} %")  # fmt: skip
+
+
+def _period_start(start: str, step: str) -> str:
+    day = dt.date.fromisoformat(start).replace(day=1)
+    month = 1 if step == "year" else (day.month - 1) // 3 * 3 + 1
+    return day.replace(month=month).isoformat()
+
+
+def check_period_start(sc: Scenario) -> None:
+    """A time.start inside a period is moved to the period's first day: say so."""
+    t = sc.data["time"]
+    first = _period_start(t["start"], t["step"])
+    if first != t["start"]:
+        step = "a year" if t["step"] == "year" else "a quarter"
+        warn(sc, f"time.start {t['start']} is not the first day of {step}", "time.start",
+             t["start"], assumed=f"the simulation starts on {first}, the first day of its {step} "
+             f"(time.step: {t['step']})",
+             hint=f"write time.start: {first}, or time.step: quarter for a start within a year"
+             if t["step"] == "year" else f"write time.start: {first}")  # fmt: skip
+
+
+def check_after_horizon(sc: Scenario) -> None:
+    """Projects and portfolios announced after time.end never appear in the results."""
+    end = sc.data["time"]["end"]
+    inv = sc.data["investment"]
+    for i, p in enumerate(inv["projects"]):
+        if p.get("announced") and p["announced"] > end:
+            warn(sc, "project announced after the simulated period",
+                 f"investment.projects[{i}].announced", p["announced"],
+                 assumed=f"project '{p['id']}' never appears (the simulation ends {end})",
+                 hint="move the date before time.end, extend time.end, or remove the project")  # fmt: skip
+    for i, g in enumerate(inv["portfolios"]):
+        if not g.get("announced"):
+            continue
+        first, last = g["announced"]
+        if last > end:
+            part = "all" if first > end else "part"
+            warn(sc, f"portfolio announced {'after' if first > end else 'partly after'} the "
+                 "simulated period", f"investment.portfolios[{i}].announced", g["announced"],
+                 assumed=f"{part} of portfolio '{g['id']}' never appears (the simulation ends "
+                 f"{end})", hint="move the announcements before time.end or extend time.end")  # fmt: skip
+
+
+def _horizon_years(sc: Scenario) -> tuple[int, int]:
+    t = sc.data["time"]
+    return int(t["start"][:4]), int(t["end"][:4])
+
+
+def check_years_in_horizon(sc: Scenario) -> None:
+    """Report years and calibration targets fall inside the simulated years."""
+    first, last = _horizon_years(sc)
+    allowed = f"years {first} to {last} (time.start to time.end)"
+    for i, year in enumerate(sc.data["output"]["report_years"]):
+        if not first <= year <= last:
+            raise sc.error(
+                "report year outside the simulated period",
+                f"output.report_years[{i}]",
+                year,
+                allowed=allowed,
+                hint="choose years inside the period, or extend time.start or time.end",
+            )
+    for i, target in enumerate(sc.data["calibration"]["targets"]):
+        for name in ("year", "base_year"):
+            year = target.get(name)
+            if year is not None and not first <= year <= last:
+                raise sc.error(
+                    f"calibration target {name} outside the simulated period",
+                    f"calibration.targets[{i}].{name}",
+                    year,
+                    allowed=allowed,
+                    hint="extend time.start or time.end to include it, or remove the target",
+                )
+
+
 CHECKS: tuple[Callable[[Scenario], None], ...] = (
     check_ids_unique,
     check_time,
@@ -766,6 +1069,11 @@ CHECKS: tuple[Callable[[Scenario], None], ...] = (
     check_labour,
     check_migration,
     check_policies,
+    check_output,
+    check_years_in_horizon,
+    check_percent_like,
+    check_period_start,
+    check_after_horizon,
 )
 
 

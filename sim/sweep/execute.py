@@ -13,7 +13,9 @@ import contextlib
 import logging
 import math
 import re
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -187,9 +189,77 @@ def dask_client(backend: Backend, log_dir: Path) -> Iterator[Any]:
         chatty.setLevel(logging.WARNING)
     try:
         with _client(backend, log_dir) as client:
-            yield client
+            try:
+                yield client
+            except KeyboardInterrupt:
+                # Ctrl-C: the cluster closes while its processes are going away, and every
+                # lost connection would be logged with an asyncio traceback (28 KB of them);
+                # the CLI prints one "interrupted" line instead.
+                _silence_for_shutdown()
+                raise
     finally:
+        _restore_after_shutdown()
         chatty.setLevel(level)
+
+
+#: Loggers that report a cluster's connections and tasks going away.
+_SHUTDOWN_LOGGERS = ("distributed", "tornado", "asyncio", "dask_jobqueue")
+_saved_levels: dict[str, int] = {}
+_saved_sigint: list[Any] = []
+
+
+def _silence_for_shutdown() -> None:
+    """Quiet the cluster's loggers, and a second Ctrl-C, while the cluster closes."""
+    if _saved_levels:
+        return
+    for name in _SHUTDOWN_LOGGERS:
+        logger = logging.getLogger(name)
+        _saved_levels[name] = logger.level
+        logger.setLevel(logging.CRITICAL + 1)
+    if threading.current_thread() is threading.main_thread():
+        _saved_sigint.append(signal.signal(signal.SIGINT, signal.SIG_IGN))
+
+
+def _restore_after_shutdown() -> None:
+    for name, level in _saved_levels.items():
+        logging.getLogger(name).setLevel(level)
+    _saved_levels.clear()
+    if _saved_sigint and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _saved_sigint.pop())
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Start a cluster's worker processes with SIGINT ignored.
+
+    Ctrl-C in a terminal signals the whole process group: workers would each stop on
+    their own (with a traceback when it hits one still starting) while the client stops
+    the cluster. An ignored signal stays ignored across exec, so the workers started here
+    leave Ctrl-C to the client; one pressed while the cluster starts (a second or two)
+    is lost, and the next one stops the sweep.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _close_quietly(close: Callable[[], Any], cluster: Any = None) -> None:
+    """Close a client or cluster after Ctrl-C: errors of the half-closed cluster are not news."""
+    try:
+        close()
+    except Exception as exc:  # anything a half-closed cluster raises
+        log.debug("closing after an interrupt: %s", exc)
+    if cluster is not None:
+        # distributed closes its clusters again at exit and prints a traceback when one
+        # is half closed; this one is done with.
+        instances = getattr(type(cluster), "_instances", None)
+        if instances is not None:
+            instances.discard(cluster)
 
 
 @contextlib.contextmanager
@@ -198,11 +268,33 @@ def _client(backend: Backend, log_dir: Path) -> Iterator[Any]:
 
     if backend.kind == "local":
         # One thread per worker: the engine is NumPy-bound and holds the GIL between calls.
-        with LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=backend.workers, threads_per_worker=1, processes=True,
-            dashboard_address=None, silence_logs=logging.ERROR,
-        ) as cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]  # fmt: skip
+        cluster = None
+        try:
+            with _sigint_ignored():
+                cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                    n_workers=backend.workers, threads_per_worker=1, processes=True,
+                    # Workers report failures through their batches; their own log would
+                    # only add lost-connection errors when the client stops the cluster.
+                    dashboard_address=None, silence_logs=logging.CRITICAL,
+                )  # fmt: skip
+                client = Client(cluster)  # type: ignore[no-untyped-call]
+        except BaseException:
+            if cluster is not None:
+                _close_quietly(cluster.close, cluster)
+            raise
+        interrupted = False
+        try:
             yield client
+        except KeyboardInterrupt:
+            interrupted = True
+            _silence_for_shutdown()
+            _close_quietly(client.close)
+            _close_quietly(cluster.close, cluster)
+            raise
+        finally:
+            if not interrupted:
+                client.close()  # type: ignore[no-untyped-call]
+                cluster.close()
     elif backend.kind == "scheduler":
         try:
             client = Client(backend.address, timeout="30s")  # type: ignore[no-untyped-call]

@@ -1,0 +1,159 @@
+"""A static counterfactual: one baseline, one shock, no calendar.
+
+What gegravity and the Caliendo-Parro replication code compute: the scenario's
+baseline (trade table, tariffs, input-output linkages, labour closures) and every
+policy of the scenario applied at once, whatever its date, solved as one general
+equilibrium in changes for every replica of the uncertain parameters
+(elasticities, border-day costs, policy values). No growth, no projects, no
+migration: the changes are the policies' alone.
+
+The entry point reads like the engine's: load, validate, build, draw, solve, collect.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from numpy.typing import NDArray
+
+from sim.engine.model import Batch, Model, draw_batch
+from sim.engine.simulate import employed_persons
+from sim.kernels.equilibrium import EquilibriumSolution, solve_equilibrium
+from sim.results.dataset import money_unit, pairs, provenance
+
+FloatArray = NDArray[np.float64]
+
+__all__ = ["apply_policies", "build_counterfactual_dataset", "solve_counterfactual"]
+
+
+def apply_policies(model: Model, batch: Batch) -> tuple[FloatArray, FloatArray]:
+    """Iceberg-cost changes and tariffs with every trade policy in force, (N, R, R, S) each.
+
+    Policies act in date order, as in the engine: ``border_days`` and ``tariff`` set
+    the rate of the flows they name, ``trade_cost`` multiplies their iceberg cost;
+    ``migration_cap`` does not enter the equilibrium.
+    """
+    days = batch.border_days.copy()
+    tariff = batch.tariff.copy()
+    iceberg = np.ones_like(days)
+    for policy, value in zip(model.policies, batch.policy_values, strict=True):
+        if policy.kind == "migration_cap":
+            continue
+        v = value[:, None, None, None]
+        mask = policy.mask[None]
+        if policy.kind == "trade_cost":
+            iceberg = np.where(mask, iceberg * v, iceberg)
+        elif policy.kind == "border_days":
+            days = np.where(mask, v, days)
+        else:
+            tariff = np.where(mask, v, tariff)
+    per_day = batch.cost_per_day[:, None, None, :]
+    cost: FloatArray = iceberg * (1.0 + per_day * days) / (1.0 + per_day * batch.border_days)
+    return cost, tariff
+
+
+def solve_counterfactual(model: Model, batch: Batch) -> EquilibriumSolution:
+    """The equilibrium with every policy in force, relative to the baseline."""
+    cost, tariff = apply_policies(model, batch)
+    trade = model.scenario.data["trade"]
+    return solve_equilibrium(
+        model.baseline,
+        batch.theta,
+        model.labour_markets,
+        cost_change=cost,
+        tariff=tariff,
+        deficit_closure=model.deficit_closure,
+        numeraire=model.numeraire,
+        jacobian=model.jacobian,
+        tol=trade["tolerance"],
+        max_iter=trade["max_iterations"],
+    )
+
+
+def build_counterfactual_dataset(
+    model: Model, batch: Batch, sol: EquilibriumSolution
+) -> xr.Dataset:
+    """Label the counterfactual: levels, changes and the replicas' draws."""
+    regions, sectors = model.regions, model.sectors
+    money = money_unit(model)
+    head, _, basis = money.partition(" (")
+    per_year = f"{head} per year ({basis}"
+    base = model.baseline
+    pair_list = pairs(model)
+
+    def turnover(trade: FloatArray) -> FloatArray:
+        return np.stack(
+            [trade[..., a, b, :].sum(-1) + trade[..., b, a, :].sum(-1) for a, b in pair_list],
+            axis=-1,
+        )
+
+    before = turnover(base.trade) if pair_list else np.zeros(0)
+    after = turnover(sol.trade) if pair_list else np.zeros((batch.count, 0))
+    persons = employed_persons(model, sol.employment, sol.employment_group)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        trade_change = np.where(base.trade > 0, 100.0 * (sol.trade / base.trade - 1.0), 0.0)
+    r = ("replica",)
+    variables: dict[str, tuple[tuple[str, ...], Any, dict[str, str]]] = {
+        "trade_baseline": (("origin", "destination", "sector"), base.trade,
+                           {"units": per_year, "long_name": "baseline trade at producer prices (domestic sales on the diagonal)"}),
+        "trade": ((*r, "origin", "destination", "sector"), sol.trade,
+                  {"units": per_year, "long_name": "trade with every policy in force, at producer prices (numeraire units)"}),
+        "trade_change": ((*r, "origin", "destination", "sector"), trade_change,
+                         {"units": "percent", "long_name": "change of trade from the baseline"}),
+        "trade_turnover_baseline": (("pair",), before,
+                                    {"units": per_year, "long_name": "baseline trade turnover of the pair"}),
+        "trade_turnover": ((*r, "pair"), after,
+                           {"units": per_year, "long_name": "trade turnover of the pair with every policy in force"}),
+        "real_income_change": ((*r, "region"), 100.0 * (sol.real_income - 1.0),
+                               {"units": "percent", "long_name": "welfare: change of income deflated by the consumer price index"}),
+        "real_wage_change": ((*r, "region", "sector"), 100.0 * (sol.real_wage - 1.0),
+                             {"units": "percent", "long_name": "change of the wage deflated by the consumer price index"}),
+        "employment_change": ((*r, "region", "sector"), persons - model.employment[None],
+                              {"units": "persons", "long_name": "net change of employment under the region's labour closure"}),
+        "value_added_change": ((*r, "region", "sector"),
+                               100.0 * (np.divide(sol.value_added, base.value_added[None], out=np.ones_like(sol.value_added), where=base.value_added[None] > 0) - 1.0),
+                               {"units": "percent", "long_name": "change of value added (numeraire units)"}),
+        "tariff_revenue": ((*r, "region"), sol.tariff_revenue,
+                           {"units": per_year, "long_name": "tariff revenue of the importing region (numeraire units)"}),
+        "cpi_change": ((*r, "region"), 100.0 * (sol.cpi - 1.0),
+                       {"units": "percent", "long_name": "change of the consumer price index (numeraire units)"}),
+        "solver_iterations": (r, sol.replica_iterations,
+                              {"units": "1", "long_name": "Newton steps of the general equilibrium"}),
+    }  # fmt: skip
+    keys = sorted(batch.drawn)
+    if keys:
+        variables["parameter_draws"] = (
+            ("replica", "parameter"),
+            np.stack([batch.drawn[k] for k in keys], axis=1),
+            {"units": "the unit of each parameter's key (docs/scenarios.md)",
+             "long_name": "value drawn for each parameter given as a distribution"},
+        )  # fmt: skip
+    coords: dict[str, Any] = {
+        "replica": ("replica", np.arange(batch.first, batch.first + batch.count)),
+        "region": ("region", regions),
+        "origin": ("origin", regions),
+        "destination": ("destination", regions),
+        "sector": ("sector", sectors),
+        "pair": ("pair", [f"{regions[a]}-{regions[b]}" for a, b in pair_list]),
+        "parameter": ("parameter", keys),
+    }
+    ds = xr.Dataset(data_vars=variables, coords=coords)
+    ds.attrs.update(provenance(model, 0, batch.count))
+    ds.attrs["mode"] = "static counterfactual: every policy in force, no growth, no projects"
+    ds.attrs["policies"] = "; ".join(p.description for p in model.policies) or "none"
+    return ds
+
+
+def counterfactual(model: Model) -> xr.Dataset:
+    """Draw every replica of a built model, solve the counterfactual and label it."""
+    replicas = int(model.scenario.data["monte_carlo"]["replicas"])
+    batch = draw_batch(model, 0, replicas)
+    return build_counterfactual_dataset(model, batch, solve_counterfactual(model, batch))
+
+
+def default_path(model: Model) -> Path:
+    """``outputs/<name>.counterfactual.nc``."""
+    return Path("outputs") / f"{model.scenario.data['metadata']['name']}.counterfactual.nc"
