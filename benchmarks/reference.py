@@ -124,8 +124,10 @@ class Replica:
         self.disbursement_periods = np.ones(n_p)
         for j in range(n_p):
             start = d.stages.entered[0, j, 2]
-            if self.entered[j, 2] < self.periods:
-                # Construction lasts at least one period, so a project that builds disburses.
+            operating = d.stages.entered[0, j, 3]
+            if self.entered[j, 2] < self.periods and not operating < 0:
+                # Construction lasts at least one period, so a project that builds disburses
+                # (unless it was operating before the horizon began).
                 later = max(self.entered[j, 3], self.entered[j, 2] + 1)
                 self.entered_operation[j] = min(later, self.periods)
             if math.isfinite(start):
@@ -218,7 +220,10 @@ class Replica:
         operating = self.stage == OPERATING
         spend = np.where(building, self.capex / (self.disbursement_periods * dt), 0.0)  # per year
         ramp_periods = self.ramp_years / dt
-        since_start = k - self.entered_operation + 0.5
+        # Ramp-up counts from the operating date, also one before the horizon.
+        opened = self.draws.stages.entered[0, :, 3] / dt
+        start = np.where(np.isfinite(opened) & (opened < 0), opened, self.entered_operation)
+        since_start = k - start + 0.5
         with np.errstate(divide="ignore", invalid="ignore"):
             ramp = np.where(ramp_periods > 0, np.clip(since_start / ramp_periods, 0.0, 1.0), 1.0)
         ramp = np.where(operating, ramp, 0.0)

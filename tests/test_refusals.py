@@ -454,3 +454,95 @@ def test_ctrl_c_during_start_up_is_the_clean_interrupted_message(
     assert "interrupted" in err
     assert not out.exists()
     record(AREA, f"SIGINT {delay} s after `sim run` starts", "interrupted message, exit 130")
+
+
+# ---------------------------------------------------------------- extreme trade tables
+
+
+def _trade_values(scenario: Path, international: str | None, everything: str | None) -> None:
+    table = scenario.parent / "trade.csv"
+    lines = table.read_text(encoding="utf-8").splitlines()
+    out = [lines[0]]
+    for line in lines[1:]:
+        cells = line.split(",")
+        if everything is not None:
+            cells[3] = everything
+        elif international is not None and cells[0] != cells[1]:
+            cells[3] = international
+        out.append(",".join(cells))
+    table.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+def test_near_closed_economies_run(tmp_path: Path) -> None:
+    """Regression: every international flow 1e-300 (near-closed economies) stopped the run
+    with `numpy.linalg.LinAlgError: Singular matrix`. The general equilibrium runs it."""
+    scenario = tiny_copy(tmp_path)
+    _trade_values(scenario, "1e-300", None)
+    out = tmp_path / "x.nc"
+    code, _, err = run_cli(["run", str(scenario), "--replicas", "2", "-o", str(out)])
+    assert code == 0, err
+    with xr.open_dataset(out, engine="h5netcdf") as ds:
+        assert float(ds.trade.sel(origin="A", destination="B").max()) < 1e-290
+    record(AREA, "every international trade flow 1e-300", "valid run")
+
+
+def test_overflowing_trade_table_names_the_file_and_the_overflow(tmp_path: Path) -> None:
+    """Regression: every trade value 1e308 (row sums overflow to infinity) was refused with
+    a message that blamed the input-output coefficients (or the solver's convergence) and
+    never named the trade file or the overflow."""
+    scenario = tiny_copy(tmp_path)
+    _trade_values(scenario, None, "1e308")
+    refused_everywhere(scenario, "trade.csv", "overflow")
+    record(AREA, "every trade value 1e308", "ScenarioError naming the trade file and the overflow")
+
+
+# ---------------------------------------------------------------- plants operating at the start
+
+
+def test_a_plant_operating_before_the_horizon_operates_from_the_first_period(
+    tmp_path: Path,
+) -> None:
+    """Regression: a plant declared `operating` with dates before the horizon showed as under
+    construction through the first period (capex disbursed, construction jobs, no operation
+    jobs). It now operates from the first period, with no capex inside the horizon."""
+    scenario = tiny_copy(tmp_path)
+    edit(
+        scenario,
+        "financed: 2020-09-01, construction: 2021-01-01, operating: 2022-01-01}",
+        "financed: 2017-09-01, construction: 2018-01-01, operating: 2019-01-01}",
+    )
+    edit(scenario, "announced: 2020-06-01,\n", "announced: 2017-06-01,\n")
+    out = tmp_path / "x.nc"
+    code, _, err = run_cli(["run", str(scenario), "--replicas", "2", "-o", str(out)])
+    assert code == 0, err
+    with xr.open_dataset(out, engine="h5netcdf") as ds:
+        first = ds.isel(time=0)
+        stage = first.project_stage.sel(project="plant-b").values
+        assert (stage == 4).all()  # operating
+        jobs = first.jobs.sel(region="A", sector="services")
+        assert (jobs.sel(kind="operation").values > 0).all()
+        assert (jobs.sel(kind="construction").values == 0).all()
+        capex = first.capital_flow_projects.sel(origin="B", destination="A", sector="services")
+        assert (capex.values == 0).all()
+    record(AREA, "a plant operating before the horizon", "operating from the first period")
+
+
+def test_a_symlinked_data_folder_says_the_link_target_is_the_problem(tmp_path: Path) -> None:
+    """Regression: a symlinked data folder was refused with an offer of --data-root that did
+    not say whether the link's target was the problem."""
+    scenario = tiny_copy(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for name in ("trade.csv", "coefficients.csv"):
+        (scenario.parent / name).rename(elsewhere / name)
+    (scenario.parent / "data").symlink_to(elsewhere, target_is_directory=True)
+    edit(scenario, "file: trade.csv", "file: data/trade.csv")
+    edit(scenario, "file: coefficients.csv", "file: data/coefficients.csv")
+    code, _, err = run_cli(["validate", str(scenario)])
+    assert_refused(code, err, "is a symbolic link to", "the link's target is the problem")
+    assert f"--data-root {elsewhere.resolve()}" in err
+    record(
+        AREA,
+        "a data folder that is a symbolic link out of the tree",
+        "ScenarioError naming the link",
+    )

@@ -346,6 +346,7 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
     base_tariff = np.zeros((n_r, n_r, n_s))
     for rule in tariffs:
         base_tariff = np.where(rule.mask, float(rule.value), base_tariff)
+    _check_table_sums(sc, flows)
     baseline = build_equilibrium_baseline(flows, base_tariff)
     labour_markets = _labour_markets(sc)
     path_markets = (
@@ -499,6 +500,25 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
         numeraire=numeraire_index,
         deficit_closure=closure,
         hashes=dict(data.hashes),
+    )
+
+
+def _check_table_sums(sc: Scenario, flows: FloatArray) -> None:
+    """Refuse a trade table whose row or column sums overflow float64 (about 1.8e308)."""
+    with np.errstate(over="ignore"):
+        rows, cols = flows.sum(axis=1), flows.sum(axis=0)
+    bad = ~(np.isfinite(rows) & np.isfinite(cols))
+    if not bad.any():
+        return
+    r, s = (int(i) for i in np.argwhere(bad)[0])
+    raise sc.error(
+        f"the trade table's sums overflow: the sales or purchases of "
+        f"{sc.region_ids[r]} in {sc.sector_ids[s]} exceed the largest number (about 1.8e308)",
+        "trade.baseline.file",
+        sc.data["trade"]["baseline"]["file"],
+        allowed=f"values in the scenario's money unit whose sums stay finite "
+        f"(largest value here: {float(flows.max()):.3g})",
+        hint="check the table's unit and scale (metadata.money_unit) and values such as 1e308",
     )
 
 

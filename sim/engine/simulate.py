@@ -86,8 +86,12 @@ class BatchSimulation:
         # Construction lasts at least one period, so every project that builds
         # disburses its capex even when construction is shorter than a period.
         started = self.entered[:, :, 2] < cal.periods
+        # A plant that started operating before the horizon is operating from the first
+        # period: nothing of its construction (nor its capex) lies inside the horizon.
+        operating_time = batch.stages.entered[:, :, 3]  # model years, negative before start
+        before = np.isfinite(operating_time) & (operating_time < 0)
         self.entered[:, :, 3] = np.where(
-            started,
+            started & ~before,
             np.minimum(np.maximum(self.entered[:, :, 3], self.entered[:, :, 2] + 1), cal.periods),
             self.entered[:, :, 3],
         )
@@ -161,7 +165,10 @@ class BatchSimulation:
             out=np.full_like(self.ramp_periods, 1e30, dtype=float),
             where=self.ramp_periods > 0,
         )
-        self.ramp_origin = 0.5 - self.entered[:, :, 3]  # (N, P) float
+        # Ramp-up counts from the operating date, before the horizon too.
+        self.ramp_origin = np.where(
+            before, 0.5 - operating_time / self.dt, 0.5 - self.entered[:, :, 3]
+        )  # (N, P) float
         # The stage events' work list: every (replica, project) pair whose stage may change
         # in each period, so that an event touches those pairs only, not all (N, P, 4) dates.
         periods = cal.periods

@@ -17,6 +17,7 @@ import difflib
 import itertools
 import logging
 import math
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -105,6 +106,23 @@ class Scenario:
         )
         if not any(target == root or root in target.parents for root in roots):
             hint = "move the file next to the scenario, or allow its folder with --data-root"
+            # As written (links not followed), is the path in the tree? Then a symbolic
+            # link on it is what leads outside.
+            written = Path(os.path.normpath((base / value).absolute()))
+            link = None
+            for part in [written, *written.parents]:
+                if part == base.absolute() or part in base.absolute().parents:
+                    break
+                if part.is_symlink():
+                    link = part
+                    break
+            if link is not None:
+                # The path is in the tree as written; a symbolic link on it leads outside.
+                hint = (
+                    f"{link} is a symbolic link to {link.resolve()}, outside the allowed "
+                    f"folders: the link's target is the problem; allow it with --data-root "
+                    f"{target.parent}, or copy the data into the scenario's folder"
+                )
             if from_dict:
                 hint = dict_hint
             elif (
