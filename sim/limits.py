@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from sim.engine.model import Model
-from sim.kernels.equilibrium import DENSE_SPENDING_LIMIT, JACOBIAN_BATCH_ELEMENTS
+from sim.kernels.equilibrium_accounts import DENSE_SPENDING_LIMIT, JACOBIAN_BATCH_ELEMENTS
 
 #: Peak memory of a run relative to its output (batches, concatenation, derived variables).
 PEAK_FACTOR = 2.5

@@ -160,3 +160,14 @@ def test_an_unknown_closure_names_what_is_allowed(tiny_path: Path) -> None:
     data = _tiny(tiny_path, labour__closure={"A": "fixed", "B": "elastic", "C": "elastic"})
     with pytest.raises(ScenarioError, match="full_employment, fixed_real_wage, elastic"):
         api.load_scenario(data, base_dir=tiny_path.parent)
+
+
+def test_a_fixed_real_wage_with_plants_warns(
+    tiny_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = _tiny(tiny_path, labour__closure={"A": "fixed_real_wage", "B": "elastic",
+                                             "C": "full_employment"})  # fmt: skip
+    with caplog.at_level("WARNING", logger="sim.scenario.validate"):
+        api.load_scenario(data, base_dir=tiny_path.parent)
+    assert "A fix the real wage in a scenario with plants" in caplog.text
+    assert "closure: elastic" in caplog.text

@@ -821,6 +821,22 @@ def check_labour(sc: Scenario) -> None:
             allowed="full_employment or elastic in at least one region",
             hint="give the rest of the world full_employment, e.g. {ROW: full_employment, ...}",
         )
+    inv = sc.data["investment"]
+    fixed = [
+        r for r, c in zip(sc.region_ids, region_setting(sc, closure), strict=True)
+        if c == "fixed_real_wage"
+    ]  # fmt: skip
+    if fixed and (inv["projects"] or inv["portfolios"]):
+        warn(
+            sc,
+            f"{', '.join(fixed)} fix the real wage in a scenario with plants: with labour the "
+            "only factor, employment there absorbs the plants' whole productivity gain "
+            "(docs/model.md, section 3), which can move it by large amounts",
+            "labour.closure",
+            closure,
+            assumed="the fixed real wage as written",
+            hint="use closure: elastic with a supply_elasticity for regions with slack labour",
+        )
 
 
 def check_migration(sc: Scenario) -> None:
