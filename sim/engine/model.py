@@ -8,20 +8,26 @@ contiguous range of replicas into a :class:`Batch`.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
 
 from sim.engine.calendar import Calendar, build_calendar
 from sim.engine.params import Sampler
+from sim.engine.production import (
+    central_value,
+    check_table_sums,
+    labour_markets_of,
+    sourcing_shares,
+    unproductive_closed_system,
+    with_linkages,
+)
+from sim.engine.projects import PIPELINE_DEFAULTS, Project, expand_projects, parse_date
 from sim.engine.random import PROJECT, Streams
-from sim.errors import DataFileError, NumericalError, ScenarioError
+from sim.errors import NumericalError
 from sim.kernels import leontief
 from sim.kernels.draws import quantile
 from sim.kernels.equilibrium import (
@@ -34,44 +40,14 @@ from sim.kernels.equilibrium import (
 )
 from sim.kernels.stages import StageDates, draw_stage_dates
 from sim.scenario.data import ScenarioData
-from sim.scenario.validate import Scenario, region_setting
+from sim.scenario.validate import Scenario
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 log = logging.getLogger(__name__)
 
-STAGE_KEYS = ("financed", "construction", "operating")
-#: Table disagreements already logged in this process (region, sector, gap).
-_REPORTED_GAPS: set[tuple[str, str, float]] = set()
 #: trade.closure -> the equilibrium kernel's deficit closure.
 DEFICIT_CLOSURE = {"ratio": "ratio", "additive": "fixed", "zero": "zero"}
-PIPELINE_DEFAULTS = {
-    "to_financing": 1.0,
-    "to_construction": 0.5,
-    "construction": 2.0,
-    "ramp_up": 1.0,
-    "odds_financing": 1.0,
-    "odds_construction": 1.0,
-    "odds_operation": 1.0,
-    "abandon_point": 0.5,
-}
-
-
-@dataclass
-class Project:
-    """One project after portfolios are expanded."""
-
-    id: str
-    key: str  # key path prefix used for its parameter draws
-    sector: int
-    host: int
-    investor: int
-    capex: Any
-    announced: float
-    known: tuple[float, float, float]
-    pipeline: str
-    jobs_per_capex: Any
-    output_per_capex: Any
 
 
 @dataclass
@@ -139,10 +115,6 @@ def _by_region(spec: Any, regions: list[str]) -> FloatArray:
     if isinstance(spec, dict):
         return np.array([float(spec[r]) for r in regions])
     return np.full(len(regions), float(spec))
-
-
-def _date(text: str) -> dt.date:
-    return dt.date.fromisoformat(text)
 
 
 def _flow_mask(
@@ -214,123 +186,6 @@ def balance_trade(sc: Scenario, flows: FloatArray) -> tuple[FloatArray, dict[str
     return table, report
 
 
-def _expand_projects(sc: Scenario, cal: Calendar) -> list[Project]:
-    inv = sc.data["investment"]
-    regions, sectors = sc.region_ids, sc.sector_ids
-    pipelines = inv["pipelines"]
-    projects: list[Project] = []
-    for p in inv["projects"]:
-        known = tuple(cal.model_time(_date(p[k])) if p.get(k) else math.nan for k in STAGE_KEYS)
-        projects.append(
-            Project(
-                id=p["id"],
-                key=f"investment.projects[id={p['id']}]",
-                sector=sectors.index(p["sector"]),
-                host=regions.index(p["host"]),
-                investor=regions.index(p["investor"]),
-                capex=p["capex"],
-                announced=cal.model_time(_date(p["announced"])),
-                known=known,  # type: ignore[arg-type]
-                pipeline=p["pipeline"],
-                jobs_per_capex=p.get("jobs_per_capex", inv["jobs_per_capex"]),
-                output_per_capex=p.get("output_per_capex", inv["output_per_capex"]),
-            )
-        )
-    for g in inv["portfolios"]:
-        projects.extend(_expand_portfolio(sc, cal, g, pipelines))
-    return projects
-
-
-def _radical_inverse(j: int) -> float:
-    """Van der Corput sequence in base 2: a spread of positions that ignores sector order."""
-    out, f = 0.0, 0.5
-    while j:
-        out += f * (j & 1)
-        j >>= 1
-        f /= 2
-    return out
-
-
-def _pipeline_mean(pipelines: dict[str, Any], name: str, key: str) -> float:
-    spec = pipelines.get(name, {}).get(key, PIPELINE_DEFAULTS[key])
-    if isinstance(spec, dict):
-        from sim.kernels.draws import mean
-
-        return mean(spec["dist"], {k: v for k, v in spec.items() if k != "dist"})
-    return float(spec)
-
-
-def _expand_portfolio(
-    sc: Scenario, cal: Calendar, g: dict[str, Any], pipelines: dict[str, Any]
-) -> list[Project]:
-    regions, sectors = sc.region_ids, sc.sector_ids
-    n = g["count"]
-    # Sector counts by largest remainder.
-    mix = g["sector_mix"]
-    quotas = {s: mix.get(s, 0.0) * n for s in sectors}
-    counts = {s: math.floor(q) for s, q in quotas.items()}
-    for s in sorted(sectors, key=lambda s: quotas[s] - counts[s], reverse=True)[
-        : n - sum(counts.values())
-    ]:
-        counts[s] += 1
-    sector_list = [s for s in sectors for _ in range(counts[s])]
-    # Deterministic lognormal sizes at spread quantiles.
-    u = np.array([(_radical_inverse(j + 1) + 0.5 / n) % 1.0 for j in range(n)])
-    u = np.clip(u, 0.5 / n, 1 - 0.5 / n)
-    weights = np.exp(g["capex_dispersion"] * stats.norm.ppf(u))
-    capex = g["capex_total"] * weights / weights.sum()
-    a0, a1 = (cal.model_time(_date(d)) for d in g["announced"])
-    stage = g["stage"]
-    if g.get("stage_dates"):
-        s0, s1 = (cal.model_time(_date(d)) for d in g["stage_dates"])
-    else:
-        s0 = s1 = math.nan
-    name = g["pipeline"]
-    to_con = _pipeline_mean(pipelines, name, "to_construction")
-    build = _pipeline_mean(pipelines, name, "construction")
-    out = []
-    for j in range(n):
-        frac = (j + 0.5) / n
-        announced = a0 + (a1 - a0) * frac
-        entered = s0 + (s1 - s0) * frac
-        known = [math.nan, math.nan, math.nan]
-        # Earlier stages of a project known to be further along are placed at
-        # the pipeline's mean durations before the known date.
-        if stage == "operating":
-            known[2] = entered
-            known[1] = max(announced, entered - build)
-            known[0] = max(announced, known[1] - to_con)
-        elif stage == "construction":
-            known[1] = entered
-            known[0] = max(announced, entered - to_con)
-        elif stage == "financed":
-            known[0] = entered
-        announced = (
-            min(announced, *(k for k in known if not math.isnan(k)))
-            if stage != "announced"
-            else announced
-        )
-        pid = f"{g['id']}-{j + 1:03d}"
-        out.append(
-            Project(
-                id=pid,
-                key=f"investment.portfolios[id={g['id']}]",
-                sector=sectors.index(sector_list[j]),
-                host=regions.index(g["host"]),
-                investor=regions.index(g["investor"]),
-                capex=float(capex[j]),
-                announced=announced,
-                known=(known[0], known[1], known[2]),
-                pipeline=name,
-                jobs_per_capex=g.get("jobs_per_capex", sc.data["investment"]["jobs_per_capex"]),
-                output_per_capex=g.get(
-                    "output_per_capex", sc.data["investment"]["output_per_capex"]
-                ),
-            )
-        )
-    return out
-
-
 def build_model(sc: Scenario, data: ScenarioData) -> Model:
     """Assemble the static model from a validated scenario and its tables."""
     regions, sectors = sc.region_ids, sc.sector_ids
@@ -346,9 +201,9 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
     base_tariff = np.zeros((n_r, n_r, n_s))
     for rule in tariffs:
         base_tariff = np.where(rule.mask, float(rule.value), base_tariff)
-    _check_table_sums(sc, flows)
+    check_table_sums(sc, flows)
     baseline = build_equilibrium_baseline(flows, base_tariff)
-    labour_markets = _labour_markets(sc)
+    labour_markets = labour_markets_of(sc)
     path_markets = (
         build_labour_markets(n_s, labour_markets.mobile, np.zeros(n_r))
         if (labour_markets.elasticity > 0).any()
@@ -372,12 +227,12 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
         a_mrio = leontief.technical_coefficients(data.mrio.Z, data.mrio.x)
     else:
         assert data.coefficients is not None  # check_input_output guarantees one source
-        a_mrio = leontief.mrio_from_national(data.coefficients, _sourcing(baseline))
+        a_mrio = leontief.mrio_from_national(data.coefficients, sourcing_shares(baseline))
     lmat = leontief.leontief_inverse(a_mrio)
     if sc.data["trade"]["linkages"]:
-        baseline = _with_linkages(sc, baseline, a_mrio, report)
+        baseline = with_linkages(sc, baseline, a_mrio, report)
     theta = np.array(
-        [_central(sc.data["trade"]["elasticity"], s) - 1.0 for s in sectors], dtype=float
+        [central_value(sc.data["trade"]["elasticity"], s) - 1.0 for s in sectors], dtype=float
     )
     if sc.data["trade"]["closure"] == "zero":
         # Caliendo & Parro's first solve, at the elasticities' central values.
@@ -399,7 +254,7 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
             baseline, theta, path_markets, deficit_closure=closure, numeraire=numeraire_index
         )
     )
-    sourcing = _sourcing(baseline)
+    sourcing = sourcing_shares(baseline)
     labour_share = _by_region(io["labour_income_share"], regions)
     propensity = _by_region(io["consumption_propensity"], regions)
     if io["induced"]:
@@ -416,7 +271,7 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
                 : n_r * n_s, : n_r * n_s
             ]
         except NumericalError as exc:
-            raise _unproductive_closed_system(sc, data, a_mrio, income, regions, sectors) from exc
+            raise unproductive_closed_system(sc, data, a_mrio, income, regions, sectors) from exc
     else:
         lstar = lmat.copy()
 
@@ -463,7 +318,7 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
         is_migration = p["kind"] == "migration_cap"
         policies.append(
             Policy(
-                period=max(cal.period_of(_date(p["date"])), 0),
+                period=max(cal.period_of(parse_date(p["date"])), 0),
                 kind=p["kind"],
                 mask=_flow_mask(regions, sectors, p, with_sectors=not is_migration),
                 value=p["value"],
@@ -490,7 +345,7 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
         employment=emp,
         employment_coef=employment_coef,
         sourcing_goods=sourcing_goods,
-        projects=_expand_projects(sc, cal),
+        projects=expand_projects(sc, cal),
         border_rules=border,
         tariff_rules=tariffs,
         trend_rules=trends,
@@ -501,104 +356,6 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
         deficit_closure=closure,
         hashes=dict(data.hashes),
     )
-
-
-def _check_table_sums(sc: Scenario, flows: FloatArray) -> None:
-    """Refuse a trade table whose row or column sums overflow float64 (about 1.8e308)."""
-    with np.errstate(over="ignore"):
-        rows, cols = flows.sum(axis=1), flows.sum(axis=0)
-    bad = ~(np.isfinite(rows) & np.isfinite(cols))
-    if not bad.any():
-        return
-    r, s = (int(i) for i in np.argwhere(bad)[0])
-    raise sc.error(
-        f"the trade table's sums overflow: the sales or purchases of "
-        f"{sc.region_ids[r]} in {sc.sector_ids[s]} exceed the largest number (about 1.8e308)",
-        "trade.baseline.file",
-        sc.data["trade"]["baseline"]["file"],
-        allowed=f"values in the scenario's money unit whose sums stay finite "
-        f"(largest value here: {float(flows.max()):.3g})",
-        hint="check the table's unit and scale (metadata.money_unit) and values such as 1e308",
-    )
-
-
-def _sourcing(baseline: EquilibriumBaseline) -> FloatArray:
-    """(R, R, S) origin shares of each destination's purchases at producer prices.
-
-    Suppliers receive purchases net of tariffs, so the input-output satellite sources
-    inputs, capex goods and consumption with these shares (Chenery-Moses).
-    """
-    bought = baseline.trade.sum(axis=0, keepdims=True)
-    out: FloatArray = np.divide(
-        baseline.trade, bought, out=np.zeros_like(baseline.trade), where=bought > 0
-    )
-    return out
-
-
-def _labour_markets(sc: Scenario) -> LabourMarkets:
-    """The regions' labour markets from labour.mobility, labour.closure and the elasticity."""
-    lab = sc.data["labour"]
-    mobile = [m == "mobile" for m in region_setting(sc, lab["mobility"])]
-    elasticity = [
-        0.0 if c == "full_employment" else math.inf if c == "fixed_real_wage" else float(e)
-        for c, e in zip(
-            region_setting(sc, lab["closure"]),
-            region_setting(sc, lab["supply_elasticity"]),
-            strict=True,
-        )
-    ]
-    return build_labour_markets(
-        len(sc.sector_ids), np.array(mobile, dtype=bool), np.array(elasticity)
-    )
-
-
-def _central(spec: Any, sector: str) -> float:
-    """A sector's value of a key given as a number, a distribution or a map by sector."""
-    value = spec[sector] if isinstance(spec, dict) and "dist" not in spec else spec
-    if isinstance(value, dict):
-        from sim.kernels.draws import mean
-
-        return mean(value["dist"], {k: v for k, v in value.items() if k != "dist"})
-    return float(value)
-
-
-def _with_linkages(
-    sc: Scenario, baseline: EquilibriumBaseline, a_mrio: FloatArray, report: dict[str, float]
-) -> EquilibriumBaseline:
-    r"""The baseline with input-output linkages: input shares from the IO coefficients.
-
-    Input shares are the coefficients of the input-output table summed over the
-    supplying regions, :math:`\gamma_{jts} = \sum_i A_{(i,s),(j,t)}`, and the
-    value-added share is the rest, :math:`\beta_{jt} = 1 - \sum_s \gamma_{jts}`.
-    Where the trade table's spending on a sector is below the intermediate use the
-    coefficients imply, the tables disagree: the input shares of that sector are
-    scaled down in that region until its final demand is zero (the shortfall
-    becomes value added), and the gap is reported (``baseline_balance``).
-    """
-    regions, sectors = sc.region_ids, sc.sector_ids
-    n_r, n_s = len(regions), len(sectors)
-    # A[(i, s), (j, t)] -> gamma[j, t, s]: input s per unit of output of (j, t).
-    gamma = a_mrio.reshape(n_r, n_s, n_r, n_s).sum(axis=0).transpose(1, 2, 0).copy()
-    output = baseline.output
-    intermediate = np.einsum("jts,jt->js", gamma, output)  # (j, s) use of input s
-    excess = intermediate > baseline.spending
-    for j, s in zip(*np.nonzero(excess), strict=True):
-        gap = intermediate[j, s] / baseline.spending[j, s] - 1.0
-        report[f"{regions[j]}.{sectors[s]}.intermediate_use_gap"] = float(gap)
-        gamma[j, :, s] *= baseline.spending[j, s] / intermediate[j, s]
-        # Once per process and table: calibration and sweeps build the model many times.
-        seen = (regions[j], sectors[s], round(float(gap), 12))
-        if seen in _REPORTED_GAPS:
-            continue
-        _REPORTED_GAPS.add(seen)
-        log.warning(
-            "input-output coefficients imply %s buys %.4g of %s as inputs, more than the "
-            "trade table's spending %.4g (%.1f%% more); its input shares are scaled down "
-            "to leave no final demand (docs/model.md)",
-            regions[j], intermediate[j, s], sectors[s], baseline.spending[j, s], 100 * gap,
-        )  # fmt: skip
-    beta = 1.0 - gamma.sum(axis=2)
-    return build_equilibrium_baseline(baseline.trade, baseline.tariff, beta, gamma)
 
 
 @dataclass
@@ -805,57 +562,4 @@ def _duration(spec: Any, u: FloatArray) -> FloatArray:
     return np.full(u.shape, float(spec))
 
 
-__all__ = ["Batch", "Model", "build_model", "draw_batch"]
-
-
-def _unproductive_closed_system(
-    sc: Scenario,
-    data: ScenarioData,
-    a_mrio: FloatArray,
-    income: FloatArray,
-    regions: list[str],
-    sectors: list[str],
-) -> ScenarioError:
-    """Locate why the model closed with households is not productive.
-
-    Each column of the closed system spends, per unit of output, its intermediate
-    inputs plus the labour income paid to households; a column near or above 1
-    makes the induced multipliers infinite. The culprit is the largest input
-    coefficient of the column whose closed sum is largest: the error points at its
-    row of Z when the table was read from a file without aggregation, otherwise at
-    the scenario key that brought the table in.
-    """
-    closed = a_mrio.sum(axis=0) + income.sum(axis=0)  # (RS,) inputs + labour income
-    col = int(np.argmax(closed))
-    row = int(np.argmax(a_mrio[:, col]))
-    n_s = len(sectors)
-    seller = f"{regions[row // n_s]}:{sectors[row % n_s]}"
-    buyer = f"{regions[col // n_s]}:{sectors[col % n_s]}"
-    problem = (
-        "the input-output model closed with households is not productive: "
-        f"{buyer} spends {closed[col]:.4g} per unit of output on inputs and labour "
-        f"income, most of it on {seller} ({a_mrio[row, col]:.4g} per unit)"
-    )
-    allowed = "inputs plus labour income below 1 per unit of output in every sector"
-    hint = (
-        f"check the flow from {seller} to {buyer} in Z (a unit or typing error?), "
-        "lower input_output.labour_income_share, or set input_output.induced: false"
-    )
-    table = data.mrio
-    line = 0
-    if table is not None and len(table.z_lines) == a_mrio.shape[0]:
-        line = table.z_lines[row]
-    elif table is not None and table.z_largest_lines.shape == a_mrio.shape:
-        line = int(table.z_largest_lines[row, col])  # the source row of the largest flow
-    if table is not None and table.z_file and line > 0:
-        return DataFileError(
-            problem,
-            file=table.z_file,
-            line=line,
-            key=f"{seller} -> {buyer}",
-            value=float(table.Z[row, col]),
-            allowed=allowed,
-            hint=hint,
-        )
-    key = "input_output.mrio.path" if table is not None else "input_output.coefficients"
-    return sc.error(problem, key, allowed=allowed, hint=hint)
+__all__ = ["Batch", "Model", "Project", "build_model", "draw_batch"]

@@ -1,0 +1,172 @@
+"""The project list: listed projects and portfolios expanded into projects.
+
+A portfolio becomes ``count`` projects with sectors by largest remainder, sizes at
+spread lognormal quantiles and evenly spread dates (docs/model.md, section 4).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from sim.engine.calendar import Calendar
+from sim.scenario.validate import Scenario
+
+STAGE_KEYS = ("financed", "construction", "operating")
+PIPELINE_DEFAULTS = {
+    "to_financing": 1.0,
+    "to_construction": 0.5,
+    "construction": 2.0,
+    "ramp_up": 1.0,
+    "odds_financing": 1.0,
+    "odds_construction": 1.0,
+    "odds_operation": 1.0,
+    "abandon_point": 0.5,
+}
+
+__all__ = ["PIPELINE_DEFAULTS", "STAGE_KEYS", "Project", "expand_projects", "parse_date"]
+
+
+@dataclass
+class Project:
+    """One project after portfolios are expanded."""
+
+    id: str
+    key: str  # key path prefix used for its parameter draws
+    sector: int
+    host: int
+    investor: int
+    capex: Any
+    announced: float
+    known: tuple[float, float, float]
+    pipeline: str
+    jobs_per_capex: Any
+    output_per_capex: Any
+
+
+def parse_date(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+def expand_projects(sc: Scenario, cal: Calendar) -> list[Project]:
+    inv = sc.data["investment"]
+    regions, sectors = sc.region_ids, sc.sector_ids
+    pipelines = inv["pipelines"]
+    projects: list[Project] = []
+    for p in inv["projects"]:
+        known = tuple(
+            cal.model_time(parse_date(p[k])) if p.get(k) else math.nan for k in STAGE_KEYS
+        )
+        projects.append(
+            Project(
+                id=p["id"],
+                key=f"investment.projects[id={p['id']}]",
+                sector=sectors.index(p["sector"]),
+                host=regions.index(p["host"]),
+                investor=regions.index(p["investor"]),
+                capex=p["capex"],
+                announced=cal.model_time(parse_date(p["announced"])),
+                known=known,  # type: ignore[arg-type]
+                pipeline=p["pipeline"],
+                jobs_per_capex=p.get("jobs_per_capex", inv["jobs_per_capex"]),
+                output_per_capex=p.get("output_per_capex", inv["output_per_capex"]),
+            )
+        )
+    for g in inv["portfolios"]:
+        projects.extend(_expand_portfolio(sc, cal, g, pipelines))
+    return projects
+
+
+def _radical_inverse(j: int) -> float:
+    """Van der Corput sequence in base 2: a spread of positions that ignores sector order."""
+    out, f = 0.0, 0.5
+    while j:
+        out += f * (j & 1)
+        j >>= 1
+        f /= 2
+    return out
+
+
+def _pipeline_mean(pipelines: dict[str, Any], name: str, key: str) -> float:
+    spec = pipelines.get(name, {}).get(key, PIPELINE_DEFAULTS[key])
+    if isinstance(spec, dict):
+        from sim.kernels.draws import mean
+
+        return mean(spec["dist"], {k: v for k, v in spec.items() if k != "dist"})
+    return float(spec)
+
+
+def _expand_portfolio(
+    sc: Scenario, cal: Calendar, g: dict[str, Any], pipelines: dict[str, Any]
+) -> list[Project]:
+    regions, sectors = sc.region_ids, sc.sector_ids
+    n = g["count"]
+    # Sector counts by largest remainder.
+    mix = g["sector_mix"]
+    quotas = {s: mix.get(s, 0.0) * n for s in sectors}
+    counts = {s: math.floor(q) for s, q in quotas.items()}
+    for s in sorted(sectors, key=lambda s: quotas[s] - counts[s], reverse=True)[
+        : n - sum(counts.values())
+    ]:
+        counts[s] += 1
+    sector_list = [s for s in sectors for _ in range(counts[s])]
+    # Deterministic lognormal sizes at spread quantiles.
+    u = np.array([(_radical_inverse(j + 1) + 0.5 / n) % 1.0 for j in range(n)])
+    u = np.clip(u, 0.5 / n, 1 - 0.5 / n)
+    weights = np.exp(g["capex_dispersion"] * stats.norm.ppf(u))
+    capex = g["capex_total"] * weights / weights.sum()
+    a0, a1 = (cal.model_time(parse_date(d)) for d in g["announced"])
+    stage = g["stage"]
+    if g.get("stage_dates"):
+        s0, s1 = (cal.model_time(parse_date(d)) for d in g["stage_dates"])
+    else:
+        s0 = s1 = math.nan
+    name = g["pipeline"]
+    to_con = _pipeline_mean(pipelines, name, "to_construction")
+    build = _pipeline_mean(pipelines, name, "construction")
+    out = []
+    for j in range(n):
+        frac = (j + 0.5) / n
+        announced = a0 + (a1 - a0) * frac
+        entered = s0 + (s1 - s0) * frac
+        known = [math.nan, math.nan, math.nan]
+        # Earlier stages of a project known to be further along are placed at
+        # the pipeline's mean durations before the known date.
+        if stage == "operating":
+            known[2] = entered
+            known[1] = max(announced, entered - build)
+            known[0] = max(announced, known[1] - to_con)
+        elif stage == "construction":
+            known[1] = entered
+            known[0] = max(announced, entered - to_con)
+        elif stage == "financed":
+            known[0] = entered
+        announced = (
+            min(announced, *(k for k in known if not math.isnan(k)))
+            if stage != "announced"
+            else announced
+        )
+        pid = f"{g['id']}-{j + 1:03d}"
+        out.append(
+            Project(
+                id=pid,
+                key=f"investment.portfolios[id={g['id']}]",
+                sector=sectors.index(sector_list[j]),
+                host=regions.index(g["host"]),
+                investor=regions.index(g["investor"]),
+                capex=float(capex[j]),
+                announced=announced,
+                known=(known[0], known[1], known[2]),
+                pipeline=name,
+                jobs_per_capex=g.get("jobs_per_capex", sc.data["investment"]["jobs_per_capex"]),
+                output_per_capex=g.get(
+                    "output_per_capex", sc.data["investment"]["output_per_capex"]
+                ),
+            )
+        )
+    return out
