@@ -171,6 +171,21 @@ def _targets_and_parameters(sc: Scenario) -> tuple[list[Target], list[Parameter]
             s.get("origin") is None or s.get("destination") is None
         ):
             raise sc.error("capital_flow needs origin and destination", base, s)
+        if (
+            s["kind"] in ("turnover", "capital_flow")
+            and s.get("prices") == "current"
+            and sc.data["metadata"]["price_basis"] == "constant"
+            and not sc.data.get("prices")
+        ):
+            raise sc.error(
+                "a target in current money, but the scenario has no price path to "
+                "convert its constant-price money",
+                f"{base}.prices",
+                s.get("prices", "current"),
+                allowed="prices: constant here, or a price path under prices",
+                hint="add prices.inflation (and prices.exchange_rate) by region, or write "
+                "prices: constant if the figure is in the scenario's constant prices",
+            )
     params = []
     for i, p in enumerate(cal["parameters"]):
         base = f"calibration.parameters[{i}]"
@@ -198,6 +213,13 @@ def _targets_and_parameters(sc: Scenario) -> tuple[list[Target], list[Parameter]
     return targets, params
 
 
+def _priced(name: str, spec: dict[str, Any], ds: xr.Dataset) -> str:
+    # A growth ratio is compared in the basis it names too: current-money growth
+    # includes inflation, constant-money growth does not.
+    current = f"{name}_current"
+    return current if spec.get("prices") != "constant" and current in ds else name
+
+
 def model_value(target: Target, ds: xr.Dataset) -> float:
     """The mean over replicas of the target's quantity."""
     s = target.spec
@@ -205,13 +227,14 @@ def model_value(target: Target, ds: xr.Dataset) -> float:
     if s["kind"] in ("turnover", "turnover_growth"):
         a, b = s["regions"]
         pair = f"{a}-{b}" if f"{a}-{b}" in ds.pair.values else f"{b}-{a}"
-        series = ds.trade_turnover_annual.sel(pair=pair).mean("replica")
+        name = _priced("trade_turnover_annual", s, ds)
+        series = ds[name].sel(pair=pair).mean("replica")
         value = float(series.sel(year=year))
         if s["kind"] == "turnover_growth":
             value /= float(series.sel(year=s["base_year"]))
         return value
     if s["kind"] == "capital_flow":
-        flow = ds.capital_flow_annual.sel(
+        flow = ds[_priced("capital_flow_annual", s, ds)].sel(
             origin=s["origin"], destination=s["destination"], year=year
         )
         return float(flow.mean("replica"))

@@ -5,7 +5,9 @@ baseline (trade table, tariffs, input-output linkages, labour closures) and ever
 policy of the scenario applied at once, whatever its date, solved as one general
 equilibrium in changes for every replica of the uncertain parameters
 (elasticities, border-day costs, policy values). No growth, no projects, no
-migration: the changes are the policies' alone.
+migration: the changes are the policies' alone. Each region's welfare change is split
+into the Caliendo-Parro parts (terms of trade, volume of trade, technical efficiency of
+trade costs, employment, deficit, approximation residual; :mod:`sim.kernels.welfare`).
 
 The entry point reads like the engine's: load, validate, build, draw, solve, collect.
 """
@@ -22,6 +24,7 @@ from numpy.typing import NDArray
 from sim.engine.model import Batch, Model, draw_batch
 from sim.engine.simulate import employed_persons
 from sim.kernels.equilibrium import EquilibriumSolution, solve_equilibrium
+from sim.kernels.welfare import decompose_solution
 from sim.results.dataset import money_unit, pairs, provenance
 
 FloatArray = NDArray[np.float64]
@@ -96,6 +99,12 @@ def build_counterfactual_dataset(
     with np.errstate(divide="ignore", invalid="ignore"):
         trade_change = np.where(base.trade > 0, 100.0 * (sol.trade / base.trade - 1.0), 0.0)
     r = ("replica",)
+    # Caliendo-Parro parts of the welfare change, percent of baseline income; the static
+    # counterfactual has no productivity shocks, so no productivity part.
+    cost, _ = apply_policies(model, batch)
+    parts = decompose_solution(base, sol, cost_change=cost)
+    flow = (*r, "region", "partner", "sector")
+    share = "percent of baseline income"
     variables: dict[str, tuple[tuple[str, ...], Any, dict[str, str]]] = {
         "trade_baseline": (("origin", "destination", "sector"), base.trade,
                            {"units": per_year, "long_name": "baseline trade at producer prices (domestic sales on the diagonal)"}),
@@ -120,6 +129,24 @@ def build_counterfactual_dataset(
                            {"units": per_year, "long_name": "tariff revenue of the importing region (numeraire units)"}),
         "cpi_change": ((*r, "region"), 100.0 * (sol.cpi - 1.0),
                        {"units": "percent", "long_name": "change of the consumer price index (numeraire units)"}),
+        "welfare_terms_of_trade": (flow, 100.0 * parts.terms_of_trade,
+                                   {"units": share, "long_name": "welfare, terms-of-trade part (Caliendo-Parro): exports to the partner at the region's unit-cost change less imports at the partner's, baseline flows"}),
+        "welfare_volume_of_trade": (flow, 100.0 * parts.volume_of_trade,
+                                    {"units": share, "long_name": "welfare, volume-of-trade part (Caliendo-Parro): baseline tariff times the change of the quantity imported from the partner"}),
+        "welfare_technical_efficiency": (flow, 100.0 * parts.technical_efficiency,
+                                         {"units": share, "long_name": "welfare, technical-efficiency part: tariff-inclusive baseline imports from the partner times the fall of their iceberg cost"}),
+        "welfare_terms_of_trade_total": ((*r, "region"), 100.0 * parts.terms_of_trade.sum(axis=(2, 3)),
+                                         {"units": share, "long_name": "welfare, terms-of-trade part summed over partners and sectors"}),
+        "welfare_volume_of_trade_total": ((*r, "region"), 100.0 * parts.volume_of_trade.sum(axis=(2, 3)),
+                                          {"units": share, "long_name": "welfare, volume-of-trade part summed over partners and sectors"}),
+        "welfare_technical_efficiency_total": ((*r, "region"), 100.0 * parts.technical_efficiency.sum(axis=(2, 3)),
+                                               {"units": share, "long_name": "welfare, technical-efficiency part summed over partners and sectors"}),
+        "welfare_employment": ((*r, "region"), 100.0 * parts.employment.sum(axis=2),
+                               {"units": share, "long_name": "welfare, employment part: labour income of the change of employment at baseline wages"}),
+        "welfare_deficit": ((*r, "region"), 100.0 * parts.deficit,
+                            {"units": share, "long_name": "welfare, deficit part: change of the region's deficit (numeraire units)"}),
+        "welfare_residual": ((*r, "region"), 100.0 * parts.residual,
+                             {"units": share, "long_name": "welfare, approximation residual: real_income_change less the first-order parts (second order in the shock)"}),
         "solver_iterations": (r, sol.replica_iterations,
                               {"units": "1", "long_name": "Newton steps of the general equilibrium"}),
     }  # fmt: skip
@@ -136,6 +163,7 @@ def build_counterfactual_dataset(
         "region": ("region", regions),
         "origin": ("origin", regions),
         "destination": ("destination", regions),
+        "partner": ("partner", regions),
         "sector": ("sector", sectors),
         "pair": ("pair", [f"{regions[a]}-{regions[b]}" for a, b in pair_list]),
         "parameter": ("parameter", keys),

@@ -51,6 +51,13 @@ def output_bytes(model: Model, replicas: int) -> int:
         + 1  # solver iterations
     )
     per_year = pairs + n_r * n_r + 6 * n_r
+    if model.scenario.data.get("prices"):
+        # The *_current twins of the money variables and the price level.
+        per_period += (
+            n_r * n_r * n_s + pairs + 2 * n_r + 2 * n_r * n_s + 3 * n_r
+            + n_r * n_r * n_s + 2 * n_r * n_r + n_r
+        )  # fmt: skip
+        per_year += pairs + n_r + n_r * n_r
     floats = replicas * (t * per_period + y * per_year)
     return 8 * floats + replicas * t * n_p  # project stages are int8
 

@@ -60,7 +60,12 @@ def summary_table(ds: xr.Dataset, scenario_data: dict[str, Any] | None = None) -
     lines = [
         f"Scenario {ds.attrs.get('scenario_name', '?')}: {ds.sizes['replica']} replicas, "
         f"seed {ds.attrs.get('seed')}; median and 5-95 % band",
-        f"Money: {money}.",
+        f"Money: {money}"
+        + (
+            f"; rows marked (current) in {ds.attrs['current_money_unit']}."
+            if "current_money_unit" in ds.attrs
+            else "."
+        ),
         "Flows per year (sums over the year), jobs as annual averages.",
         "",
     ]
@@ -73,6 +78,11 @@ def summary_table(ds: xr.Dataset, scenario_data: dict[str, Any] | None = None) -
         for p in pairs:
             if p in ds["pair"].values:
                 row(f"trade turnover {p}", ds.trade_turnover_annual.sel(pair=p))
+                if "trade_turnover_annual_current" in ds:
+                    row(
+                        f"trade turnover {p} (current)",
+                        ds.trade_turnover_annual_current.sel(pair=p),
+                    )
     if "capital_flow_annual" in ds:
         for p in pairs:
             a, b = p.split("-", 1)
@@ -84,6 +94,16 @@ def summary_table(ds: xr.Dataset, scenario_data: dict[str, Any] | None = None) -
         row("jobs, all kinds (persons)", ds.jobs_annual.sum(("region", "kind")))
     lines += _layout(rows, ["quantity", "year", "median", "5%", "95%"])
     return "\n".join(lines)
+
+
+#: Rows of the welfare decomposition in the counterfactual summary: label, variables.
+WELFARE_PARTS = (
+    ("terms of trade", ("welfare_terms_of_trade_total",)),
+    ("volume of trade", ("welfare_volume_of_trade_total",)),
+    ("trade-cost efficiency", ("welfare_technical_efficiency_total",)),
+    ("employment and deficit", ("welfare_employment", "welfare_deficit")),
+    ("approximation residual", ("welfare_residual",)),
+)
 
 
 def counterfactual_table(ds: xr.Dataset) -> str:
@@ -102,6 +122,10 @@ def counterfactual_table(ds: xr.Dataset) -> str:
     for region in ds["region"].values:
         at = {"region": region}
         add(f"{region}: real income (%)", cells(ds.real_income_change.sel(at), 3))
+        if "welfare_residual" in ds:  # its Caliendo-Parro parts (sim/kernels/welfare.py)
+            for label, names in WELFARE_PARTS:
+                part = sum((ds[n].sel(at) for n in names[1:]), ds[names[0]].sel(at))
+                add(f"{region}:   {label} (pp)", cells(part, 3))
         add(f"{region}: employment (persons)", cells(ds.employment_change.sel(at).sum("sector"), 0))
     for pair in ds["pair"].values:
         change = 100.0 * (

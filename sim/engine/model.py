@@ -38,6 +38,7 @@ from sim.kernels.equilibrium import (
     build_labour_markets,
     remove_deficits,
 )
+from sim.kernels.prices import price_levels
 from sim.kernels.stages import StageDates, draw_stage_dates
 from sim.scenario.data import ScenarioData
 from sim.scenario.validate import Scenario
@@ -387,6 +388,7 @@ class Batch:
     migration_cap: FloatArray  # (N, R, R) persons per year
     migration_elasticity: FloatArray  # (N,)
     policy_values: list[FloatArray]  # one (N,) array per policy
+    price_level: FloatArray  # (N, T, R) current money per unit of constant money
     drawn: dict[str, FloatArray]
 
 
@@ -515,6 +517,20 @@ def draw_batch(model: Model, first: int, count: int) -> Batch:
         if m.get("cap") is not None:
             cap[:, a, b] = smp.value(m["cap"], f"{key}.cap")
     lab = d["labour"]
+    start = cal.starts[0]
+    announced_year = (
+        start.year + np.floor((start.month - 1) / 12 + announced + 1e-9).astype(np.int64)
+        if n_p
+        else np.zeros(0, dtype=np.int64)
+    )
+    by_year, first_year = _draw_price_levels(
+        smp, d, regions, np.concatenate([years, announced_year])
+    )
+    price_level = by_year[:, years - first_year]
+    if inv.get("capex_prices") == "current" and n_p:
+        # Capex stated in current money of its announcement year, at the host's prices.
+        hosts = np.array([p.host for p in model.projects])
+        capex = capex / by_year[:, announced_year - first_year, hosts]
     return Batch(
         first=first,
         count=count,
@@ -543,8 +559,39 @@ def draw_batch(model: Model, first: int, count: int) -> Batch:
         migration_cap=cap,
         migration_elasticity=smp.value(lab["migration_elasticity"], "labour.migration_elasticity"),
         policy_values=[smp.value(p.value, p.key) for p in model.policies],
+        price_level=price_level,
         drawn=smp.drawn,
     )
+
+
+def _draw_price_levels(
+    smp: Sampler, d: dict[str, Any], regions: list[str], years: NDArray[np.int64]
+) -> tuple[FloatArray, int]:
+    """(N, Y, R) price levels relative to the base year, of consecutive years from the second value.
+
+    The years cover ``years`` and the base year; without a price path every level is 1.
+    """
+    prices = d.get("prices") or {}
+    first, last = int(years.min()), int(years.max())
+    if not prices:
+        return np.ones((smp.replicas, last - first + 1, len(regions))), first
+    base = int(d["metadata"]["price_base_year"])
+    span = np.arange(min(base, first), max(base, last) + 1)
+    rates = prices["inflation"]
+    exchange = prices.get("exchange_rate") or {}
+    inflation = np.stack(
+        [smp.series(rates[r], f"prices.inflation.{r}", span) for r in regions], axis=2
+    )
+    rate = np.stack(
+        [
+            smp.series(exchange[r], f"prices.exchange_rate.{r}", span)
+            if r in exchange
+            else np.ones_like(inflation[:, :, 0])
+            for r in regions
+        ],
+        axis=2,
+    )
+    return price_levels(inflation, rate, base - int(span[0])), int(span[0])
 
 
 def _shared_value(smp: Sampler, spec: Any, key: str, name: str, inv: dict[str, Any]) -> FloatArray:

@@ -47,6 +47,7 @@ def output_shapes(model: Model) -> dict[str, tuple[int, ...]]:
         "jobs": (n_r, n_s, len(JOB_KINDS)),
         "migration": (n_r, n_r),
         "wage": (n_r,),
+        "price_level": (n_r,),
         "projects_by_stage": (len(STAGES),),
         "project_stage": (n_p,),
         "solver_iterations": (),
@@ -364,6 +365,7 @@ class BatchSimulation:
         out["capital_flow_projects"][:, k] = self.capital_cells * dt
         out["capital_flow_other"][:, k] = b.other_investment[:, k] * dt
         out["wage"][:, k] = wage
+        out["price_level"][:, k] = b.price_level[:, k]
         out["project_stage"][:, k] = self.stage
         out["projects_by_stage"][:, k] = self.stage_counts
         out["solver_iterations"][:, k] = sol.replica_iterations

@@ -39,10 +39,21 @@ def money_unit(model: Model) -> str:
     return f"{md['currency']}{scale} ({basis})"
 
 
-def _flow_unit(model: Model, period: str) -> str:
-    money = money_unit(model)
-    head, _, basis = money.partition(" (")
+def current_money_unit(model: Model) -> str:
+    """E.g. ``USD million (current prices)``: the unit of the ``*_current`` variables."""
+    md = model.scenario.data["metadata"]
+    scale = "" if md["money_unit"] == "one" else f" {md['money_unit']}"
+    return f"{md['currency']}{scale} (current prices)"
+
+
+def _flow_unit(model: Model, period: str, money: str | None = None) -> str:
+    head, _, basis = (money or money_unit(model)).partition(" (")
     return f"{head} {period} ({basis}"
+
+
+def has_price_path(model: Model) -> bool:
+    """Whether the scenario converts its constant-price money to current money."""
+    return bool(model.scenario.data.get("prices"))
 
 
 def pairs(model: Model) -> list[tuple[int, int]]:
@@ -89,6 +100,7 @@ def build_dataset(
             out.append(sel.sum(axis=1) if how == "sum" else sel.mean(axis=1))
         return np.stack(out, axis=1)
 
+    wage_unit = model.scenario.data["metadata"]["currency"]
     stage_codes = {
         "flag_values": np.arange(len(STAGES), dtype=np.int8),
         "flag_meanings": " ".join(STAGES),
@@ -140,7 +152,7 @@ def build_dataset(
         "migration": ((*r_t, "origin", "destination"), arrays["migration"],
                       {"units": f"persons {per}", "long_name": "gross labour migration flow"}),
         "wage": ((*r_t, "region"), arrays["wage"],
-                 {"units": f"{model.scenario.data['metadata']['currency']} per month", "long_name": "average wage"}),
+                 {"units": f"{wage_unit} per month ({money_unit(model).partition(' (')[2]}", "long_name": "average wage"}),
         "projects_by_stage": ((*r_t, "stage"), arrays["projects_by_stage"],
                               {"units": "projects", "long_name": "number of projects in each stage"}),
         "project_stage": ((*r_t, "project"), arrays["project_stage"].astype(np.int8),
@@ -148,6 +160,8 @@ def build_dataset(
         "solver_iterations": (r_t, arrays["solver_iterations"],
                               {"units": "1", "long_name": "iterations of the trade equilibrium solver"}),
     }  # fmt: skip
+    if has_price_path(model):
+        variables.update(_current_money(model, variables, arrays["price_level"], annual))
     if parameters:
         keys = sorted(parameters)
         variables["parameter_draws"] = (
@@ -195,6 +209,83 @@ def build_dataset(
     return ds
 
 
+#: Money variables and how each converts to current money: the region axis whose
+#: price level applies (trade at the exporter's prices, or one region's with prices.trade_valuation;
+#: capex and other investment at the host's; tariff revenue, value added and wages at home).
+_PRICED_BY = {
+    "trade": "origin",
+    "exports": "region",
+    "output": "region",
+    "value_added": "region",
+    "tariff_revenue": "region",
+    "gdp": "region",
+    "capital_flow_projects": "destination",
+    "capital_flow_other": "destination",
+    "capital_flow": "destination",
+    "wage": "region",
+}
+
+
+def _current_money(
+    model: Model,
+    variables: dict[str, tuple[tuple[str, ...], Any, dict[str, Any]]],
+    level: FloatArray,
+    annual: Any,
+) -> dict[str, tuple[tuple[str, ...], Any, dict[str, Any]]]:
+    """``NAME_current`` for every money variable: constant money times the price level.
+
+    ``level`` is (N, T, R), the exogenous price level of each region relative to
+    ``metadata.price_base_year`` (:func:`sim.kernels.prices.price_levels`).
+    """
+    current = current_money_unit(model)
+    flow = _flow_unit(model, model.calendar.unit, current)
+    flow_year = _flow_unit(model, "per year", current)
+    out: dict[str, tuple[tuple[str, ...], Any, dict[str, Any]]] = {
+        "price_level": (("replica", "time", "region"), level,
+                        {"units": "1", "long_name": "price level in the scenario's currency relative to the price base year (GDP deflator times exchange rate; exogenous, from prices.*)"}),
+    }  # fmt: skip
+    valuation = model.scenario.data["prices"].get("trade_valuation", "exporter")
+    at_home = level
+    if valuation != "exporter":
+        # Every flow at one region's prices (world prices for price-taking economies).
+        world = level[:, :, model.regions.index(valuation)]
+        at_home = np.repeat(world[:, :, None], level.shape[2], axis=2)
+    for name, axis in _PRICED_BY.items():
+        dims, values, attrs = variables[name]
+        where = dims.index(axis)
+        # Broadcast (N, T, R) onto the variable's axes: R sits at the axis `where`.
+        shape = [1] * len(dims)
+        shape[0], shape[1], shape[where] = level.shape
+        factor = (at_home if name in ("trade", "exports") else level).reshape(shape)
+        unit = f"{attrs['units'].split(' (')[0]} ({current.partition(' (')[2]}"
+        if name != "wage":
+            unit = flow
+        out[f"{name}_current"] = (dims, values * factor,
+                                  {"units": unit, "long_name": f"{attrs['long_name']}, in current money"})  # fmt: skip
+    trade = out["trade_current"][1]
+    pair_list = pairs(model)
+    turnover = (
+        np.stack(
+            [trade[:, :, a, b].sum(-1) + trade[:, :, b, a].sum(-1) for a, b in pair_list], axis=-1
+        )
+        if pair_list
+        else np.zeros((*trade.shape[:2], 0))
+    )
+    gdp = out["gdp_current"][1]
+    capital = out["capital_flow_current"][1]
+    out.update({
+        "trade_turnover_current": (("replica", "time", "pair"), turnover,
+                                   {"units": flow, "long_name": f"trade turnover of the pair (exports plus imports), in current money (each flow at the {'exporter' if valuation == 'exporter' else valuation}'s price level)"}),
+        "trade_turnover_annual_current": (("replica", "year", "pair"), annual(turnover, "sum"),
+                                          {"units": flow_year, "long_name": "annual trade turnover of the pair, in current money (as trade statistics publish it)"}),
+        "gdp_annual_current": (("replica", "year", "region"), annual(gdp, "sum"),
+                               {"units": flow_year, "long_name": "annual gross domestic product, in current money"}),
+        "capital_flow_annual_current": (("replica", "year", "origin", "destination"), annual(capital, "sum"),
+                                        {"units": flow_year, "long_name": "annual total capital flow, in current money (at the host's price level)"}),
+    })  # fmt: skip
+    return out
+
+
 def provenance(model: Model, events: int, replicas: int) -> dict[str, Any]:
     """Attributes recording where the numbers come from."""
     sc = model.scenario
@@ -212,6 +303,7 @@ def provenance(model: Model, events: int, replicas: int) -> dict[str, Any]:
         "seed": int(sc.data["monte_carlo"]["seed"]),
         "replicas": int(replicas),
         "money_unit": money_unit(model),
+        **({"current_money_unit": current_money_unit(model)} if has_price_path(model) else {}),
         "period": model.calendar.step,
         "deficit_closure": sc.data["trade"]["closure"],
         "numeraire": sc.data["trade"]["numeraire"],
@@ -221,4 +313,12 @@ def provenance(model: Model, events: int, replicas: int) -> dict[str, Any]:
     }
 
 
-__all__ = ["ScenarioError", "build_dataset", "money_unit", "pairs", "provenance"]
+__all__ = [
+    "ScenarioError",
+    "build_dataset",
+    "current_money_unit",
+    "has_price_path",
+    "money_unit",
+    "pairs",
+    "provenance",
+]

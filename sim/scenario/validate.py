@@ -652,6 +652,53 @@ def check_time(sc: Scenario) -> None:
         )
 
 
+def check_prices(sc: Scenario) -> None:
+    """A price path converts constant-price money: it needs that basis and every region."""
+    prices = sc.data.get("prices") or {}
+    md = sc.data["metadata"]
+    capex_prices = (sc.data.get("investment") or {}).get("capex_prices")
+    if capex_prices == "current" and md["price_basis"] == "constant" and not prices:
+        raise sc.error(
+            "capex in current money needs a price path to convert it to the scenario's "
+            "constant prices",
+            "investment.capex_prices",
+            capex_prices,
+            allowed="capex_prices: constant, or a price path under prices",
+            hint="add prices.inflation (and prices.exchange_rate) by region",
+        )
+    if not prices:
+        return
+    if md["price_basis"] != "constant":
+        raise sc.error(
+            "a price path converts constant-price money to current money, but the "
+            "scenario's money is in current prices",
+            "prices",
+            sorted(prices),
+            allowed="prices with metadata.price_basis: constant and a price_base_year",
+            hint="state the tables' year as metadata.price_base_year, set "
+            "metadata.price_basis: constant and economy.growth to real growth",
+        )
+    valuation = prices.get("trade_valuation", "exporter")
+    if valuation != "exporter" and valuation not in sc.region_ids:
+        raise sc.error(
+            f"unknown trade valuation '{valuation}'",
+            "prices.trade_valuation",
+            valuation,
+            allowed="exporter, or one of the regions: " + ", ".join(sc.region_ids),
+            hint="write exporter, or the id of the region whose prices set trade prices",
+        )
+    given = prices.get("inflation") or {}
+    missing = [r for r in sc.region_ids if r not in given]
+    if missing:
+        raise sc.error(
+            f"prices.inflation has no value for {', '.join(missing)}",
+            "prices.inflation",
+            given,
+            allowed="one entry per region (0 for a region whose prices do not change)",
+            hint=f"add {missing[0]}: RATE",
+        )
+
+
 def check_trade(sc: Scenario) -> None:
     """The numeraire is 'world' or a region."""
     numeraire = sc.data["trade"]["numeraire"]
@@ -1095,6 +1142,7 @@ def check_years_in_horizon(sc: Scenario) -> None:
 CHECKS: tuple[Callable[[Scenario], None], ...] = (
     check_ids_unique,
     check_time,
+    check_prices,
     check_trade,
     check_investment,
     check_input_output,
