@@ -117,6 +117,9 @@ class Replica:
         self.sector = np.array([p.sector for p in m.projects], dtype=np.int64)
         self.host_cell = self.host * n_s + self.sector  # index into (R * S)
         self.flow_cell = (self.investor * n_r + self.host) * n_s + self.sector  # into (R*R*S)
+        self.pair_cell = self.investor * n_r + self.host  # into (R*R)
+        io = m.scenario.data["input_output"]
+        self.capex_mix = np.array([io.get("investment_mix", {}).get(s, 0.0) for s in m.sectors])
         self.entered = np.array([[self.period_of(y) for y in row] for row in d.stages.entered[0]])
         self.entered = self.entered.reshape(n_p, 4)
         self.abandoned = np.array([self.period_of(y) for y in d.stages.abandoned[0]])
@@ -239,6 +242,9 @@ class Replica:
             / self.base_cost
         )
         quantity = self.supply_level + plant_output.reshape(n_r, n_s) / y0
+        # Capex goods are investment demand in the equilibrium, paid by the investor.
+        pair_spend = np.bincount(self.pair_cell, spend, n_r * n_r).reshape(n_r, n_r)
+        investment = pair_spend[:, :, None] * self.capex_mix if pair_spend.any() else None
         target = None
         if m.path_markets is not None:
             # Real wages are anchored at the path with growth only, in full employment.
@@ -261,6 +267,7 @@ class Replica:
             tariff=self.tariff[None],
             productivity=quantity[None],
             real_wage_target=target,
+            investment=None if investment is None else investment[None],
             deficit_closure=m.deficit_closure,
             numeraire=m.numeraire,
             guess=extrapolate_unknowns(self.unknowns, self.unknowns_before)[None],

@@ -28,7 +28,7 @@ from sim.results.stream import is_zarr, open_batch_writer
 from sim.results.write import discard, io_error, publish, temporary_path, write_failed
 from sim.scenario.data import load_scenario_data
 from sim.scenario.load import LoadedDocument, load_scenario_document, resolve_extends_dict
-from sim.scenario.validate import Scenario, validate_scenario, validate_value
+from sim.scenario.validate import Scenario, check_run_inputs, validate_scenario, validate_value
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ def simulate(
 ) -> xr.Dataset:
     """Simulate replicas ``first .. first+count-1`` in batches and label the result."""
     check_batch_size(batch_size, origin="<override>")
+    check_run_inputs(model.scenario)
     mc = model.scenario.data["monte_carlo"]
     count = mc["replicas"] if count is None else count
     size = batch_size or mc["batch_size"]
@@ -233,6 +234,7 @@ def run_to_file(
     sweep store) is replaced; anything else there, or any file the run reads,
     is refused before the run (:mod:`sim.results.guard`).
     """
+    check_run_inputs(scenario)
     target = output_path(scenario, path)
     if path is None:
         check_scenario_output(scenario, target)

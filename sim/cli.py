@@ -186,6 +186,7 @@ def _main(argv: list[str] | None = None) -> int:
         from sim.api import check_batch_size, load_scenario, prepare, run_to_file
         from sim.progress import ProgressBar
         from sim.scenario.load import dump_yaml
+        from sim.scenario.validate import missing_run_inputs
         from sim.summary import summary_table
 
         if hasattr(args, "handler"):
@@ -207,6 +208,13 @@ def _main(argv: list[str] | None = None) -> int:
                 f"{args.scenario}: valid ({len(sc.region_ids)} regions, {len(sc.sector_ids)} "
                 f"sectors, {len(model.projects)} projects, {model.calendar.periods} periods)"
             )
+            missing = missing_run_inputs(sc)
+            if missing:
+                # Valid for what it can do: say what the calendar engine would still need.
+                print(
+                    f"  trade-only: runs with sim counterfactual; sim run also needs "
+                    f"{', '.join(missing)}"
+                )
             return 0
         if args.command == "calibrate":
             from sim.calibration import (

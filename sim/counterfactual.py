@@ -95,7 +95,12 @@ def build_counterfactual_dataset(
 
     before = turnover(base.trade) if pair_list else np.zeros(0)
     after = turnover(sol.trade) if pair_list else np.zeros((batch.count, 0))
-    persons = employed_persons(model, sol.employment, sol.employment_group)
+    has_persons = bool(model.scenario.data["economy"].get("employment"))
+    persons = (
+        employed_persons(model, sol.employment, sol.employment_group)
+        if has_persons
+        else np.zeros_like(sol.employment)
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         trade_change = np.where(base.trade > 0, 100.0 * (sol.trade / base.trade - 1.0), 0.0)
     r = ("replica",)
@@ -122,6 +127,10 @@ def build_counterfactual_dataset(
                              {"units": "percent", "long_name": "change of the wage deflated by the consumer price index"}),
         "employment_change": ((*r, "region", "sector"), persons - model.employment[None],
                               {"units": "persons", "long_name": "net change of employment under the region's labour closure"}),
+        "employment_change_percent": ((*r, "region", "sector"), 100.0 * (sol.employment - 1.0),
+                                      {"units": "percent", "long_name": "change of employment under the region's labour closure (in baseline wage-bill units)"}),
+        "employment_change_percent_total": ((*r, "region"), 100.0 * (np.einsum("rs,nrs->nr", base.value_added, sol.employment) / base.value_added.sum(axis=1)[None] - 1.0),
+                                            {"units": "percent", "long_name": "change of the region's employment under its labour closure (in baseline wage-bill units)"}),
         "value_added_change": ((*r, "region", "sector"),
                                100.0 * (np.divide(sol.value_added, base.value_added[None], out=np.ones_like(sol.value_added), where=base.value_added[None] > 0) - 1.0),
                                {"units": "percent", "long_name": "change of value added (numeraire units)"}),
@@ -150,6 +159,9 @@ def build_counterfactual_dataset(
         "solver_iterations": (r, sol.replica_iterations,
                               {"units": "1", "long_name": "Newton steps of the general equilibrium"}),
     }  # fmt: skip
+    if not has_persons:
+        # A trade-only scenario gives no persons: employment changes in percent only.
+        del variables["employment_change"]
     keys = sorted(batch.drawn)
     if keys:
         variables["parameter_draws"] = (

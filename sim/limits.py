@@ -41,7 +41,7 @@ def output_bytes(model: Model, replicas: int) -> int:
         + 2 * n_r * n_s  # output, price
         + 2 * n_r  # real income and its change
         + n_r * n_r * n_s  # capital flow by project sector
-        + 2 * n_r * n_r  # other and total capital flow
+        + 3 * n_r * n_r  # other and total capital flow, investment goods
         + 4 * n_r * n_s  # jobs
         + 2 * n_r * n_s  # value added, employment
         + 4 * n_r  # tariff revenue, GDP, real wage
@@ -55,7 +55,7 @@ def output_bytes(model: Model, replicas: int) -> int:
         # The *_current twins of the money variables and the price level.
         per_period += (
             n_r * n_r * n_s + pairs + 2 * n_r + 2 * n_r * n_s + 3 * n_r
-            + n_r * n_r * n_s + 2 * n_r * n_r + n_r
+            + n_r * n_r * n_s + 3 * n_r * n_r + n_r
         )  # fmt: skip
         per_year += pairs + n_r + n_r * n_r
     floats = replicas * (t * per_period + y * per_year)

@@ -86,8 +86,13 @@ def summary_table(ds: xr.Dataset, scenario_data: dict[str, Any] | None = None) -
     if "capital_flow_annual" in ds:
         for p in pairs:
             a, b = p.split("-", 1)
-            row(f"capital flow {a} -> {b}", ds.capital_flow_annual.sel(origin=a, destination=b))
-            row(f"capital flow {b} -> {a}", ds.capital_flow_annual.sel(origin=b, destination=a))
+            for o, d in ((a, b), (b, a)):
+                row(f"capital flow {o} -> {d}", ds.capital_flow_annual.sel(origin=o, destination=d))
+                if "capital_flow_annual_current" in ds:
+                    row(
+                        f"capital flow {o} -> {d} (current)",
+                        ds.capital_flow_annual_current.sel(origin=o, destination=d),
+                    )
     if "jobs_annual" in ds:
         for kind in ds["kind"].values:
             row(f"jobs, {kind} (persons)", ds.jobs_annual.sel(kind=kind).sum("region"))
@@ -126,7 +131,11 @@ def counterfactual_table(ds: xr.Dataset) -> str:
             for label, names in WELFARE_PARTS:
                 part = sum((ds[n].sel(at) for n in names[1:]), ds[names[0]].sel(at))
                 add(f"{region}:   {label} (pp)", cells(part, 3))
-        add(f"{region}: employment (persons)", cells(ds.employment_change.sel(at).sum("sector"), 0))
+        if "employment_change" in ds:
+            persons = ds.employment_change.sel(at).sum("sector")
+            add(f"{region}: employment (persons)", cells(persons, 0))
+        else:  # a trade-only scenario: no persons given
+            add(f"{region}: employment (%)", cells(ds.employment_change_percent_total.sel(at), 3))
     for pair in ds["pair"].values:
         change = 100.0 * (
             ds.trade_turnover.sel(pair=pair) / ds.trade_turnover_baseline.sel(pair=pair) - 1

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import xarray as xr
 
 from sim import api
+from sim.errors import ScenarioError
 from sim.scenario.load import load_scenario_document
 
 
@@ -122,3 +124,36 @@ def test_the_command_writes_and_summarises(tiny_path: Path, tmp_path: Path) -> N
     refused = _cli("counterfactual", "tiny.yaml", "-o", "trade.csv", cwd=work)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert (work / "tiny.yaml").read_bytes() == before
+
+
+TRADE_ONLY = Path(__file__).parent / "data" / "trade_only" / "trade_only.yaml"
+
+
+def test_a_trade_only_scenario_needs_no_wages_employment_or_io_table() -> None:
+    """A trade table, elasticities and a policy are enough for a static counterfactual."""
+    ds = api.counterfactual(TRADE_ONLY)
+    assert "employment_change" not in ds  # no persons given: none reported
+    np.testing.assert_allclose(ds.employment_change_percent.values, 0.0, atol=1e-9)
+    # B cuts its goods tariff on A and C: more goods from both into B.
+    change = ds.trade_change.sel(destination="B", sector="goods")
+    assert (change.sel(origin=["A", "C"]) > 0).all()
+    assert float(ds.welfare_volume_of_trade_total.sel(region="B").isel(replica=0)) > 0
+
+
+def test_sim_run_refuses_a_trade_only_scenario_and_says_what_is_missing(tmp_path: Path) -> None:
+    proc = _cli("run", str(TRADE_ONLY), "-o", str(tmp_path / "x.nc"), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "sim run needs economy.growth, economy.wage, economy.employment, input_output" in (
+        proc.stderr
+    )
+    assert "sim counterfactual" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "x.nc").exists()
+    valid = _cli("validate", str(TRADE_ONLY), cwd=tmp_path)
+    assert valid.returncode == 0 and "trade-only: runs with sim counterfactual" in valid.stdout
+
+
+def test_linkages_without_an_input_output_table_are_refused() -> None:
+    data: dict[str, Any] = copy.deepcopy(load_scenario_document(TRADE_ONLY).data)
+    data["trade"]["linkages"] = True
+    with pytest.raises(ScenarioError, match=r"trade\.linkages needs input shares"):
+        api.load_scenario(data, base_dir=TRADE_ONLY.parent)

@@ -23,7 +23,7 @@ from sim.engine.production import (
     labour_markets_of,
     sourcing_shares,
     unproductive_closed_system,
-    with_linkages,
+    with_tables,
 )
 from sim.engine.projects import PIPELINE_DEFAULTS, Project, expand_projects, parse_date
 from sim.engine.random import PROJECT, Streams
@@ -199,7 +199,9 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
         Rule(_flow_mask(regions, sectors, r), r["rate"], f"trade_costs.tariffs[{i}].rate")
         for i, r in enumerate(costs["tariffs"])
     ]
-    base_tariff = np.zeros((n_r, n_r, n_s))
+    # The tariff table's rates (zero where it has no row) under the rules, which override
+    # the cells they name (docs/data.md).
+    base_tariff = np.zeros((n_r, n_r, n_s)) if data.tariff is None else data.tariff.rates.copy()
     for rule in tariffs:
         base_tariff = np.where(rule.mask, float(rule.value), base_tariff)
     check_table_sums(sc, flows)
@@ -226,12 +228,14 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
     io = sc.data["input_output"]
     if data.mrio is not None:
         a_mrio = leontief.technical_coefficients(data.mrio.Z, data.mrio.x)
-    else:
-        assert data.coefficients is not None  # check_input_output guarantees one source
+    elif data.coefficients is not None:
         a_mrio = leontief.mrio_from_national(data.coefficients, sourcing_shares(baseline))
+    else:
+        # A trade-only scenario (check_input_output: no linkages): no intermediate inputs.
+        a_mrio = np.zeros((n_r * n_s, n_r * n_s))
     lmat = leontief.leontief_inverse(a_mrio)
-    if sc.data["trade"]["linkages"]:
-        baseline = with_linkages(sc, baseline, a_mrio, report)
+    # Linkages and the value-added, final-demand and deficit tables (docs/data.md).
+    baseline = with_tables(sc, baseline, a_mrio, data, report)
     theta = np.array(
         [central_value(sc.data["trade"]["elasticity"], s) - 1.0 for s in sectors], dtype=float
     )
@@ -290,7 +294,9 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
         employment_coef_given: FloatArray | None = per_output
     else:
         employment_coef_given = None
-    for r, region in enumerate(regions):
+    # Without economy.employment (a trade-only counterfactual) persons are unknown: zero,
+    # and no output reports persons (check_run_inputs keeps sim run from starting).
+    for r, region in enumerate(regions if econ.get("employment") else []):
         shares = econ.get("employment_shares", {}).get(region)
         if shares:
             vec = np.array([shares.get(s, 0.0) for s in sectors])
@@ -412,6 +418,8 @@ def draw_batch(model: Model, first: int, count: int) -> Batch:
 
     growth = np.zeros((count, cal.periods, n_r, n_s))
     for r, region in enumerate(regions):
+        if not econ.get("growth"):
+            continue  # a trade-only scenario: no growth path (check_run_inputs for sim run)
         growth[:, :, r, :] = smp.series(econ["growth"][region], f"economy.growth.{region}", years)[
             :, :, None
         ]
@@ -423,7 +431,11 @@ def draw_batch(model: Model, first: int, count: int) -> Batch:
                 )
     productivity = smp.by(econ["productivity_growth"], "economy.productivity_growth", regions)
     labour_force = smp.by(econ["labour_force_growth"], "economy.labour_force_growth", regions)
-    wage0 = np.stack([smp.value(econ["wage"][r], f"economy.wage.{r}") for r in regions], axis=1)
+    wage0 = (
+        np.stack([smp.value(econ["wage"][r], f"economy.wage.{r}") for r in regions], axis=1)
+        if econ.get("wage")
+        else np.full((count, n_r), np.nan)  # a trade-only scenario: wages are not used
+    )
 
     def rule_array(rules: list[Rule]) -> FloatArray:
         out = np.zeros((count, n_r, n_r, n_s))
@@ -433,7 +445,8 @@ def draw_batch(model: Model, first: int, count: int) -> Batch:
         return out
 
     border_days = rule_array(model.border_rules)
-    tariff = rule_array(model.tariff_rules)
+    # The baseline's rates: the tariff table under the rules (fixed numbers, build_model).
+    tariff = np.broadcast_to(model.baseline.tariff, (count, n_r, n_r, n_s)).copy()
     trend = np.zeros((count, cal.periods, n_r, n_r, n_s))
     for rule in model.trend_rules:
         rate = smp.series(rule.value, rule.key, years)  # (N, T)

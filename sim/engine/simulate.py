@@ -40,6 +40,7 @@ def output_shapes(model: Model) -> dict[str, tuple[int, ...]]:
         "price_index": (n_r,),
         "capital_flow_projects": (n_r, n_r, n_s),
         "capital_flow_other": (n_r, n_r),
+        "investment_goods": (n_r, n_r),
         "value_added": (n_r, n_s),
         "tariff_revenue": (n_r,),
         "employment": (n_r, n_s),
@@ -134,6 +135,12 @@ class BatchSimulation:
         self.to_host = (rows * (n_r * n_s) + host_cell[None]).ravel()
         self.to_flow = (rows * (n_r * n_r * n_s) + flow_cell[None]).ravel()
         self.to_region = (rows * n_r + host[None]).ravel()
+        pair = np.array([p.investor * n_r + p.host for p in model.projects], dtype=np.int64)
+        self.to_pair = (rows * (n_r * n_r) + pair[None]).ravel()
+        # Capex goods by sector (input_output.investment_mix): investment demand in the
+        # equilibrium; the rest of capex (on-site labour) is in the jobs account only.
+        io = model.scenario.data["input_output"]
+        self.capex_mix = np.array([io.get("investment_mix", {}).get(s, 0.0) for s in model.sectors])
         eye = np.eye(n_r * n_s)
         self.supply_chain_t = (model.leontief - eye).T  # plant output -> supplier output
         self.total_t = model.leontief.T  # final demand -> output
@@ -211,6 +218,11 @@ class BatchSimulation:
         )
         # (N, RS) final demand for capex goods, per year: spending by host, sourced by its shares.
         self.goods = _group_sum(spend, self.to_region, n, n_r) @ self.model.sourcing_goods
+        # (N, investor, host, S) real investment goods per year, for the equilibrium.
+        by_pair = _group_sum(spend, self.to_pair, n, n_r * n_r).reshape(n, n_r, n_r)
+        self.investment = (
+            by_pair[..., None] * self.capex_mix if by_pair.any() and self.capex_mix.any() else None
+        )
         self.capital_cells = _group_sum(spend, self.to_flow, n, n_r * n_r * n_s).reshape(
             n, n_r, n_r, n_s
         )
@@ -290,6 +302,7 @@ class BatchSimulation:
             tariff=self.tariff,
             productivity=quantity,
             real_wage_target=target,
+            investment=self.investment,
             deficit_closure=model.deficit_closure,
             numeraire=model.numeraire,
             guess=extrapolate_unknowns(self.unknowns, self.unknowns_before),
@@ -306,6 +319,13 @@ class BatchSimulation:
                 f"  allowed: below trade.tolerance = {trade['tolerance']:g}\n"
                 "  fix: raise trade.max_iterations, loosen trade.tolerance, or check for "
                 "extreme trade-cost shocks or elasticities"
+                + (
+                    "; capex paid by a foreign investor is a transfer the host's trade "
+                    "deficit must carry, so it needs trade between them (near-closed "
+                    "economies cannot absorb it)"
+                    if self.investment is not None
+                    else ""
+                )
             )
         self.unknowns_before = self.unknowns
         self.unknowns = unknowns_of(sol, model.labour_markets)
@@ -364,6 +384,7 @@ class BatchSimulation:
         out["real_wage"][:, k] = wage / b.wage0 / sol.cpi
         out["capital_flow_projects"][:, k] = self.capital_cells * dt
         out["capital_flow_other"][:, k] = b.other_investment[:, k] * dt
+        out["investment_goods"][:, k] = sol.investment * dt
         out["wage"][:, k] = wage
         out["price_level"][:, k] = b.price_level[:, k]
         out["project_stage"][:, k] = self.stage
@@ -410,6 +431,7 @@ _AXES = {
     "real_wage": ("region",),
     "capital_flow_projects": ("origin", "destination", "sector"),
     "capital_flow_other": ("origin", "destination"),
+    "investment_goods": ("origin", "destination"),
     "jobs": ("region", "sector", "kind"),
     "migration": ("origin", "destination"),
     "wage": ("region",),

@@ -44,6 +44,20 @@ households) plus the deficit:
     I'_j = \sum_s \beta_{js} Y'_{js}
         + \sum_{i,s} \frac{\tau'_{ijs}}{1+\tau'_{ijs}}\pi'_{ijs}E'_{js} + D'_j .
 
+**Investment demand** (project capex while plants are built). Investor ``i`` buys
+investment goods :math:`K_{ijs}` (a real quantity, baseline money) in host ``j``: they add
+:math:`\sum_i K_{ijs}\hat P_{js}` to :math:`E'_{js}` (sourced through the trade shares
+like any spending there) and come out of the investor's income for consumption, so the
+host's trade deficit rises by the foreign investors' spending, the capital inflow that
+finances it (the transfer of a balance-of-payments account; a project financed at home
+only shifts spending from consumption to investment):
+
+.. math::
+
+    E'_{js} = \sum_t \gamma_{jts}\,Y'_{jt} + \alpha_{js} I'_j + \sum_i K_{ijs}\hat P_{js},
+    \qquad
+    I'_j = V'_j + R'_j + D'_j - \sum_{l,s} K_{jls}\hat P_{ls}.
+
 Deficit closures: ``fixed`` :math:`D'_j = D_j\,V'/V` (a fixed share of world
 value added :math:`V`); ``ratio`` holds income over value added at its
 baseline ratio :math:`\phi_j = (V_j + D_j)/V_j` rescaled so deficits sum to
@@ -132,6 +146,7 @@ def solve_equilibrium(
     tariff: FloatArray | None = None,
     productivity: FloatArray | None = None,
     real_wage_target: FloatArray | None = None,
+    investment: FloatArray | None = None,
     deficit_closure: str = "fixed",
     numeraire: int | None = None,
     guess: FloatArray | None = None,
@@ -159,6 +174,10 @@ def solve_equilibrium(
         :math:`\bar\omega_g`, the real wage change each labour market's supply
         curve is anchored at (default 1): for a path of equilibria, the real wages
         of the path without the shocks, so that employment answers the shocks only.
+    investment : (N, R, R, S), optional
+        :math:`K_{ijs}`, investment goods of sector ``s`` bought in host ``j`` and paid
+        by investor ``i``, in baseline (constant) money per year: a real quantity,
+        spent at the host's sector price :math:`\hat P_{js}` (default none).
     deficit_closure : {"fixed", "ratio", "zero"}
     numeraire : int or None
         Region whose consumer price index is held at 1, or ``None`` for world
@@ -187,7 +206,9 @@ def solve_equilibrium(
         raise ValueError(f"deficit_closure must be one of {DEFICIT_CLOSURES}")
     n_rep = theta.shape[0]
     n_r, n_s = baseline.shape
-    shocks = _Shocks.build(baseline, theta, cost_change, tariff, productivity, real_wage_target)
+    shocks = _Shocks.build(
+        baseline, theta, cost_change, tariff, productivity, real_wage_target, investment
+    )
     system = _System(baseline, labour, deficit_closure, numeraire, n_r * n_s <= dense_limit)
     unknowns = system.normalise(np.zeros((n_rep, labour.count)))
     state = system.evaluate(unknowns, shocks, None)

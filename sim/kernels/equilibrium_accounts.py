@@ -161,7 +161,13 @@ class EquilibriumSolution:
     value_added : (N, R, S)
         :math:`V'_{is} = \\beta_{is} Y'_{is}`.
     tariff_revenue, deficit, income : (N, R)
-        :math:`R'_j`, :math:`D'_j`, :math:`I'_j`.
+        :math:`R'_j`, :math:`D'_j` (the trade deficit: the closure's plus the net inflow
+        financing investment) and :math:`I'_j` (income available for consumption:
+        value added, tariff revenue and the closure's deficit, less what ``j`` invests).
+    investment : (N, R, R)
+        :math:`K'_{ij} = \\sum_s K_{ijs}\\hat P_{js}`, nominal spending on investment goods
+        by investor ``i`` in host ``j`` (zero without an investment shock);
+        :math:`I'_j + \\sum_i K'_{ij} = V'_j + R'_j + D'_j`.
     real_income : (N, R)
         :math:`\\hat I_j / \\hat P_j`, the welfare change of the representative household.
     real_wage : (N, R, S)
@@ -196,6 +202,7 @@ class EquilibriumSolution:
     real_wage: FloatArray
     employment_group: FloatArray
     jacobian: FloatArray
+    investment: FloatArray
     iterations: int
     replica_iterations: NDArray[np.int64]
     residual: FloatArray

@@ -40,6 +40,7 @@ class _Shocks:
     net: FloatArray  # (N, i, j, s): 1 / (1 + tau')
     log_productivity: FloatArray  # (N, R, S)
     log_target: FloatArray  # (N, G)
+    investment: FloatArray  # (N, i, j, s) real, or (N, 0, 0, 0) when there is none
 
     @classmethod
     def build(
@@ -50,6 +51,7 @@ class _Shocks:
         tariff: FloatArray | None,
         productivity: FloatArray | None,
         real_wage_target: FloatArray | None,
+        investment: FloatArray | None = None,
     ) -> _Shocks:
         n_rep = theta.shape[0]
         n_r, n_s = baseline.shape
@@ -69,7 +71,12 @@ class _Shocks:
             if real_wage_target is None
             else np.log(np.broadcast_to(real_wage_target, (n_rep, real_wage_target.shape[-1])))
         )
-        return cls(theta, weight, net, log_a, log_target)
+        invest = (
+            np.zeros((n_rep, 0, 0, 0))
+            if investment is None or not np.any(investment)
+            else np.broadcast_to(investment, (n_rep, n_r, n_r, n_s)).astype(float)
+        )
+        return cls(theta, weight, net, log_a, log_target, invest)
 
     def take(self, rows: BoolArray | NDArray[np.int64]) -> _Shocks:
         return _Shocks(
@@ -78,6 +85,7 @@ class _Shocks:
             self.net[rows],
             self.log_productivity[rows],
             self.log_target[rows],
+            self.investment[rows],
         )
 
     def repeat(self, times: int) -> _Shocks:
@@ -118,8 +126,9 @@ class _Point:
     output: FloatArray  # (N, R, S)
     supply: FloatArray  # (N, G) value added the labour markets supply
     revenue: FloatArray  # (N, R)
-    deficit: FloatArray  # (N, R)
-    income: FloatArray  # (N, R) value added (from the labour markets) + revenue + deficit
+    deficit: FloatArray  # (N, R) trade deficit: the closure's plus net investment inflow
+    income: FloatArray  # (N, R) value added + revenue + closure's deficit - own outlay
+    investment: FloatArray  # (N, i, j) nominal investment spending by investor and host
 
 
 class _System:
@@ -281,7 +290,19 @@ class _System:
         supply: FloatArray = np.exp(log_wage + log_employment) * self.va_group[None]
         income_va = supply @ self.to_region  # (N, R)
         deficit, autonomous = self.deficits(income_va)
-        spending = self.spend(share, shocks.net, autonomous, warm)
+        if shocks.investment.size:
+            # Real investment goods at the host's sector prices; the investor pays for
+            # them out of its consumption income, so the host's trade deficit rises by
+            # what foreign investors spend there (the capital inflow that finances it).
+            nominal = shocks.investment * np.exp(log_price)[:, None]  # (N, i, j, s)
+            demand = nominal.sum(axis=1)  # (N, j, s)
+            outlay = nominal.sum(axis=(2, 3))  # (N, i)
+            autonomous = autonomous - outlay
+            invested = nominal.sum(axis=3)  # (N, i, j)
+            deficit = deficit + invested.sum(axis=1) - outlay
+        else:
+            demand, invested = None, np.zeros((n_rep, n_r, n_r))
+        spending = self.spend(share, shocks.net, autonomous, warm, demand)
         bought = share * shocks.net * spending[:, None]  # producer prices, (N, i, j, s)
         output = bought.sum(axis=2)
         revenue = (share * spending[:, None]).sum(axis=(1, 3)) - bought.sum(axis=(1, 3))
@@ -298,6 +319,7 @@ class _System:
             revenue=revenue,
             deficit=deficit,
             income=autonomous + revenue,
+            investment=invested,
         )
 
     def deficits(self, income_va: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -318,12 +340,19 @@ class _System:
         return total - income_va, total
 
     def spend(
-        self, share: FloatArray, net: FloatArray, autonomous: FloatArray, warm: _State | None
+        self,
+        share: FloatArray,
+        net: FloatArray,
+        autonomous: FloatArray,
+        warm: _State | None,
+        demand: FloatArray | None = None,
     ) -> FloatArray:
-        r"""Solve :math:`E = \Gamma(B E) + \alpha(\rho\cdot E + I^{\mathrm{aut}})` for E, (N, R, S).
+        r"""Solve :math:`E = \Gamma(B E) + \alpha(\rho\cdot E + I^{\mathrm{aut}}) + K` for E, (N, R, S).
 
         ``autonomous`` (N, R) is income that does not depend on spending (value
-        added from the labour markets plus the deficit); tariff revenue does.
+        added from the labour markets plus the deficit, less investment outlays);
+        tariff revenue does. ``demand`` (N, R, S) is nominal investment demand
+        :math:`K` by host region and sector (none if ``None``).
         """
         base = self.base
         n_rep = share.shape[0]
@@ -333,10 +362,17 @@ class _System:
         tax = (share - to_producer).sum(axis=1)  # rho_js, (N, j, s)
         rhs = alpha[None] * autonomous[:, :, None]
         if not self.has_inputs:
-            # Final demand only: E_js = alpha_js (rho_j . E_j + a_j), so rho_j . E_j has a
-            # closed form and E_j = alpha_j a_j / (1 - rho_j . alpha_j).
-            closed: FloatArray = rhs / (1.0 - (tax * alpha[None]).sum(axis=2))[:, :, None]
-            return closed
+            # Final demand only: E_js = alpha_js (rho_j . E_j + a_j) + K_js, so rho_j . E_j
+            # has a closed form and E_j = alpha_j (a_j + rho_j . K_j) / (1 - rho_j . alpha_j) + K_j.
+            lead = 1.0 / (1.0 - (tax * alpha[None]).sum(axis=2))[:, :, None]
+            if demand is None:
+                closed: FloatArray = rhs * lead
+                return closed
+            taxed = (tax * demand).sum(axis=2)[:, :, None]
+            with_k: FloatArray = alpha[None] * (autonomous[:, :, None] + taxed) * lead + demand
+            return with_k
+        if demand is not None:
+            rhs = rhs + demand
         if self.dense:
             size = n_r * n_s
             # Newton with the baseline's matrix (inverted once): E += (I - M_0)^-1 (M E + a - E),
@@ -346,6 +382,8 @@ class _System:
                 output = (to_producer * spending[:, None]).sum(axis=2)
                 gap = np.matmul(self.gamma_t[None], output[:, :, :, None])[..., 0]
                 gap += alpha[None] * ((tax * spending).sum(axis=2) + autonomous)[:, :, None]
+                if demand is not None:
+                    gap += demand
                 gap -= spending
                 if not np.abs(gap).max() > 1e-15 * np.abs(spending).max():
                     return spending
@@ -365,6 +403,8 @@ class _System:
             output = (to_producer * spending[:, None]).sum(axis=2)  # (N, j, t) as producer
             new = np.einsum("jst,njt->njs", self.gamma_t, output)
             new += alpha[None] * ((tax * spending).sum(axis=2) + autonomous)[:, :, None]
+            if demand is not None:
+                new += demand
             gap = np.abs(new - spending).max() / max(np.abs(new).max(), 1e-300)
             spending = new
             if not gap > 1e-15:
@@ -442,6 +482,7 @@ class _System:
             tariff_revenue=point.revenue * s1,
             deficit=point.deficit * s1,
             income=income,
+            investment=point.investment * s2,
             real_income=real_income,
             real_wage=wage * s2 / cpi[:, :, None],
             employment_group=employment_group,

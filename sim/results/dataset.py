@@ -141,6 +141,8 @@ def build_dataset(
                                   {"units": flow, "long_name": "capex of listed projects disbursed, investor (origin) to host (destination)"}),
         "capital_flow_other": ((*r_t, "origin", "destination"), arrays["capital_flow_other"],
                                {"units": flow, "long_name": "investment outside the listed projects"}),
+        "investment_goods": ((*r_t, "origin", "destination"), arrays["investment_goods"],
+                             {"units": flow, "long_name": "capex goods (input_output.investment_mix) bought in the host (destination) and paid by the investor (origin): investment demand in the equilibrium, at the period's prices"}),
         "capital_flow": ((*r_t, "origin", "destination"), cap_total,
                          {"units": flow, "long_name": "total capital flow (projects plus other investment)"}),
         "capital_flow_annual": (("replica", "year", "origin", "destination"), annual(cap_total, "sum"),
@@ -222,6 +224,7 @@ _PRICED_BY = {
     "capital_flow_projects": "destination",
     "capital_flow_other": "destination",
     "capital_flow": "destination",
+    "investment_goods": "destination",
     "wage": "region",
 }
 

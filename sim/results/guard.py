@@ -53,6 +53,10 @@ DATA_KEYS = (
     "input_output.coefficients.file",
     "input_output.mrio.path",
     "input_output.mrio.final_demand",
+    "trade_costs.tariff_table.file",
+    "economy.value_added.file",
+    "economy.final_demand.file",
+    "economy.deficits.file",
 )
 
 #: Files and folders at the top of a Zarr store (format 2, format 3).

@@ -6,17 +6,15 @@ sector order, with the sha256 of every file read for the provenance record.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import difflib
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from sim.errors import DataFileError, number_problem, quote, shorten
+from sim.errors import DataFileError, quote, shorten
 from sim.scenario.files import sha256_file
 from sim.scenario.mrio import (
     MRIOTable,
@@ -27,9 +25,28 @@ from sim.scenario.mrio import (
     read_csv_matrices,
     read_pymrio_folder,
 )
+from sim.scenario.tables import (
+    RegionTable,
+    TableLayout,
+    TariffTable,
+    cell_index,
+    check_sector_column,
+    layout_of,
+    load_region_table,
+    load_tariff_table,
+    map_code,
+    parse_number,
+    read_rows,
+    sector_of,
+    select_year,
+)
 from sim.scenario.validate import Scenario
 
 FloatArray = NDArray[np.float64]
+
+
+#: The trade table's layout is the general one of every long table (sim.scenario.tables).
+TradeLayout = TableLayout
 
 
 @dataclass
@@ -48,178 +65,27 @@ class ScenarioData:
         sectors, when the scenario gives one instead.
     hashes : dict
         File path -> sha256 hex digest of every data file read.
+    tariff : TariffTable or None
+        Baseline tariff rates (``trade_costs.tariff_table``), (R, R, S).
+    value_added, final_demand : RegionTable or None
+        Money per year by region and sector (``economy.value_added``,
+        ``economy.final_demand``), (R, S).
+    deficits : RegionTable or None
+        Money per year by region (``economy.deficits``), (R,).
     """
 
     trade: FloatArray
     coefficients: FloatArray | None
     hashes: dict[str, str] = field(default_factory=dict)
     mrio: MRIOTable | None = None
-
-
-def _read_rows(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
-    """Rows of a CSV file with their 1-based line numbers, after checking the header."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataFileError(
-            f"cannot read data file: {exc}", file=str(path), allowed="a UTF-8 CSV file"
-        ) from None
-    reader = csv.reader(text.splitlines())
-    try:
-        header = [h.strip() for h in next(reader)]
-    except csv.Error as exc:
-        raise DataFileError(
-            f"the header is not valid CSV: {exc}", file=str(path), line=1,
-            allowed="comma-separated column names",
-        ) from None  # fmt: skip
-    except StopIteration:
-        raise DataFileError(
-            "data file is empty", file=str(path), line=1, allowed=f"a header {','.join(columns)}"
-        ) from None
-    missing = [c for c in columns if c not in header]
-    if missing:
-        # The first line is not the header of this table, so the file may be anything (a
-        # key, a token): its content is not quoted, only header names close to a missing one.
-        close = {
-            c: found[0]
-            for c in missing
-            if (found := difflib.get_close_matches(c, header, n=1, cutoff=0.75))
-        }
-        hint = "fix the header row"
-        if close:
-            hint += ": " + ", ".join(
-                f"did you mean {c!r} instead of {quote(h)}?" for c, h in close.items()
-            )
-        raise DataFileError(
-            f"missing column(s) {', '.join(missing)} in the header "
-            f"(its first line has {len(header)} field{'s' if len(header) != 1 else ''})",
-            file=str(path),
-            line=1,
-            allowed=f"columns {', '.join(columns)}",
-            hint=hint,
-        )
-    first: dict[str, int] = {}
-    for position, name in enumerate(header, start=1):
-        if name and name in first:
-            # zip() below would keep the last of the two columns and drop the first unseen.
-            raise DataFileError(
-                f"the header names column {quote(name)} twice, at positions {first[name]} "
-                f"and {position}",
-                file=str(path),
-                line=1,
-                allowed="each column name once",
-                hint="rename or remove one of the two columns",
-            )
-        first[name] = position
-    rows = []
-    number = 1
-    try:
-        for number, cells in enumerate(reader, start=2):
-            _check_cells(path, number, header, cells)
-            if cells and any(c.strip() for c in cells):
-                rows.append((number, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
-    except csv.Error as exc:
-        raise DataFileError(
-            f"the row is not valid CSV: {exc}", file=str(path), line=number + 1,
-            allowed="comma-separated fields of ordinary length",
-            hint="check for a stray quote or a very long field",
-        ) from None  # fmt: skip
-    return rows
-
-
-def _check_cells(path: Path, number: int, header: list[str], cells: list[str]) -> None:
-    if cells and any(c.strip() for c in cells) and len(cells) != len(header):
-        raise DataFileError(
-            f"row has {len(cells)} fields, the header has {len(header)}",
-            file=str(path),
-            line=number,
-            value=",".join(cells),
-            hint="check for stray commas or missing fields",
-        )
-
-
-def _number(path: Path, line: int, column: str, text: str, *, minimum: float = 0.0) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        why, fix = number_problem(text)
-        raise DataFileError(
-            f"column '{column}' is not a number" + (f": {why}" if why else ""),
-            file=str(path),
-            line=line,
-            value=text,
-            allowed="a finite number",
-            hint=fix,
-        ) from None
-    if not math.isfinite(value) or value < minimum:
-        raise DataFileError(
-            f"column '{column}' must be a finite number >= {minimum:g}",
-            file=str(path),
-            line=line,
-            value=text,
-            allowed=f"finite, >= {minimum:g}",
-            hint="flows cannot be negative",
-        )
-    return value
-
-
-def _index(path: Path, line: int, column: str, text: str, ids: list[str], what: str) -> int:
-    if text not in ids:
-        raise DataFileError(
-            f"unknown {what} {quote(text)} in column '{column}'",
-            file=str(path),
-            line=line,
-            value=text,
-            allowed=f"{what}s of the scenario: {', '.join(ids)}",
-            hint=f"add the {what} to the scenario or fix the row",
-        )
-    return ids.index(text)
-
-
-@dataclass(frozen=True)
-class TradeLayout:
-    """How a long-format trade file maps onto the scenario.
-
-    Attributes
-    ----------
-    origin, destination, sector, value, year : str
-        Column names; ``sector`` may be ``""`` (no sector column).
-    select_year : int or None
-        Only rows of this year are read (when the file has a year column).
-    region_map, sector_map : dict
-        Concordances from the file's codes to scenario ids; flows are summed.
-    other_region : str or None
-        Scenario region for every code neither in region_map nor a scenario id.
-    """
-
-    origin: str = "origin"
-    destination: str = "destination"
-    sector: str = "sector"
-    value: str = "value"
-    year: str = "year"
-    select_year: int | None = None
-    region_map: dict[str, str] = field(default_factory=dict)
-    sector_map: dict[str, str] = field(default_factory=dict)
-    other_region: str | None = None
-
-    @property
-    def aggregates(self) -> bool:
-        """True when several rows may map to one cell (then they are summed)."""
-        return bool(self.region_map or self.sector_map or self.other_region)
-
-
-def _map_code(
-    path: Path, line: int, column: str, code: str, ids: list[str], mapping: dict[str, str],
-    other: str | None, what: str,
-) -> int:  # fmt: skip
-    target = mapping.get(code, code if code in ids else other)
-    if target is None:
-        return _index(path, line, column, code, ids, what)
-    return ids.index(target)
+    tariff: TariffTable | None = None
+    value_added: RegionTable | None = None
+    final_demand: RegionTable | None = None
+    deficits: RegionTable | None = None
 
 
 def load_trade_table(
-    path: Path, regions: list[str], sectors: list[str], layout: TradeLayout | None = None
+    path: Path, regions: list[str], sectors: list[str], layout: TableLayout | None = None
 ) -> FloatArray:
     """Read a long-format baseline trade table into an (R, R, S) array.
 
@@ -227,61 +93,20 @@ def load_trade_table(
     must appear exactly once. With concordances (``layout.aggregates``) rows
     mapped to the same cell are summed and absent cells are zero.
     """
-    lay = layout or TradeLayout()
+    lay = layout or TableLayout()
     shape = (len(regions), len(regions), len(sectors))
     table = np.zeros(shape) if lay.aggregates else np.full(shape, np.nan)
     seen: dict[tuple[str, str, str], int] = {}
     required = [lay.origin, lay.destination, *([lay.sector] if lay.sector else []), lay.value]
-    rows = _read_rows(path, tuple(required))
-    has_year = bool(rows) and lay.year in rows[0][1]
-    if has_year and lay.select_year is None:
-        years = sorted({r[lay.year] for _, r in rows})
-        if len(years) > 1:
-            raise DataFileError(
-                f"the file holds several years ({', '.join(shorten(y) for y in years[:5])}...) "
-                "and no year was chosen",
-                file=str(path),
-                allowed="one year of data, or trade.baseline.year naming the year to read",
-                hint="add trade.baseline.year: YEAR to the scenario",
-            )
-    if lay.select_year is not None and not has_year:
-        raise DataFileError(
-            f"trade.baseline.year is set but the file has no '{lay.year}' column",
-            file=str(path),
-            line=1,
-            hint="remove trade.baseline.year or name the year column in trade.baseline.columns",
-        )
-    if not lay.sector and len(sectors) > 1 and len(set(lay.sector_map.values())) != 1:
-        raise DataFileError(
-            "the file has no sector column but the scenario has several sectors",
-            file=str(path),
-            line=1,
-            allowed="a sector column, or a scenario with one sector",
-            hint="name the sector column in trade.baseline.columns.sector",
-        )
-    used = 0
+    rows = read_rows(path, tuple(required))
+    check_sector_column(path, lay, sectors)
+    rows = select_year(path, rows, lay)
     for line, row in rows:
-        if has_year and lay.select_year is not None:
-            try:
-                if int(float(row[lay.year])) != lay.select_year:
-                    continue
-            except ValueError:
-                raise DataFileError(
-                    f"column '{lay.year}' is not a year", file=str(path), line=line,
-                    value=row[lay.year], allowed="a calendar year such as 2016",
-                ) from None  # fmt: skip
-        used += 1
-        i = _map_code(path, line, lay.origin, row[lay.origin], regions, lay.region_map,
-                      lay.other_region, "region")  # fmt: skip
-        j = _map_code(path, line, lay.destination, row[lay.destination], regions,
-                      lay.region_map, lay.other_region, "region")  # fmt: skip
-        if lay.sector:
-            s = _map_code(path, line, lay.sector, row[lay.sector], sectors, lay.sector_map,
-                          None, "sector")  # fmt: skip
-            sector_code = row[lay.sector]
-        else:
-            s = sectors.index(next(iter(lay.sector_map.values()))) if lay.sector_map else 0
-            sector_code = ""
+        i = map_code(path, line, lay.origin, row[lay.origin], regions, lay.region_map,
+                     lay.other_region, "region")  # fmt: skip
+        j = map_code(path, line, lay.destination, row[lay.destination], regions,
+                     lay.region_map, lay.other_region, "region")  # fmt: skip
+        s, sector_code = sector_of(path, line, row, lay, sectors)
         key = (row[lay.origin], row[lay.destination], sector_code)
         if key in seen:
             raise DataFileError(
@@ -293,19 +118,19 @@ def load_trade_table(
                 hint="keep one row per origin, destination and sector",
             )
         seen[key] = line
-        value = _number(path, line, lay.value, row[lay.value])
+        value = parse_number(path, line, lay.value, row[lay.value])
         if lay.aggregates:
             table[i, j, s] += value
         else:
             table[i, j, s] = value
-    if used == 0:
+    if not rows:
         raise DataFileError(
             f"no rows for year {lay.select_year}"
             if lay.select_year
             else "the file has no data rows",
             file=str(path),
             allowed="at least one row of trade",
-            hint="check trade.baseline.year and the file",
+            hint=f"check {lay.key}.year and the file",
         )
     missing = np.argwhere(np.isnan(table))
     if missing.size:
@@ -337,7 +162,7 @@ def load_coefficients_table(path: Path, regions: list[str], sectors: list[str]) 
     Pairs not listed are zero.
     """
     table = np.zeros((len(regions), len(sectors), len(sectors)))
-    rows = _read_rows(path, ("region", "input", "output", "value"))
+    rows = read_rows(path, ("region", "input", "output", "value"))
     seen: dict[tuple[str, str, str], int] = {}
     for line, row in rows:
         key = (row["region"], row["input"], row["output"])
@@ -352,9 +177,9 @@ def load_coefficients_table(path: Path, regions: list[str], sectors: list[str]) 
         seen[key] = line
     # Wildcards first so that region-specific rows override them.
     for line, row in sorted(rows, key=lambda item: item[1]["region"] != "*"):
-        k = _index(path, line, "input", row["input"], sectors, "sector")
-        m = _index(path, line, "output", row["output"], sectors, "sector")
-        value = _number(path, line, "value", row["value"])
+        k = cell_index(path, line, "input", row["input"], sectors, "sector")
+        m = cell_index(path, line, "output", row["output"], sectors, "sector")
+        value = parse_number(path, line, "value", row["value"])
         if value >= 1:
             raise DataFileError(
                 "a technical coefficient must be below 1",
@@ -366,7 +191,7 @@ def load_coefficients_table(path: Path, regions: list[str], sectors: list[str]) 
         if row["region"] == "*":
             table[:, k, m] = value
         else:
-            table[_index(path, line, "region", row["region"], regions, "region"), k, m] = value
+            table[cell_index(path, line, "region", row["region"], regions, "region"), k, m] = value
     sums = table.sum(axis=1)
     bad = np.argwhere(sums >= 1)
     if bad.size:
@@ -385,18 +210,7 @@ def load_scenario_data(scenario: Scenario) -> ScenarioData:
     regions, sectors = scenario.region_ids, scenario.sector_ids
     baseline = scenario.data["trade"]["baseline"]
     trade_path = scenario.resolve_file("trade.baseline.file", baseline["file"])
-    cols = baseline["columns"]
-    layout = TradeLayout(
-        origin=cols["origin"],
-        destination=cols["destination"],
-        sector=cols["sector"],
-        value=cols["value"],
-        year=cols["year"],
-        select_year=baseline.get("year"),
-        region_map=dict(baseline["region_map"]),
-        sector_map=dict(baseline["sector_map"]),
-        other_region=baseline.get("other_regions"),
-    )
+    layout = layout_of(baseline, "trade.baseline")
     hashes = {str(trade_path): sha256_file(trade_path)}
     io = scenario.data["input_output"]
     coefficients = None
@@ -407,15 +221,54 @@ def load_scenario_data(scenario: Scenario) -> ScenarioData:
         )
         hashes[str(coef_path)] = sha256_file(coef_path)
         coefficients = load_coefficients_table(coef_path, regions, sectors)
-    else:
+    elif "mrio" in io:
         table = load_mrio(scenario)
         hashes.update(table.files)
-    return ScenarioData(
+    data = ScenarioData(
         trade=load_trade_table(trade_path, regions, sectors, layout),
         coefficients=coefficients,
         hashes=hashes,
         mrio=table,
     )
+    load_baseline_tables(scenario, data)
+    return data
+
+
+def load_baseline_tables(scenario: Scenario, data: ScenarioData) -> None:
+    """Read the optional tables of the baseline into ``data`` (docs/data.md), files hashed.
+
+    ``trade_costs.tariff_table``, ``economy.value_added``, ``economy.final_demand`` and
+    ``economy.deficits``, each a long CSV table with the trade table's concordance keys.
+    """
+    regions, sectors = scenario.region_ids, scenario.sector_ids
+
+    def path_of(key: str) -> tuple[Path, dict[str, Any]] | None:
+        section, name = key.split(".")
+        spec = scenario.data.get(section, {}).get(name)
+        if not spec:
+            return None
+        path = scenario.resolve_file(f"{key}.file", spec["file"])
+        data.hashes[str(path)] = sha256_file(path)
+        return path, spec
+
+    if found := path_of("trade_costs.tariff_table"):
+        layout = layout_of(found[1], "trade_costs.tariff_table", value="rate")
+        data.tariff = load_tariff_table(found[0], regions, sectors, layout)
+    if found := path_of("economy.value_added"):
+        data.value_added = load_region_table(
+            found[0], regions, sectors, layout_of(found[1], "economy.value_added"),
+            what="value added",
+        )  # fmt: skip
+    if found := path_of("economy.final_demand"):
+        data.final_demand = load_region_table(
+            found[0], regions, sectors, layout_of(found[1], "economy.final_demand"),
+            what="final demand",
+        )  # fmt: skip
+    if found := path_of("economy.deficits"):
+        data.deficits = load_region_table(
+            found[0], regions, sectors, layout_of(found[1], "economy.deficits"),
+            what="deficits", by_sector=False, signed=True,
+        )  # fmt: skip
 
 
 def check_money_unit(scenario: Scenario, table: MRIOTable) -> None:

@@ -794,14 +794,22 @@ def check_input_output(sc: Scenario) -> None:
     """Exactly one input-output source: national coefficients or a multi-regional table."""
     io = sc.data["input_output"]
     has_coef, has_mrio = "coefficients" in io, "mrio" in io
-    if has_coef == has_mrio:
+    if not has_coef and not has_mrio and sc.data["trade"]["linkages"]:
         raise sc.error(
-            "give either input_output.coefficients or input_output.mrio"
-            + (", not both" if has_coef else ""),
+            "trade.linkages needs input shares: the scenario gives no input-output table",
+            "trade.linkages",
+            True,
+            allowed="linkages with input_output.coefficients or input_output.mrio, or "
+            "linkages: false (a trade-only scenario)",
+            hint="add input_output: {coefficients: {file: ...}}, or set trade.linkages: false",
+        )
+    if has_coef and has_mrio:
+        raise sc.error(
+            "give either input_output.coefficients or input_output.mrio, not both",
             "input_output",
             None,
             allowed="coefficients: {file: ...} or mrio: {format: pymrio, path: FOLDER}",
-            hint="remove one of the two" if has_coef else "add one of the two",
+            hint="remove one of the two",
         )
     if has_mrio:
         mrio = io["mrio"]
@@ -835,9 +843,11 @@ def check_shares(sc: Scenario) -> None:
 
 
 def check_regions_complete(sc: Scenario) -> None:
-    """Per-region tables cover every region."""
+    """Per-region tables cover every region (wage and employment where given)."""
     for key in ("growth", "wage", "employment"):
-        given = sc.data["economy"][key]
+        given = sc.data["economy"].get(key)
+        if given is None:
+            continue
         missing = [r for r in sc.region_ids if r not in given]
         if missing:
             raise sc.error(
@@ -1137,6 +1147,46 @@ def check_years_in_horizon(sc: Scenario) -> None:
                     allowed=allowed,
                     hint="extend time.start or time.end to include it, or remove the target",
                 )
+
+
+#: What the calendar engine (sim run) needs beyond a trade-only counterfactual, and why.
+RUN_INPUTS = {
+    "economy.growth": "the growth path (0 for none)",
+    "economy.wage": "wages and migration",
+    "economy.employment": "jobs and employment in persons",
+    "input_output": "indirect and induced jobs (coefficients or mrio)",
+    "input_output.investment_mix": "the goods that project capex buys",
+}
+
+
+def missing_run_inputs(sc: Scenario) -> list[str]:
+    """Keys :data:`RUN_INPUTS` that the scenario leaves out."""
+    econ, io = sc.data["economy"], sc.data["input_output"]
+    given = {
+        "economy.growth": bool(econ.get("growth")),
+        "economy.wage": bool(econ.get("wage")),
+        "economy.employment": bool(econ.get("employment")),
+        "input_output": "coefficients" in io or "mrio" in io,
+        "input_output.investment_mix": bool(io.get("investment_mix"))
+        or not (sc.data["investment"].get("projects") or sc.data["investment"].get("portfolios")),
+    }
+    return [key for key, ok in given.items() if not ok]
+
+
+def check_run_inputs(sc: Scenario) -> None:
+    """The calendar engine needs wages, employment and an input-output table."""
+    missing = missing_run_inputs(sc)
+    if missing:
+        key = missing[0]
+        raise sc.error(
+            f"sim run needs {', '.join(missing)}, which this scenario does not give "
+            f"({key}: {RUN_INPUTS[key]})",
+            key,
+            None,
+            allowed="a trade-only scenario (no wages, employment or input-output table) "
+            "with sim counterfactual; a full scenario with sim run",
+            hint=f"add {key} (docs/scenarios.md), or run sim counterfactual",
+        )
 
 
 CHECKS: tuple[Callable[[Scenario], None], ...] = (
