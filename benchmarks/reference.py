@@ -57,6 +57,7 @@ COMPARED = (
     "employment",
     "projects_by_stage",
     "project_stage",
+    "plant_productivity",
 )
 
 
@@ -97,6 +98,7 @@ class Replica:
         self.trend = d.trend[0]  # (T, R, R, S) log of the annual cost factor
         self.capex = d.capex[0]  # (P,)
         self.jobs_per_capex = d.jobs_per_capex[0]
+        self.plant_productivity = d.plant_productivity[0]  # NaN where jobs_per_capex states jobs
         self.output_per_capex = d.output_per_capex[0]
         self.construction_jobs = float(d.construction_jobs[0])
         self.keep = 1.0 - float(d.displacement[0])
@@ -162,6 +164,21 @@ class Replica:
             "project_stage": np.zeros((self.periods, n_p), dtype=np.int8),
             "solver_iterations": np.zeros(self.periods),
         }
+        # Each plant's output per worker relative to its host region-sector's (section 5):
+        # stated, or the sector's jobs per unit of output at the intensity year over the
+        # plant's (jobs per capex over output per capex).
+        sector_jobs = m.employment_coef[self.host, self.sector] * (
+            1.0 + self.productivity[self.host]
+        ) ** (self.start_year - m.intensity_year)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            implied = np.where(
+                self.jobs_per_capex > 0,
+                sector_jobs * self.output_per_capex / self.jobs_per_capex,
+                np.inf,  # no direct jobs
+            )
+        self.out["plant_productivity"] = np.where(
+            np.isfinite(self.plant_productivity), self.plant_productivity, implied
+        )
 
     def period_of(self, year: float) -> int:
         """Period whose start is the latest on or before a model-clock date (T if never)."""
@@ -291,16 +308,33 @@ class Replica:
         construction = np.bincount(
             self.host_cell, spend * self.construction_jobs * intensity, n_r * n_s
         )
-        operation = np.bincount(
-            self.host_cell,
+        per_output = (m.employment_coef * (1.0 + self.productivity[:, None]) ** (-elapsed)).ravel()
+        # A plant stated by its productivity employs its output times its sector's jobs
+        # per unit of output, divided by that productivity.
+        stated = np.isfinite(self.plant_productivity)
+        own_jobs = np.where(
+            stated,
+            plant * per_output[self.host_cell] / np.where(stated, self.plant_productivity, 1.0),
             self.capex * self.jobs_per_capex * ramp * self.keep * intensity,
-            n_r * n_s,
         )
+        operation = np.bincount(self.host_cell, own_jobs, n_r * n_s)
         spend_by_host = np.bincount(self.host, spend, n_r)
         goods = spend_by_host @ m.sourcing_goods  # (R*S,) capex-goods demand
         indirect_output = m.leontief @ goods + (m.leontief - self.identity) @ plant_output
         induced_output = (m.leontief_closed - m.leontief) @ (goods + plant_output)
-        per_output = (m.employment_coef * (1.0 + self.productivity[:, None]) ** (-elapsed)).ravel()
+        if m.household_output.any():
+            # Households earn jobs x wage: the wage grows with output per worker since the
+            # start; pay is at most value added (plants) or the on-site spending (sites).
+            wage = m.annual_wage * (1.0 + self.productivity) ** elapsed  # (R,)
+            value_added = m.value_added_share.ravel()[self.host_cell]
+            plant_pay = np.minimum(own_jobs * wage[self.host], value_added * plant)
+            on_site = max(0.0, 1.0 - float(self.capex_mix.sum()))
+            site_jobs = spend * self.construction_jobs * intensity
+            site_pay = np.minimum(site_jobs * wage[self.host], on_site * spend)
+            earned = np.bincount(self.host, plant_pay + site_pay, n_r)
+            # (L* - L) q already pays plant output its sector's wage bill: replace it.
+            sector_pay = (m.labour_income * plant_output.reshape(n_r, n_s)).sum(axis=1)
+            induced_output = induced_output + m.household_output @ (earned - sector_pay)
         jobs = np.stack(
             [construction, operation, indirect_output * per_output, induced_output * per_output],
             axis=-1,

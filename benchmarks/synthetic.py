@@ -218,7 +218,6 @@ def scenario_dict(
         "input_output": {
             "coefficients": {"file": "coefficients.csv"},
             "investment_mix": invest_mix,
-            "labour_income_share": 0.25,
             "consumption_propensity": 0.8,
             "induced": True,
         },

@@ -8,11 +8,13 @@ and the working arrays of one batch.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from pathlib import Path
 
 from sim.engine.model import Model
+from sim.engine.simulate import static_shapes
 from sim.kernels.equilibrium_accounts import DENSE_SPENDING_LIMIT, JACOBIAN_BATCH_ELEMENTS
 
 #: Peak memory of a run relative to its output (batches, concatenation, derived variables).
@@ -50,7 +52,10 @@ def output_bytes(model: Model, replicas: int) -> int:
         + 6  # projects by stage
         + 1  # solver iterations
     )
-    per_year = pairs + n_r * n_r + 6 * n_r
+    per_year = pairs + n_r * n_r + 6 * n_r + 2  # ... and jobs per direct job (2 accounts)
+    # Per replica, not per period: employment multipliers (sectors', projects'), plant
+    # productivity.
+    per_replica = sum(math.prod(shape) for shape in static_shapes(model).values())
     if model.scenario.data.get("prices"):
         # The *_current twins of the money variables and the price level.
         per_period += (
@@ -58,7 +63,7 @@ def output_bytes(model: Model, replicas: int) -> int:
             + n_r * n_r * n_s + 3 * n_r * n_r + n_r
         )  # fmt: skip
         per_year += pairs + n_r + n_r * n_r
-    floats = replicas * (t * per_period + y * per_year)
+    floats = replicas * (t * per_period + y * per_year + per_replica)
     return 8 * floats + replicas * t * n_p  # project stages are int8
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,10 +13,16 @@ import xarray as xr
 WIDTH = 100
 
 
-def _quantiles(values: xr.DataArray) -> list[str]:
-    """Median, 5 % and 95 % quantiles of ``values``, formatted with thousands separators."""
-    q = np.quantile(values.values, [0.5, 0.05, 0.95])
-    return [f"{v:,.0f}" for v in q]
+def _quantiles(values: xr.DataArray, digits: int = 0) -> list[str]:
+    """Median, 5 % and 95 % quantiles of ``values``, formatted with thousands separators.
+
+    NaN values (a ratio in a year without its denominator) are left out; "n/a" if all are.
+    """
+    finite = values.values[np.isfinite(values.values)]
+    if not finite.size:
+        return ["n/a"] * 3
+    q = np.quantile(finite, [0.5, 0.05, 0.95])
+    return [f"{v:,.{digits}f}" for v in q]
 
 
 def _layout(rows: list[tuple[str, int, list[str]]], header: list[str]) -> list[str]:
@@ -71,8 +79,8 @@ def summary_table(ds: xr.Dataset, scenario_data: dict[str, Any] | None = None) -
     ]
     rows: list[tuple[str, int, list[str]]] = []
 
-    def row(label: str, values: xr.DataArray) -> None:
-        rows.extend((label, y, _quantiles(values.sel(year=y))) for y in years)
+    def row(label: str, values: xr.DataArray, digits: int = 0) -> None:
+        rows.extend((label, y, _quantiles(values.sel(year=y), digits)) for y in years)
 
     if "trade_turnover_annual" in ds:
         for p in pairs:
@@ -97,8 +105,86 @@ def summary_table(ds: xr.Dataset, scenario_data: dict[str, Any] | None = None) -
         for kind in ds["kind"].values:
             row(f"jobs, {kind} (persons)", ds.jobs_annual.sel(kind=kind).sum("region"))
         row("jobs, all kinds (persons)", ds.jobs_annual.sum(("region", "kind")))
+    if "jobs_gross_to_direct" in ds:
+        for account, label in (("type1", "direct + indirect"), ("type2", "all kinds")):
+            row(
+                f"jobs per direct job, {label}",
+                ds.jobs_gross_to_direct.sel(account=account),
+                digits=2,
+            )
     lines += _layout(rows, ["quantity", "year", "median", "5%", "95%"])
+    lines += multiplier_lines(ds)
     return "\n".join(lines)
+
+
+@dataclass
+class MultiplierRow:
+    """Medians over replicas of one region-sector hosting projects (docs/model.md s.5)."""
+
+    cell: str  # "region:sector"
+    sector_type1: float
+    plants_type1: float
+    sector_type2: float
+    plants_type2: float
+    productivity: float  # the projects' output per worker against the sector's
+    flagged: bool  # above input_output.multiplier_warning
+
+
+def multiplier_rows(ds: xr.Dataset) -> tuple[list[MultiplierRow], dict[str, float]]:
+    """The implied employment multipliers of the region-sectors hosting projects.
+
+    Medians over replicas: the sector's, at its own productivity, and its projects', at
+    theirs; with the thresholds of ``input_output.multiplier_warning`` (empty if unknown).
+    """
+    names = ("employment_multiplier_type1", "plant_multiplier_type1",
+             "employment_multiplier_type2", "plant_multiplier_type2")  # fmt: skip
+    limits: dict[str, float] = json.loads(
+        str(ds.attrs.get("employment_multiplier_thresholds", "{}"))
+    )
+    if not all(n in ds for n in names):
+        return [], limits
+    medians = {n: ds[n].median("replica", skipna=True) for n in names}
+    th1, th2 = limits.get("type1", np.inf), limits.get("type2", np.inf)
+    rows = []
+    for r in map(str, ds["region"].values):
+        for s in map(str, ds["sector"].values):
+            v1, p1, v2, p2 = (float(medians[n].sel(region=r, sector=s)) for n in names)
+            if not np.isfinite(p1):
+                continue  # no project here
+            relative = float("nan")
+            if "plant_productivity" in ds and "project_host" in ds.coords:
+                mine = np.flatnonzero(((ds.project_host == r) & (ds.project_sector == s)).values)
+                if mine.size:
+                    relative = float(ds.plant_productivity.isel(project=mine).median(skipna=True))
+            rows.append(MultiplierRow(f"{r}:{s}", v1, p1, v2, p2, relative, p1 > th1 or p2 > th2))
+    return rows, limits
+
+
+def multiplier_lines(ds: xr.Dataset) -> list[str]:
+    """:func:`multiplier_rows` as lines of the printed summary."""
+    rows, limits = multiplier_rows(ds)
+    if not rows:
+        return []
+    marked = (
+        f"; * above input_output.multiplier_warning ({limits['type1']:g}, {limits['type2']:g})"
+        if limits
+        else ""
+    )
+    lines = [
+        "",
+        "Implied employment multipliers of the region-sectors hosting projects (median): the",
+        "sector at its own productivity and its projects at theirs (productivity: their output",
+        f"per worker against the sector's){marked}.",
+        f"{'region:sector':<24}{'type I':>10}{'projects':>10}{'type II':>10}{'projects':>10}"
+        f"{'productivity':>14}",
+    ]
+    for row in rows:
+        label = row.cell + ("*" if row.flagged else "")
+        lines.append(
+            f"{label:<24}{row.sector_type1:>10.2f}{row.plants_type1:>10.2f}"
+            f"{row.sector_type2:>10.2f}{row.plants_type2:>10.2f}{row.productivity:>14.2f}"
+        )
+    return lines
 
 
 #: Rows of the welfare decomposition in the counterfactual summary: label, variables.

@@ -39,12 +39,17 @@ def assert_equivalent(model: Model, replicas: int, checked: int) -> None:
 
 
 def with_every_policy(tiny_path: Path) -> dict[str, Any]:
-    """The tiny scenario with tariffs, a cost trend and one policy of each kind."""
+    """The tiny scenario with tariffs, a cost trend, one policy of each kind and a plant
+    whose direct jobs are stated by its productivity."""
     data = copy.deepcopy(load_scenario_document(tiny_path).data)
     data["trade_costs"]["tariffs"] = [{"origin": "C", "destination": "A", "rate": 0.1}]
     data["trade_costs"]["trend"] = [
         {"origin": "A", "destination": "C", "rate": {2020: -0.03, 2024: 0.01}}
     ]
+    # One plant states its productivity relative to its sector instead of jobs per capex.
+    data["investment"]["projects"][1]["plant_productivity"] = {
+        "dist": "uniform", "low": 1.5, "high": 3.0,
+    }  # fmt: skip
     data["labour"]["migration"].append(
         {"origin": "A", "destination": "C", "flow": 300, "recruitment": 0.05, "cap": 400}
     )

@@ -129,8 +129,11 @@ def project(draw: st.DrawFn, index: int, pipelines: list[str]) -> dict[str, Any]
     for key in draw(st.sampled_from(KNOWN_DATES)):
         day = day + dt.timedelta(days=draw(st.integers(0, 700)))
         item[key] = day.isoformat()
-    if draw(st.booleans()):
+    basis = draw(st.sampled_from(["inherited", "jobs_per_capex", "plant_productivity"]))
+    if basis == "jobs_per_capex":
         item["jobs_per_capex"] = draw(rate(0, 15))
+    elif basis == "plant_productivity":
+        item["plant_productivity"] = draw(rate(0.2, 5))
     return item
 
 
@@ -230,7 +233,7 @@ def valid_scenarios(draw: st.DrawFn) -> dict[str, Any]:
     doc["labour"]["displacement"] = draw(rate(0, 0.5))
     goods = draw(rate(0, 0.6))
     doc["input_output"]["investment_mix"] = {"goods": goods, "services": draw(rate(0, 1 - goods))}
-    doc["input_output"]["labour_income_share"] = {r: draw(rate(0.1, 0.5)) for r in REGIONS}
+    econ["wage"] = {r: draw(rate(100, 6000)) for r in REGIONS}
     doc["input_output"]["consumption_propensity"] = draw(rate(0.3, 0.95))
     doc["input_output"]["induced"] = draw(st.booleans())
     doc["policies"] = [draw(policy(end_year)) for _ in range(draw(st.integers(0, 2)))]
@@ -326,8 +329,15 @@ def expected_run(model: Model, batch: Batch) -> Expected:
     eye = np.eye(n_r * n_s)
     leontief = np.linalg.inv(eye - big_a)
     io = doc["input_output"]
+    employment = np.array([doc["economy"]["employment"][r] for r in REGIONS], dtype=float)
+    jobs_per_output = (employment / output.sum(axis=1))[:, None] * np.ones((1, n_s))  # e_rs
+    # Households earn jobs x wage (money per person-year), at most the value added.
+    wage = np.array([doc["economy"]["wage"][r] for r in REGIONS], dtype=float) * 12 / 1e6
+    value_added = 1.0 - a_nat.sum(axis=1)  # (R, S): 1 - the column sums of the coefficients
+    pay = np.minimum(jobs_per_output * wage[:, None], value_added)  # (R, S) per unit of output
+    household = np.zeros((n_r * n_s, n_r))
     if io["induced"]:
-        lam, beta = io["labour_income_share"], io["consumption_propensity"]
+        beta = io["consumption_propensity"]
         # Households spend by final-demand shares at purchaser prices (tariffs included).
         tariff = np.zeros_like(flows)
         for rule in doc.get("trade_costs", {}).get("tariffs", []):
@@ -341,18 +351,20 @@ def expected_run(model: Model, batch: Batch) -> Expected:
         closed = np.zeros((n_r * n_s + n_r, n_r * n_s + n_r))
         closed[: n_r * n_s, : n_r * n_s] = big_a
         for r in range(n_r):
-            closed[n_r * n_s + r, r * n_s : (r + 1) * n_s] = by_region(lam, REGIONS[r])
+            closed[n_r * n_s + r, r * n_s : (r + 1) * n_s] = pay[r]
             for i in range(n_r):
                 for s in range(n_s):
                     closed[i * n_s + s, n_r * n_s + r] = (
                         by_region(beta, REGIONS[r]) * alpha[r, s] * shares[i, r, s]
                     )
-        lstar = np.linalg.inv(np.eye(len(closed)) - closed)[: n_r * n_s, : n_r * n_s]
+        inverse = np.linalg.inv(np.eye(len(closed)) - closed)
+        lstar = inverse[: n_r * n_s, : n_r * n_s]
+        household = inverse[: n_r * n_s, n_r * n_s :]  # output per unit of household income
     else:
         lstar = leontief
-    employment = np.array([doc["economy"]["employment"][r] for r in REGIONS], dtype=float)
-    jobs_per_output = (employment / output.sum(axis=1))[:, None] * np.ones((1, n_s))  # e_rs
     mix = np.array([io["investment_mix"].get(s, 0.0) for s in SECTORS])
+    on_site = max(0.0, 1.0 - mix.sum())
+    stated = np.isfinite(batch.plant_productivity)  # (N, P) direct jobs from productivity
 
     # Growth levels (section 2) for the numeraire check.
     growth = batch.growth  # (N, T, R, S) rate in force
@@ -378,21 +390,34 @@ def expected_run(model: Model, batch: Batch) -> Expected:
         plant = batch.capex * batch.output_per_capex * ramp * (1 - delta)  # q_p, per year
         for m in range(n):
             pi_h = (1 + gamma[m, host]) ** (-(t_k - y_int))
+            e = (jobs_per_output * (1 + gamma[m])[:, None] ** (-(k + 0.5) * step)).reshape(-1)
+            real_wage = wage * (1 + gamma[m]) ** ((k + 0.5) * step)  # grows with output/worker
             f = np.zeros(n_r * n_s)
             q = np.zeros(n_r * n_s)
+            earned = np.zeros(n_r)  # labour income of plants and sites, by host
             for j in range(len(projects)):
                 h, i, s = host[j], investor[j], sector[j]
                 capex_flow[m, k, i, h, s] += spend[m, j] * step
-                con_jobs[m, k, h, s] += spend[m, j] * batch.construction_jobs[m] * pi_h[j]
-                op_jobs[m, k, h, s] += (
-                    batch.capex[m, j] * batch.jobs_per_capex[m, j] * ramp[m, j]
-                    * (1 - delta[m, 0]) * pi_h[j]
-                )  # fmt: skip
+                site = spend[m, j] * batch.construction_jobs[m] * pi_h[j]
+                con_jobs[m, k, h, s] += site
+                if stated[m, j]:  # the sector's jobs per output over the plant's productivity
+                    own = plant[m, j] * e[h * n_s + s] / batch.plant_productivity[m, j]
+                else:
+                    own = (
+                        batch.capex[m, j] * batch.jobs_per_capex[m, j] * ramp[m, j]
+                        * (1 - delta[m, 0]) * pi_h[j]
+                    )  # fmt: skip
+                op_jobs[m, k, h, s] += own
+                earned[h] += min(own * real_wage[h], value_added[h, s] * plant[m, j])
+                earned[h] += min(site * real_wage[h], on_site * spend[m, j])
                 f += (spend[m, j] * mix[None, :] * shares[:, h, :]).reshape(-1)
                 q[h * n_s + s] += plant[m, j]
-            e = (jobs_per_output * (1 + gamma[m])[:, None] ** (-(k + 0.5) * step)).reshape(-1)
             ind_jobs[m, k] = (e * (leontief @ f + (leontief - eye) @ q)).reshape(n_r, n_s)
-            hh_jobs[m, k] = (e * ((lstar - leontief) @ (f + q))).reshape(n_r, n_s)
+            # The closed inverse pays plant output its sector's wage bill: replace it by what
+            # plants and construction sites pay.
+            gap = earned - (pay * q.reshape(n_r, n_s)).sum(axis=1)
+            hh_out = (lstar - leontief) @ (f + q) + household @ gap
+            hh_jobs[m, k] = (e * hh_out).reshape(n_r, n_s)
             supply[m, k] = (level[m, k] * output).sum() + q.sum()
     return Expected(
         capex_flow, con_jobs, op_jobs, ind_jobs, hh_jobs, supply,

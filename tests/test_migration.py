@@ -112,3 +112,18 @@ def test_cap_binds_on_sum_of_both_channels() -> None:
     assert flows[1, 2, 1] == 0.0
     assert flows[1, 0, 1] == pytest.approx(20.0)
     assert flows[1, 1, 1] == 0.0
+
+
+def test_stocks_follow_flows_and_returns() -> None:
+    from sim.kernels.migration import migrant_stocks
+
+    flows = np.full((1, 2, 2), 120.0)
+    rate = np.array([[0.0, 0.8], [0.0, 0.0]])
+    stock = np.zeros((1, 2, 2))
+    for _ in range(400):  # quarters: the stock converges to its steady state
+        stock = migrant_stocks(stock, flows / 4, rate, 0.25)
+    # Steady state S = F dt / (1 - (1 - r)^dt) per period, about F / -ln(1 - r) per year.
+    expected = 30.0 / (1.0 - 0.2**0.25)
+    assert stock[0, 0, 1] == pytest.approx(expected, rel=1e-12)
+    # Without returns the stock is the sum of the flows.
+    assert stock[0, 1, 0] == pytest.approx(400 * 30.0, rel=1e-12)

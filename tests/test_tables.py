@@ -326,3 +326,75 @@ def test_a_run_never_writes_over_a_table_it_reads(
     with pytest.raises(SimError, match="reads"):
         api.run_to_file(sc, table)
     assert table.read_bytes() == before
+
+
+# ---------------------------------------------------------------- trade elasticities
+
+
+def _with_theta_table(tiny_path: Path, folder: Path, text: str, **columns: Any) -> dict[str, Any]:
+    shutil.copytree(tiny_path.parent, folder)
+    (folder / "theta.csv").write_text(text, encoding="utf-8")
+    doc: dict[str, Any] = copy.deepcopy(load_scenario_document(tiny_path).data)
+    del doc["trade"]["elasticity"]
+    doc["trade"]["elasticity_table"] = {"file": "theta.csv", **columns}
+    return doc
+
+
+def test_an_elasticity_table_is_the_same_as_trade_elasticity(
+    tiny_path: Path, tmp_path: Path
+) -> None:
+    """theta by sector from a CSV: sigma = theta + 1, the same run as the YAML values."""
+    folder = tmp_path / "s"
+    doc = _with_theta_table(tiny_path, folder, "sector,theta\ngoods,4.0\nservices,3.0\n")
+    same: dict[str, Any] = copy.deepcopy(load_scenario_document(tiny_path).data)
+    same["trade"]["elasticity"] = {"goods": 5.0, "services": 4.0}
+    a = api.run(doc, replicas=2, base_dir=folder)
+    b = api.run(same, replicas=2, base_dir=tiny_path.parent)
+    np.testing.assert_array_equal(a.trade.values, b.trade.values)
+
+
+def test_standard_errors_become_draws_and_codes_are_averaged(
+    tiny_path: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "s"
+    text = "code,estimate,stderr\n01,3.0,0.5\n02,5.0,0.5\n99,2.0,0.0\n"
+    doc = _with_theta_table(
+        tiny_path, folder, text,
+        columns={"sector": "code", "theta": "estimate", "se": "stderr"},
+        sector_map={"01": "goods", "02": "goods", "99": "services"},
+    )  # fmt: skip
+    ds = api.run(doc, replicas=400, base_dir=folder)
+    draws = ds.parameter_draws.sel(parameter="trade.elasticity.goods").values
+    # goods: the mean of 3 and 5 plus one, sd the mean standard error.
+    assert abs(draws.mean() - 5.0) < 0.1 and abs(draws.std() - 0.5) < 0.1
+    assert draws.min() > 1.01
+    assert "trade.elasticity.services" not in ds.parameter.values  # se 0: a fixed value
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("sector,theta\ngoods,0\nservices,3\n", "must be positive"),
+        ("sector,theta\ngoods,4\n", "no row for sector services"),
+        ("sector,theta\ngoods,4\ngoods,5\nservices,3\n", "duplicate row"),
+    ],
+)
+def test_bad_elasticity_tables_are_refused(
+    tiny_path: Path, tmp_path: Path, text: str, message: str
+) -> None:
+    folder = tmp_path / "s"
+    doc = _with_theta_table(tiny_path, folder, text)
+    with pytest.raises(DataFileError, match=message) as err:
+        api.prepare(api.load_scenario(doc, base_dir=folder))
+    assert err.value.file and err.value.file.endswith("theta.csv")
+
+
+def test_elasticities_come_from_one_source(tiny_path: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "s"
+    doc = _with_theta_table(tiny_path, folder, "sector,theta\ngoods,4\nservices,3\n")
+    doc["trade"]["elasticity"] = 5.0
+    with pytest.raises(ScenarioError, match="not both"):
+        api.load_scenario(doc, base_dir=folder)
+    del doc["trade"]["elasticity"], doc["trade"]["elasticity_table"]
+    with pytest.raises(ScenarioError, match=r"give trade\.elasticity or trade\.elasticity_table"):
+        api.load_scenario(doc, base_dir=folder)

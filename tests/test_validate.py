@@ -71,7 +71,7 @@ def test_defaults_are_filled(tiny_path: Path) -> None:
     assert data["trade"]["max_iterations"] == 20000
     assert data["metadata"]["title"] == ""
     assert data["input_output"]["induced"] is True
-    assert data["input_output"]["labour_income_share"] == 0.3
+    assert data["input_output"]["multiplier_warning"]["notes"] == {}  # type1, type2: tiny's
     assert data["labour"]["displacement"] == 0.0
     assert "cap" not in data["labour"]["migration"][0]  # optional without default: absent
     assert data["output"]["path"] == "outputs/{name}.nc"

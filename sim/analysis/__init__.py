@@ -9,19 +9,68 @@ store (:func:`sensitivity`), draw charts and a self-contained HTML report
 
 from __future__ import annotations
 
-from sim.analysis.compare import compare, format_comparison, jobs_decomposition
-from sim.analysis.errors import AnalysisError, PairingError, RerunError, TargetError
-from sim.analysis.report import write_report
-from sim.analysis.rerun import rerun
-from sim.analysis.results import (
-    capital_flow,
-    jobs_by_kind,
-    jobs_by_sector,
-    open_results,
-    quantiles,
-    turnover,
-)
-from sim.analysis.sensitivity import sensitivity
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sim.analysis.compare import compare, format_comparison, jobs_decomposition
+    from sim.analysis.errors import AnalysisError, PairingError, RerunError, TargetError
+    from sim.analysis.report import write_report
+    from sim.analysis.rerun import rerun
+    from sim.analysis.results import (
+        capital_flow,
+        jobs_by_kind,
+        jobs_by_sector,
+        open_results,
+        quantiles,
+        turnover,
+    )
+    from sim.analysis.sensitivity import sensitivity
+
+#: Imported on first use, so that the CLI can register its commands (sim.analysis.cli)
+#: without loading xarray, SciPy and matplotlib.
+_LAZY = {
+    "compare": "sim.analysis.compare",
+    "format_comparison": "sim.analysis.compare",
+    "jobs_decomposition": "sim.analysis.compare",
+    "AnalysisError": "sim.analysis.errors",
+    "PairingError": "sim.analysis.errors",
+    "RerunError": "sim.analysis.errors",
+    "TargetError": "sim.analysis.errors",
+    "write_report": "sim.analysis.report",
+    "rerun": "sim.analysis.rerun",
+    "capital_flow": "sim.analysis.results",
+    "jobs_by_kind": "sim.analysis.results",
+    "jobs_by_sector": "sim.analysis.results",
+    "open_results": "sim.analysis.results",
+    "quantiles": "sim.analysis.results",
+    "turnover": "sim.analysis.results",
+    "sensitivity": "sim.analysis.sensitivity",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'sim.analysis' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
+
+
+#: Functions named like their submodule: importing the submodule sets the package's
+#: attribute to the module, so these names are resolved on every access instead.
+_SHADOWED = frozenset({"compare", "rerun", "sensitivity"})
+
+
+class _Package(types.ModuleType):
+    def __getattribute__(self, name: str) -> Any:
+        if name in _SHADOWED:
+            return getattr(importlib.import_module(_LAZY[name]), name)
+        return super().__getattribute__(name)
+
+
+sys.modules[__name__].__class__ = _Package
+
 
 __all__ = [
     "AnalysisError",

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import xarray as xr
+from sim.analysis.errors import TARGET_SYNTAX, AnalysisError
 
-from sim.analysis.compare import TARGET_SYNTAX
-from sim.analysis.errors import AnalysisError
+if TYPE_CHECKING:
+    import xarray as xr
 
 
 def _selection(items: list[str]) -> dict[str, list[str]]:
@@ -51,7 +51,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _fmt(x: float, digits: int = 2) -> str:
-    if not np.isfinite(x):
+    if not math.isfinite(x):
         return "n/a"
     value = x if round(x, digits) != 0 else 0.0  # no "-0.00"
     return f"{value:,.{digits}f}"
@@ -210,8 +210,23 @@ def _rerun(args: argparse.Namespace) -> int:
     return 0 if result.identical else 1
 
 
+def _export(args: argparse.Namespace) -> int:
+    from sim.analysis.export import export_quantiles, parse_quantiles, write_export
+    from sim.analysis.results import open_results
+
+    quantiles = parse_quantiles(args.quantiles)
+    run = Path(args.run)
+    ds = open_results(run)
+    table = export_quantiles(ds, args.var, quantiles)
+    target = Path(args.output) if args.output else run.with_suffix(".quantiles.csv")
+    write_export(table, target, run=run)
+    if not args.quiet:
+        print(f"wrote {target} ({len(table)} rows: {', '.join(args.var)})")
+    return 0
+
+
 def register(subparsers: Any) -> None:
-    """Add ``compare``, ``sensitivity``, ``report`` and ``rerun`` to the main CLI's subparsers."""
+    """Add ``compare``, ``sensitivity``, ``report``, ``rerun`` and ``export`` to the CLI."""
     p = subparsers.add_parser(
         "compare",
         help="change between two runs, replica by replica, with bands and probabilities",
@@ -324,6 +339,23 @@ def register(subparsers: Any) -> None:
     p.add_argument("--replicas", type=int, help="rerun only the first N replicas")
     p.add_argument("--batch-size", type=int, help="replicas simulated together")
     p.set_defaults(handler=_rerun)
+
+    p = subparsers.add_parser(
+        "export",
+        help="quantiles of output variables as a tidy CSV table (Excel, Stata)",
+        description="One row per variable, label (year, region, pair...) and quantile over "
+        "the replicas, with the variable's units.",
+    )
+    p.add_argument("run", help="a .nc file written by `sim run`")
+    p.add_argument(
+        "--var", action="append", required=True, metavar="NAME",
+        help="output variable (repeatable), e.g. trade_turnover_annual",
+    )  # fmt: skip
+    p.add_argument(
+        "--quantiles", default="5,50,95", help="percents, comma-separated (default 5,50,95)"
+    )
+    p.add_argument("-o", "--output", help="CSV file (default: RUN.quantiles.csv)")
+    p.set_defaults(handler=_export)
 
 
 __all__ = ["format_sensitivity", "register"]

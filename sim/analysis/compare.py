@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from sim.analysis.errors import AnalysisError, PairingError, TargetError
+from sim.analysis.errors import TARGET_SYNTAX, AnalysisError, PairingError, TargetError
 from sim.analysis.results import (
     DEFAULT_QUANTILES,
     annual_mean,
@@ -57,13 +57,6 @@ _TARGET = re.compile(
     r"(?::(?P<sel>[^:]*))?"
     r":\s*(?P<when>\d{4}(?:-\d{2}-\d{2})?)\s*"
     r"(?P<op>>=|<=|>|<)\s*(?P<value>[-+]?[0-9][0-9_]*(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)\s*$"
-)
-TARGET_SYNTAX = (
-    "VARIABLE[:SELECTION]:WHEN OP VALUE, e.g. 'trade_turnover_annual:UZ-KZ:2030>=10000', "
-    "'jobs_annual:region=UZ,kind=operation+indirect:2030>=5000', "
-    "'capital_flow_annual:origin=KZ,destination=UZ:2030>=300' or 'jobs_annual:2035>=20000'; "
-    "WHEN is a year for *_annual variables or a date (YYYY-MM-DD, the period containing it) for "
-    "per-period ones; OP is one of >=, >, <=, <; dimensions not selected are summed"
 )
 
 

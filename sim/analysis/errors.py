@@ -42,3 +42,13 @@ class TargetError(AnalysisError):
 
 class RerunError(AnalysisError):
     """A result cannot be rerun: data files changed or missing, or no embedded scenario."""
+
+
+#: How a target is written (sim compare --target, sim report --target).
+TARGET_SYNTAX = (
+    "VARIABLE[:SELECTION]:WHEN OP VALUE, e.g. 'trade_turnover_annual:UZ-KZ:2030>=10000', "
+    "'jobs_annual:region=UZ,kind=operation+indirect:2030>=5000', "
+    "'capital_flow_annual:origin=KZ,destination=UZ:2030>=300' or 'jobs_annual:2035>=20000'; "
+    "WHEN is a year for *_annual variables or a date (YYYY-MM-DD, the period containing it) for "
+    "per-period ones; OP is one of >=, >, <=, <; dimensions not selected are summed"
+)

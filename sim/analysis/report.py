@@ -123,6 +123,53 @@ def summary_html(ds: xr.Dataset) -> str:
     return note + _table(["quantity", *map(str, years)], rows)
 
 
+def multipliers_html(ds: xr.Dataset) -> str:
+    """The implied employment multipliers of the region-sectors hosting projects, and the
+    run's warnings about them (docs/model.md s.5); empty for a run without them."""
+    from sim.summary import multiplier_rows
+
+    rows, limits = multiplier_rows(ds)
+    if not rows:
+        return ""
+
+    def x(v: float) -> str:
+        return "n/a" if v != v else f"{v:.2f}"
+
+    body = [
+        [
+            html.escape(r.cell) + (" *" if r.flagged else ""),
+            x(r.sector_type1),
+            x(r.plants_type1),
+            x(r.sector_type2),
+            x(r.plants_type2),
+            x(r.productivity),
+        ]
+        for r in rows
+    ]
+    head = ["region:sector", "type I, sector", "type I, projects", "type II, sector",
+            "type II, projects", "projects' productivity"]  # fmt: skip
+    marked = (
+        f" * marks a region-sector above the scenario's thresholds "
+        f"(input_output.multiplier_warning: type I {limits['type1']:g}, type II "
+        f"{limits['type2']:g})."
+        if limits
+        else ""
+    )
+    parts = [
+        "<h3>Implied employment multipliers</h3><p>Persons employed in the whole system per "
+        "person employed directly (medians over replicas): each region-sector hosting "
+        "projects at its own productivity, and its projects at theirs (their output per "
+        "worker against the sector's average; suppliers always work at their sectors' "
+        f"averages).{html.escape(marked)}</p>",
+        _table(head, body),
+    ]
+    warnings = json.loads(str(ds.attrs.get("employment_multiplier_warnings", "[]")))
+    if warnings:
+        items = "".join(f"<li>{html.escape(str(w))}</li>" for w in warnings)
+        parts.append(f"<p>Warnings of the run:</p><ul>{items}</ul>")
+    return "\n".join(parts)
+
+
 def comparison_html(cmp: xr.Dataset, band: float = 0.9) -> str:
     """The comparison's tables: change by quantity and year, jobs decomposition, targets."""
     from sim.analysis.compare import (
@@ -322,6 +369,8 @@ def _write_report(
         if present:
             body.append(f"<h2>{heading}</h2>")
             body += [_image(pngs[k], k.replace("_", " "), CAPTIONS[k]) for k in present]
+        if heading == "Jobs" and (table := multipliers_html(ds)):
+            body.append(table)
     if compare_with is not None:
         other = as_dataset(compare_with)
         cmp = compare(other, ds, paired=paired, targets=targets)
@@ -366,4 +415,4 @@ def _write_report(
     return target
 
 
-__all__ = ["PAGE", "comparison_html", "summary_html", "write_report"]
+__all__ = ["PAGE", "comparison_html", "multipliers_html", "summary_html", "write_report"]

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from sim.engine import jobs as jobs_account
 from sim.engine.calendar import Calendar, build_calendar
 from sim.engine.params import Sampler
 from sim.engine.production import (
@@ -27,7 +28,6 @@ from sim.engine.production import (
 )
 from sim.engine.projects import PIPELINE_DEFAULTS, Project, expand_projects, parse_date
 from sim.engine.random import PROJECT, Streams
-from sim.errors import NumericalError
 from sim.kernels import leontief
 from sim.kernels.draws import quantile
 from sim.kernels.equilibrium import (
@@ -94,6 +94,13 @@ class Model:
     leontief_closed: FloatArray  # (RS, RS) industry block of the Type II inverse
     employment: FloatArray  # (R, S) persons employed at the start
     employment_coef: FloatArray  # (R, S) persons per (money per year) of output at the start
+    # The Type II households (sim.engine.jobs.household_closure): labour income per unit
+    # of output (jobs x wage, at most value added), value added per unit of output, the
+    # annual wage (money per person-year) and output per unit of household income.
+    labour_income: FloatArray  # (R, S)
+    value_added_share: FloatArray  # (R, S)
+    annual_wage: FloatArray  # (R,)
+    household_output: FloatArray  # (RS, R)
     sourcing_goods: FloatArray  # (R_host, RS): investment-goods demand per unit capex spending
     projects: list[Project]
     border_rules: list[Rule]
@@ -105,17 +112,15 @@ class Model:
     numeraire: int | None
     deficit_closure: str
     hashes: dict[str, str] = field(default_factory=dict)
+    # Implied employment multipliers at central values and their warnings (sim.engine.jobs).
+    multipliers: jobs_account.MultiplierReport | None = None
+    # sigma by sector: trade.elasticity, or built from trade.elasticity_table.
+    elasticity: Any = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
         """(R, S, P)."""
         return len(self.regions), len(self.sectors), len(self.projects)
-
-
-def _by_region(spec: Any, regions: list[str]) -> FloatArray:
-    if isinstance(spec, dict):
-        return np.array([float(spec[r]) for r in regions])
-    return np.full(len(regions), float(spec))
 
 
 def _flow_mask(
@@ -187,6 +192,29 @@ def balance_trade(sc: Scenario, flows: FloatArray) -> tuple[FloatArray, dict[str
     return table, report
 
 
+#: Lowest sigma drawn from an elasticity table's standard error (theta above 0.01).
+MIN_SIGMA = 1.01
+
+
+def elasticity_spec(sc: Scenario, data: ScenarioData) -> Any:
+    """Sigma by sector as trade.elasticity gives it: the scenario's, or from the table.
+
+    A table's theta becomes sigma = theta + 1; with a standard error, a normal
+    distribution of sigma (sd = se) truncated at :data:`MIN_SIGMA`.
+    """
+    table = data.elasticity
+    if table is None:
+        return sc.data["trade"]["elasticity"]
+    out: dict[str, Any] = {}
+    for s, sector in enumerate(sc.sector_ids):
+        sigma = float(table.theta[s]) + 1.0
+        se = 0.0 if table.se is None else float(table.se[s])
+        out[sector] = (
+            {"dist": "normal", "mean": sigma, "sd": se, "low": MIN_SIGMA} if se > 0 else sigma
+        )
+    return out
+
+
 def build_model(sc: Scenario, data: ScenarioData) -> Model:
     """Assemble the static model from a validated scenario and its tables."""
     regions, sectors = sc.region_ids, sc.sector_ids
@@ -236,9 +264,8 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
     lmat = leontief.leontief_inverse(a_mrio)
     # Linkages and the value-added, final-demand and deficit tables (docs/data.md).
     baseline = with_tables(sc, baseline, a_mrio, data, report)
-    theta = np.array(
-        [central_value(sc.data["trade"]["elasticity"], s) - 1.0 for s in sectors], dtype=float
-    )
+    elasticity = elasticity_spec(sc, data)
+    theta = np.array([central_value(elasticity, s) - 1.0 for s in sectors], dtype=float)
     if sc.data["trade"]["closure"] == "zero":
         # Caliendo & Parro's first solve, at the elasticities' central values.
         baseline = remove_deficits(baseline, theta)
@@ -260,26 +287,6 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
         )
     )
     sourcing = sourcing_shares(baseline)
-    labour_share = _by_region(io["labour_income_share"], regions)
-    propensity = _by_region(io["consumption_propensity"], regions)
-    if io["induced"]:
-        income = np.zeros((n_r, n_r * n_s))
-        consumption = np.zeros((n_r * n_s, n_r))
-        for r in range(n_r):
-            income[r, r * n_s : (r + 1) * n_s] = labour_share[r]
-            # Household r spends by its expenditure shares, sourced by trade shares.
-            consumption[:, r] = (
-                propensity[r] * baseline.final_share[r][None, :] * sourcing[:, r, :]
-            ).reshape(-1)
-        try:
-            lstar = leontief.closed_leontief_inverse(a_mrio, income, consumption)[
-                : n_r * n_s, : n_r * n_s
-            ]
-        except NumericalError as exc:
-            raise unproductive_closed_system(sc, data, a_mrio, income, regions, sectors) from exc
-    else:
-        lstar = lmat.copy()
-
     econ = sc.data["economy"]
     emp = np.zeros((n_r, n_s))
     satellite = io.get("mrio", {}).get("employment")
@@ -306,6 +313,22 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
     employment_coef = (
         emp / baseline.output if employment_coef_given is None else employment_coef_given
     )
+
+    # The Type II households: labour income = jobs x economy.wage (at most value added),
+    # spent by consumption_propensity (sim.engine.jobs, docs/model.md s.5).
+    households = jobs_account.household_closure(
+        sc,
+        a_mrio,
+        lmat,
+        employment_coef,
+        baseline.final_share,
+        sourcing,
+        unproductive=lambda income: unproductive_closed_system(
+            sc, data, a_mrio, income, regions, sectors
+        ),
+    )
+    jobs_account.warn_capped(sc, households, employment_coef)
+    lstar = households.closed
 
     mix = np.array([io["investment_mix"].get(s, 0.0) for s in sectors])
     sourcing_goods = np.zeros((n_r, n_r * n_s))
@@ -335,7 +358,7 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
         )
     policies.sort(key=lambda pol: pol.period)
     inv = sc.data["investment"]
-    return Model(
+    model = Model(
         scenario=sc,
         calendar=cal,
         regions=regions,
@@ -351,6 +374,10 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
         leontief_closed=lstar,
         employment=emp,
         employment_coef=employment_coef,
+        labour_income=households.labour_income,
+        value_added_share=households.value_added,
+        annual_wage=households.annual_wage,
+        household_output=households.household_output,
         sourcing_goods=sourcing_goods,
         projects=expand_projects(sc, cal),
         border_rules=border,
@@ -362,7 +389,10 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
         numeraire=numeraire_index,
         deficit_closure=closure,
         hashes=dict(data.hashes),
+        elasticity=elasticity,
     )
+    model.multipliers = jobs_account.multiplier_report(model)
+    return model
 
 
 @dataclass
@@ -381,7 +411,10 @@ class Batch:
     tariff: FloatArray  # (N, R, R, S) baseline tariffs
     trend: FloatArray  # (N, T, R, R, S) log of the annual iceberg-cost factor in force
     capex: FloatArray  # (N, P)
-    jobs_per_capex: FloatArray  # (N, P)
+    jobs_per_capex: FloatArray  # (N, P); 0 where plant_productivity states the jobs
+    # (N, P) output per direct worker relative to the host region-sector's, where stated
+    # (investment.plant_productivity); NaN where jobs_per_capex states the jobs.
+    plant_productivity: FloatArray
     output_per_capex: FloatArray  # (N, P)
     construction_jobs: FloatArray  # (N,)
     displacement: FloatArray  # (N,)
@@ -410,7 +443,7 @@ def draw_batch(model: Model, first: int, count: int) -> Batch:
     smp = Sampler(streams)
     econ = d["economy"]
 
-    sigma = smp.by(d["trade"]["elasticity"], "trade.elasticity", sectors)
+    sigma = smp.by(model.elasticity, "trade.elasticity", sectors)
     theta = sigma - 1.0
     cost_per_day = smp.by(
         d["trade_costs"]["cost_per_border_day"], "trade_costs.cost_per_border_day", sectors
@@ -456,6 +489,7 @@ def draw_batch(model: Model, first: int, count: int) -> Batch:
     inv = d["investment"]
     capex = np.zeros((count, n_p))
     jobs = np.zeros((count, n_p))
+    plant_productivity = np.full((count, n_p), np.nan)
     opc = np.zeros((count, n_p))
     durations = np.zeros((count, n_p, 3))
     ramp = np.zeros((count, n_p))
@@ -465,7 +499,12 @@ def draw_batch(model: Model, first: int, count: int) -> Batch:
     pipeline_cache: dict[str, dict[str, Any]] = {}
     for j, p in enumerate(model.projects):
         capex[:, j] = smp.value(p.capex, f"{p.key}.capex") if isinstance(p.capex, dict) else p.capex
-        jobs[:, j] = _shared_value(smp, p.jobs_per_capex, p.key, "jobs_per_capex", inv)
+        if p.jobs_per_capex is not None:
+            jobs[:, j] = _shared_value(smp, p.jobs_per_capex, p.key, "jobs_per_capex", inv)
+        else:  # stated as output per worker relative to the host region-sector's
+            plant_productivity[:, j] = _shared_value(
+                smp, p.plant_productivity, p.key, "plant_productivity", inv
+            )
         opc[:, j] = _shared_value(smp, p.output_per_capex, p.key, "output_per_capex", inv)
         spec = inv["pipelines"].get(p.pipeline, {})
         if p.pipeline not in pipeline_cache:
@@ -558,6 +597,7 @@ def draw_batch(model: Model, first: int, count: int) -> Batch:
         trend=trend,
         capex=capex,
         jobs_per_capex=jobs,
+        plant_productivity=plant_productivity,
         output_per_capex=opc,
         construction_jobs=smp.value(
             inv["construction_jobs_per_capex"], "investment.construction_jobs_per_capex"
@@ -610,7 +650,7 @@ def _draw_price_levels(
 def _shared_value(smp: Sampler, spec: Any, key: str, name: str, inv: dict[str, Any]) -> FloatArray:
     # A value inherited from investment.<name> is one draw per replica shared by
     # all projects (a common uncertainty); an override is keyed by the project.
-    if spec is inv[name]:
+    if spec is inv.get(name):
         return smp.value(spec, f"investment.{name}")
     return smp.value(spec, f"{key}.{name}")
 

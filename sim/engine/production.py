@@ -333,7 +333,9 @@ def unproductive_closed_system(
     allowed = "inputs plus labour income below 1 per unit of output in every sector"
     hint = (
         f"check the flow from {seller} to {buyer} in Z (a unit or typing error?), "
-        "lower input_output.labour_income_share, or set input_output.induced: false"
+        "lower input_output.consumption_propensity, check economy.wage and "
+        "economy.employment (labour income is jobs times the wage), or set "
+        "input_output.induced: false"
     )
     table = data.mrio
     line = 0

@@ -29,7 +29,15 @@ PIPELINE_DEFAULTS = {
     "abandon_point": 0.5,
 }
 
-__all__ = ["PIPELINE_DEFAULTS", "STAGE_KEYS", "Project", "expand_projects", "parse_date"]
+__all__ = [
+    "DIRECT_JOBS_KEYS",
+    "PIPELINE_DEFAULTS",
+    "STAGE_KEYS",
+    "Project",
+    "direct_jobs_basis",
+    "expand_projects",
+    "parse_date",
+]
 
 
 @dataclass
@@ -45,8 +53,12 @@ class Project:
     announced: float
     known: tuple[float, float, float]
     pipeline: str
+    # How the plant's direct jobs are stated (docs/model.md s.5): jobs per capex, or its
+    # output per worker relative to its host region-sector's; exactly one is not None.
     jobs_per_capex: Any
     output_per_capex: Any
+    plant_productivity: Any = None
+    jobs_key: str = ""  # the key path that states them, for messages
 
 
 def parse_date(text: str) -> dt.date:
@@ -58,7 +70,7 @@ def expand_projects(sc: Scenario, cal: Calendar) -> list[Project]:
     regions, sectors = sc.region_ids, sc.sector_ids
     pipelines = inv["pipelines"]
     projects: list[Project] = []
-    for p in inv["projects"]:
+    for index, p in enumerate(inv["projects"]):
         known = tuple(
             cal.model_time(parse_date(p[k])) if p.get(k) else math.nan for k in STAGE_KEYS
         )
@@ -73,13 +85,53 @@ def expand_projects(sc: Scenario, cal: Calendar) -> list[Project]:
                 announced=cal.model_time(parse_date(p["announced"])),
                 known=known,  # type: ignore[arg-type]
                 pipeline=p["pipeline"],
-                jobs_per_capex=p.get("jobs_per_capex", inv["jobs_per_capex"]),
                 output_per_capex=p.get("output_per_capex", inv["output_per_capex"]),
+                **direct_jobs_basis(sc, p, f"investment.projects[{index}]"),
             )
         )
-    for g in inv["portfolios"]:
-        projects.extend(_expand_portfolio(sc, cal, g, pipelines))
+    for index, g in enumerate(inv["portfolios"]):
+        basis = direct_jobs_basis(sc, g, f"investment.portfolios[{index}]")
+        projects.extend(_expand_portfolio(sc, cal, g, pipelines, basis))
     return projects
+
+
+#: Keys that state a plant's direct jobs; a project, portfolio or the investment section
+#: gives at most one, the most specific statement applies.
+DIRECT_JOBS_KEYS = ("jobs_per_capex", "plant_productivity")
+
+
+def direct_jobs_basis(sc: Scenario, entry: dict[str, Any], where: str) -> dict[str, Any]:
+    """How a project's direct jobs are stated: ``jobs_per_capex`` or ``plant_productivity``.
+
+    The project's (or portfolio's) own key wins over the investment section's; with
+    neither anywhere, the plant works at its host region-sector's productivity
+    (``plant_productivity`` 1: one productivity basis for plants and suppliers).
+    Stating both at one level is refused: they say the same thing two ways.
+    """
+    inv = sc.data["investment"]
+    for level, path in ((entry, where), (inv, "investment")):
+        given = [k for k in DIRECT_JOBS_KEYS if k in level]
+        if len(given) == 2:
+            raise sc.error(
+                "jobs_per_capex and plant_productivity both state the plants' direct jobs",
+                f"{path}.plant_productivity",
+                level["plant_productivity"],
+                allowed="one of investment.jobs_per_capex (persons per money of capex) and "
+                "investment.plant_productivity (output per worker relative to the host "
+                "region-sector's)",
+                hint="keep the one your source reports (docs/model.md s.5)",
+            )
+        if given:
+            return {
+                "jobs_per_capex": level.get("jobs_per_capex"),
+                "plant_productivity": level.get("plant_productivity"),
+                "jobs_key": f"{path}.{given[0]}",
+            }
+    return {
+        "jobs_per_capex": None,
+        "plant_productivity": 1.0,
+        "jobs_key": "investment.plant_productivity (default 1)",
+    }
 
 
 def _radical_inverse(j: int) -> float:
@@ -102,7 +154,11 @@ def _pipeline_mean(pipelines: dict[str, Any], name: str, key: str) -> float:
 
 
 def _expand_portfolio(
-    sc: Scenario, cal: Calendar, g: dict[str, Any], pipelines: dict[str, Any]
+    sc: Scenario,
+    cal: Calendar,
+    g: dict[str, Any],
+    pipelines: dict[str, Any],
+    basis: dict[str, Any],
 ) -> list[Project]:
     regions, sectors = sc.region_ids, sc.sector_ids
     n = g["count"]
@@ -163,10 +219,10 @@ def _expand_portfolio(
                 announced=announced,
                 known=(known[0], known[1], known[2]),
                 pipeline=name,
-                jobs_per_capex=g.get("jobs_per_capex", sc.data["investment"]["jobs_per_capex"]),
                 output_per_capex=g.get(
                     "output_per_capex", sc.data["investment"]["output_per_capex"]
                 ),
+                **basis,
             )
         )
     return out

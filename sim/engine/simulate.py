@@ -19,6 +19,7 @@ import numpy as np
 import simpy
 from numpy.typing import NDArray
 
+from sim.engine.jobs import batch_plant_accounts, plant_multipliers, sector_multipliers
 from sim.engine.model import Batch, Model
 from sim.errors import ConvergenceError, NumericalError
 from sim.kernels.equilibrium import extrapolate_unknowns, solve_equilibrium, unknowns_of
@@ -27,6 +28,18 @@ from sim.kernels.stages import ABANDONED, CONSTRUCTION, OPERATING, STAGES
 
 FloatArray = NDArray[np.float64]
 JOB_KINDS = ("construction", "operation", "indirect", "induced")
+
+
+def static_shapes(model: Model) -> dict[str, tuple[int, ...]]:
+    """Per-replica outputs that do not change over time, shapes after the leading (N,) axis."""
+    n_r, n_s, n_p = model.shape
+    return {
+        "employment_multiplier_type1": (n_r, n_s),
+        "employment_multiplier_type2": (n_r, n_s),
+        "plant_multiplier_type1": (n_r, n_s),
+        "plant_multiplier_type2": (n_r, n_s),
+        "plant_productivity": (n_p,),
+    }
 
 
 #: Per-period outputs and their shapes after the leading (N, T) axes.
@@ -57,7 +70,8 @@ def output_shapes(model: Model) -> dict[str, tuple[int, ...]]:
 
 @dataclass
 class BatchResult:
-    """Raw arrays of one batch, leading axes (N, T), flows per period."""
+    """Raw arrays of one batch, leading axes (N, T), flows per period (the arrays of
+    :func:`static_shapes`: leading axis N only)."""
 
     arrays: dict[str, FloatArray]
     events: int
@@ -145,6 +159,10 @@ class BatchSimulation:
         self.supply_chain_t = (model.leontief - eye).T  # plant output -> supplier output
         self.total_t = model.leontief.T  # final demand -> output
         self.induced_t = (model.leontief_closed - model.leontief).T
+        # The household round pays jobs x wage (sim.engine.jobs): the sector's labour income
+        # per unit of output, and output per unit of each region's household income.
+        self.income_coef = model.labour_income.reshape(-1)  # (RS,)
+        self.household_t = model.household_output.T if model.household_output.any() else None
         self.y0 = model.baseline.output
         # Output level from growth alone at the start of each period, (N, T, R, S).
         log_growth = np.cumsum(np.log1p(batch.growth) * self.dt, axis=1)
@@ -152,6 +170,9 @@ class BatchSimulation:
             np.concatenate([np.zeros_like(log_growth[:, :1]), log_growth[:, :-1]], axis=1)
         )
         self.base_cost = 1.0 + batch.cost_per_day[:, None, None, :] * batch.border_days
+        # Direct jobs from jobs_per_capex, or from the plant's productivity relative to its
+        # host region-sector; the labour income plants and construction sites pay.
+        plants = batch_plant_accounts(model, batch)
         # np.full, not np.zeros: it touches every page now, in order. np.zeros maps pages
         # lazily, and the first writes of each period, one row per replica T periods
         # apart, would then fault a page per replica (measured: ~5 % of a seed run).
@@ -160,10 +181,21 @@ class BatchSimulation:
             for name, shape in output_shapes(model).items()
         }
         self.out["project_stage"] = np.full((n, cal.periods, n_p), 0, dtype=np.int8)
+        # The implied employment multipliers: the sectors' (the same in every replica) and
+        # those of the plants each region-sector hosts, at full operation.
+        type1, type2 = sector_multipliers(model)
+        self.out["employment_multiplier_type1"] = np.repeat(type1[None], n, axis=0)
+        self.out["employment_multiplier_type2"] = np.repeat(type2[None], n, axis=0)
+        plant1, plant2, _ = plant_multipliers(model, plants, batch.capex, batch.output_per_capex)
+        self.out["plant_multiplier_type1"] = plant1
+        self.out["plant_multiplier_type2"] = plant2
+        self.out["plant_productivity"] = plants.productivity
         # Per-project quantities that do not change within a run, (N, P), per year.
         keep = (1.0 - batch.displacement)[:, None]
         self.output_capacity = batch.capex * batch.output_per_capex * keep  # at full ramp-up
-        self.job_capacity = batch.capex * batch.jobs_per_capex * keep
+        self.job_capacity = batch.capex * plants.jobs_per_capex * keep
+        self.plant_pay = plants.pay  # (N, P) labour income per unit of output
+        self.construction_pay = plants.construction_pay  # (N, P) per money spent
         self.full_spend = batch.capex / (self.construction_periods * self.dt)
         # Ramp-up as (k + 0.5 - start) * rate clipped to [0, 1]; no ramp-up is a rate so
         # large that half a period already clips to 1.
@@ -218,6 +250,8 @@ class BatchSimulation:
         )
         # (N, RS) final demand for capex goods, per year: spending by host, sourced by its shares.
         self.goods = _group_sum(spend, self.to_region, n, n_r) @ self.model.sourcing_goods
+        # (N, R) labour income of the on-site workers, per year, by host.
+        self.construction_income = _group_sum(spend * self.construction_pay, self.to_region, n, n_r)
         # (N, investor, host, S) real investment goods per year, for the equilibrium.
         by_pair = _group_sum(spend, self.to_pair, n, n_r * n_r).reshape(n, n_r, n_r)
         self.investment = (
@@ -344,6 +378,15 @@ class BatchSimulation:
         goods = self.goods  # (N, RS) per year, summed at stage changes
         indirect_out = goods @ self.total_t + plant @ self.supply_chain_t
         induced_out = (goods + plant) @ self.induced_t
+        if self.household_t is not None:
+            # (L* - L)(f + q) pays the plants their sector's wage bill per unit of output;
+            # the household round spends what plants and construction sites pay instead.
+            plant_income = _group_sum(
+                self.output_capacity * ramp * self.plant_pay, self.to_region, n, n_r
+            )
+            sector_income = (plant * self.income_coef).reshape(n, n_r, n_s).sum(axis=2)
+            gap = plant_income - sector_income + self.construction_income
+            induced_out = induced_out + gap @ self.household_t
         coef = (model.employment_coef[None] * prod_factor[:, :, None]).reshape(n, -1)
         jobs = out["jobs"][:, k]
         jobs[..., 0] = construction.reshape(n, n_r, n_s)

@@ -26,6 +26,7 @@ from sim.errors import NumericalError
 
 __all__ = [
     "closed_leontief_inverse",
+    "employment_multipliers",
     "indirect_and_induced_output",
     "leontief_inverse",
     "mrio_from_national",
@@ -339,6 +340,97 @@ def type_ii_multipliers(
     if not 0 < n <= L_star.shape[0]:
         raise ValueError(f"n must be in 1..{L_star.shape[0]}, got {n}")
     return type_i_multipliers(L_star[:n, :n], coefficients)
+
+
+def employment_multipliers(
+    L: NDArray[np.float64],
+    L_star: NDArray[np.float64],
+    jobs: NDArray[np.float64],
+    labour_income: NDArray[np.float64],
+    household: NDArray[np.int64],
+    direct: NDArray[np.float64] | None = None,
+    direct_income: NDArray[np.float64] | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    r"""Type I and Type II employment multipliers of region-sectors, or of plants in them.
+
+    A unit of output of ``j`` (final demand for ``j``'s sector, or the output of a
+    plant in ``j`` that buys ``j``'s inputs, :math:`A_{\cdot j}`) employs :math:`d_j`
+    persons directly and pays :math:`u_j` of labour income to household group
+    :math:`h(j)`. Its suppliers employ :math:`\sum_i e_i (l_{ij} - \delta_{ij})`
+    persons (Type I); the household round adds the jobs of spending the labour income
+    of every round (Type II, the closed inverse :math:`L^*` of
+    :func:`closed_leontief_inverse`, with :math:`W` its labour-income rows):
+
+    .. math::
+
+        m^{I}_j = \frac{d_j + \sum_i e_i\,(l_{ij} - \delta_{ij})}{d_j},
+        \qquad
+        m^{II}_j = \frac{d_j + \sum_i e_i\,(l^{*}_{ij} - \delta_{ij})
+        + \sum_i e_i\,l^{*}_{i,n+h(j)}\,\bigl(u_j - w_{h(j)j}\bigr)}{d_j}
+
+    With :math:`d_j = e_j` and :math:`u_j = w_{h(j)j}` (the defaults: the
+    region-sector's own productivity and wage bill) these are the standard
+    multipliers :math:`(eL)_j/e_j` and :math:`(eL^*)_j/e_j` (Miller & Blair 2009,
+    ch. 6). The last term of :math:`m^{II}` replaces the sector's wage
+    bill by the plant's in the household round, from
+    :math:`L^*_{xx} A + L^*_{xh} W = L^*_{xx} - I`.
+
+    Parameters
+    ----------
+    L : ndarray of float64, shape (n, n)
+        Open Leontief inverse.
+    L_star : ndarray of float64, shape (n + h, n + h)
+        Closed Leontief inverse (households in the last ``h`` rows and columns).
+    jobs : ndarray of float64, shape (n,)
+        :math:`e`: persons employed per currency unit of output of each region-sector.
+    labour_income : ndarray of float64, shape (h, n)
+        :math:`W`: labour income of household group ``h`` per currency unit of
+        output of ``j`` (the rows that close :math:`L^*`).
+    household : ndarray of int, shape (n,)
+        :math:`h(j)`: the household group the workers of ``j`` belong to.
+    direct : ndarray of float64, shape (..., n), optional
+        :math:`d`: persons employed directly per currency unit of output (a plant's
+        own workers); default ``jobs``. Leading axes are batch axes (replicas).
+    direct_income : ndarray of float64, shape (..., n), optional
+        :math:`u`: labour income the direct workers earn per currency unit of
+        output; default :math:`w_{h(j)j}`.
+
+    Returns
+    -------
+    type_i, type_ii : ndarray of float64, shape (..., n)
+        Persons employed in the whole system per person employed directly
+        (dimensionless); NaN where :math:`d_j = 0` (no direct jobs: undefined).
+
+    References
+    ----------
+    Miller, R. E. & Blair, P. D. (2009). *Input-Output Analysis: Foundations and
+    Extensions*, 2nd ed., Cambridge University Press, ch. 6 (employment
+    multipliers, Type I and Type II).
+    """
+    L = _square("L", L)
+    L_star = _square("L_star", L_star)
+    n = L.shape[0]
+    e = _as_float(jobs)
+    W = _as_float(labour_income)
+    h = L_star.shape[0] - n
+    if e.shape != (n,):
+        raise ValueError(f"jobs must have shape ({n},), got {e.shape}")
+    if W.shape != (h, n):
+        raise ValueError(f"labour_income must have shape ({h}, {n}) to match L_star, got {W.shape}")
+    hh = np.asarray(household, dtype=np.int64)
+    if hh.shape != (n,) or (n and (hh.min() < 0 or hh.max() >= max(h, 1))):
+        raise ValueError(f"household must be {n} indices below {h}, got {hh}")
+    d = e if direct is None else _as_float(direct)
+    own = W[hh, np.arange(n)] if h else np.zeros(n)  # the sector's wage bill per unit
+    u = own if direct_income is None else _as_float(direct_income)
+    supply = e @ L - e  # (n,) suppliers' jobs per unit of output
+    closed = e @ L_star[:n, :n] - e  # (n,) suppliers' and households' jobs
+    # Jobs per unit of labour income of each group, taken at the group paid by j.
+    per_income = (e @ L_star[:n, n:])[hh] if h else np.zeros(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        type_i = np.where(d != 0, (d + supply) / d, np.nan)
+        type_ii = np.where(d != 0, (d + closed + per_income * (u - own)) / d, np.nan)
+    return np.asarray(type_i, dtype=np.float64), np.asarray(type_ii, dtype=np.float64)
 
 
 def mrio_from_national(

@@ -1,7 +1,7 @@
-r"""Cross-border labour migration.
+r"""Cross-border labour migration: flows and the stocks they build.
 
 Gross migration from ``i`` to ``j`` in a period responds to the change in the
-wage gap and to the new labour demand created in ``j`` (a Harris-Todaro style
+real wage gap and to the net new labour demand in ``j`` (a Harris-Todaro style
 reduced form; elasticities as in the bilateral migration literature, e.g.
 Beine, Bertoli & Fernandez-Huertas Moraga 2016):
 
@@ -67,3 +67,36 @@ def migration_flows(
     flows[:, np.arange(n_reg), np.arange(n_reg)] = 0.0
     result: FloatArray = flows
     return result
+
+
+def migrant_stocks(
+    previous: FloatArray, flows: FloatArray, return_rate: FloatArray, dt: float
+) -> FloatArray:
+    r"""Migrants from ``i`` living in ``j`` at the end of a period.
+
+    .. math::
+
+        S_{ij}(t) = S_{ij}(t-1)\,(1 - r_{ij})^{\Delta} + F_{ij}(t),
+
+    with :math:`r_{ij}` the share of the stock that returns (or moves on) in a year
+    and :math:`\Delta` the period in years: a stock-flow identity with geometric
+    returns (seasonal migration has :math:`r` near 1; settled diasporas near 0).
+
+    Parameters
+    ----------
+    previous : (N, R, R)
+        Stock at the end of the previous period, persons.
+    flows : (N, R, R)
+        Gross flows of the period, persons per period.
+    return_rate : (R, R)
+        Share of the stock leaving per year, in [0, 1].
+    dt : float
+        Period length, years.
+
+    Returns
+    -------
+    (N, R, R) array
+        Stock at the end of the period, persons.
+    """
+    stock: FloatArray = previous * (1.0 - return_rate[None]) ** dt + flows
+    return stock

@@ -100,6 +100,18 @@ def build_dataset(
             out.append(sel.sum(axis=1) if how == "sum" else sel.mean(axis=1))
         return np.stack(out, axis=1)
 
+    annual_jobs = annual(arrays["jobs"].sum(3), "mean")  # (N, Y, R, kind)
+    jobs_year = annual_jobs.sum(axis=2)  # (N, Y, kind)
+    direct = jobs_year[..., 0] + jobs_year[..., 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gross_to_direct = np.stack(
+            [
+                np.where(direct > 0, (direct + jobs_year[..., 2]) / direct, np.nan),
+                np.where(direct > 0, jobs_year.sum(axis=-1) / direct, np.nan),
+            ],
+            axis=-1,
+        )
+    multiplier_unit = {"units": "1"}
     wage_unit = model.scenario.data["metadata"]["currency"]
     stage_codes = {
         "flag_values": np.arange(len(STAGES), dtype=np.int8),
@@ -149,8 +161,20 @@ def build_dataset(
                                 {"units": flow_year, "long_name": "annual total capital flow (sum over the year)"}),
         "jobs": ((*r_t, "region", "sector", "kind"), arrays["jobs"],
                  {"units": "persons", "long_name": "jobs created by the cooperation (average over the period)"}),
-        "jobs_annual": (("replica", "year", "region", "kind"), annual(arrays["jobs"].sum(3), "mean"),
+        "jobs_annual": (("replica", "year", "region", "kind"), annual_jobs,
                         {"units": "persons", "long_name": "jobs created by the cooperation (average over the year)"}),
+        "jobs_gross_to_direct": (("replica", "year", "account"), gross_to_direct,
+                                 {**multiplier_unit, "long_name": "jobs supported per direct job (construction and operation) in the year, all regions: direct plus indirect (type1) and direct, indirect and induced (type2); NaN in years without direct jobs"}),
+        "employment_multiplier_type1": (("replica", "region", "sector"), arrays["employment_multiplier_type1"],
+                                        {**multiplier_unit, "long_name": "Type I employment multiplier of the region-sector: persons employed by it and its supply chain per person it employs, (eL)_j / e_j (one productivity basis)"}),
+        "employment_multiplier_type2": (("replica", "region", "sector"), arrays["employment_multiplier_type2"],
+                                        {**multiplier_unit, "long_name": "Type II employment multiplier of the region-sector: with the household round (labour income = jobs x wage), (eL*)_j / e_j"}),
+        "plant_multiplier_type1": (("replica", "region", "sector"), arrays["plant_multiplier_type1"],
+                                   {**multiplier_unit, "long_name": "implied Type I employment multiplier of the projects the region-sector hosts at full operation: their own and their suppliers' jobs per job of their own (NaN where it hosts none)"}),
+        "plant_multiplier_type2": (("replica", "region", "sector"), arrays["plant_multiplier_type2"],
+                                   {**multiplier_unit, "long_name": "implied Type II employment multiplier of the projects the region-sector hosts at full operation, with the household round (NaN where it hosts none)"}),
+        "plant_productivity": (("replica", "project"), arrays["plant_productivity"],
+                               {**multiplier_unit, "long_name": "output per direct worker of the plant relative to its host region-sector's average: investment.plant_productivity, or implied by jobs_per_capex and output_per_capex"}),
         "migration": ((*r_t, "origin", "destination"), arrays["migration"],
                       {"units": f"persons {per}", "long_name": "gross labour migration flow"}),
         "wage": ((*r_t, "region"), arrays["wage"],
@@ -197,6 +221,11 @@ def build_dataset(
         "destination": ("destination", regions),
         "sector": ("sector", sectors),
         "kind": ("kind", list(JOB_KINDS)),
+        "account": (
+            "account",
+            ["type1", "type2"],
+            {"long_name": "input-output account: type1 direct and indirect, type2 also induced"},
+        ),
         "stage": ("stage", list(STAGES)),
         "pair": ("pair", pair_labels),
         "parameter": ("parameter", sorted(parameters or {})),
@@ -289,6 +318,21 @@ def _current_money(
     return out
 
 
+def multiplier_attributes(model: Model) -> dict[str, Any]:
+    """The implied employment multipliers at central values, their thresholds and warnings."""
+    report = model.multipliers
+    if report is None:
+        return {}
+    limits = model.scenario.data["input_output"]["multiplier_warning"]
+    return {
+        "employment_multipliers": report.attribute(model),
+        "employment_multiplier_thresholds": json.dumps(
+            {"type1": float(limits["type1"]), "type2": float(limits["type2"])}, sort_keys=True
+        ),
+        "employment_multiplier_warnings": json.dumps(report.warnings),
+    }
+
+
 def provenance(model: Model, events: int, replicas: int) -> dict[str, Any]:
     """Attributes recording where the numbers come from."""
     sc = model.scenario
@@ -311,6 +355,7 @@ def provenance(model: Model, events: int, replicas: int) -> dict[str, Any]:
         "deficit_closure": sc.data["trade"]["closure"],
         "numeraire": sc.data["trade"]["numeraire"],
         "baseline_balance": json.dumps(model.balance_report, sort_keys=True),
+        **multiplier_attributes(model),
         "simpy_events": int(events),
         "Conventions": "CF-1.8",
     }
@@ -322,6 +367,7 @@ __all__ = [
     "current_money_unit",
     "has_price_path",
     "money_unit",
+    "multiplier_attributes",
     "pairs",
     "provenance",
 ]

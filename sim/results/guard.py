@@ -57,6 +57,7 @@ DATA_KEYS = (
     "economy.value_added.file",
     "economy.final_demand.file",
     "economy.deficits.file",
+    "trade.elasticity_table.file",
 )
 
 #: Files and folders at the top of a Zarr store (format 2, format 3).

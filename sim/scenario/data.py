@@ -26,12 +26,14 @@ from sim.scenario.mrio import (
     read_pymrio_folder,
 )
 from sim.scenario.tables import (
+    ElasticityTable,
     RegionTable,
     TableLayout,
     TariffTable,
     cell_index,
     check_sector_column,
     layout_of,
+    load_elasticity_table,
     load_region_table,
     load_tariff_table,
     map_code,
@@ -72,6 +74,8 @@ class ScenarioData:
         ``economy.final_demand``), (R, S).
     deficits : RegionTable or None
         Money per year by region (``economy.deficits``), (R,).
+    elasticity : ElasticityTable or None
+        Trade elasticities by sector (``trade.elasticity_table``), (S,).
     """
 
     trade: FloatArray
@@ -82,6 +86,7 @@ class ScenarioData:
     value_added: RegionTable | None = None
     final_demand: RegionTable | None = None
     deficits: RegionTable | None = None
+    elasticity: ElasticityTable | None = None
 
 
 def load_trade_table(
@@ -264,6 +269,11 @@ def load_baseline_tables(scenario: Scenario, data: ScenarioData) -> None:
             found[0], regions, sectors, layout_of(found[1], "economy.final_demand"),
             what="final demand",
         )  # fmt: skip
+    if found := path_of("trade.elasticity_table"):
+        spec = found[1]
+        data.elasticity = load_elasticity_table(
+            found[0], sectors, dict(spec.get("columns") or {}), dict(spec.get("sector_map") or {})
+        )
     if found := path_of("economy.deficits"):
         data.deficits = load_region_table(
             found[0], regions, sectors, layout_of(found[1], "economy.deficits"),

@@ -33,12 +33,14 @@ MAX_TARIFF = 10.0
 
 __all__ = [
     "MAX_TARIFF",
+    "ElasticityTable",
     "RegionTable",
     "TableLayout",
     "TariffTable",
     "cell_index",
     "check_sector_column",
     "layout_of",
+    "load_elasticity_table",
     "load_region_table",
     "load_tariff_table",
     "map_code",
@@ -534,3 +536,76 @@ def load_region_table(
             hint="add the missing rows (write 0 for none)",
         )
     return RegionTable(values=values, lines=lines, file=str(path))
+
+
+# ---------------------------------------------------------------- trade elasticities
+
+
+@dataclass
+class ElasticityTable:
+    """Trade elasticities by scenario sector read from a file.
+
+    Attributes
+    ----------
+    theta : (S,)
+        Mean of the rows mapped onto each sector (theta > 0, unitless).
+    se : (S,) or None
+        Mean of their standard errors, when the file has an ``se`` column.
+    file : str
+    """
+
+    theta: FloatArray
+    se: FloatArray | None
+    file: str
+
+
+def load_elasticity_table(
+    path: Path, sectors: list[str], columns: dict[str, str], sector_map: dict[str, str]
+) -> ElasticityTable:
+    """Read ``sector, theta[, se]`` rows into (S,) arrays; every sector needs a row."""
+    sector_col = columns.get("sector", "sector")
+    theta_col = columns.get("theta", "theta")
+    se_col = columns.get("se", "se")
+    rows = read_rows(path, (sector_col, theta_col))
+    if not rows:
+        raise DataFileError(
+            "the file has no data rows", file=str(path),
+            allowed="one row per sector: sector, theta[, se]", hint="add the rows",
+        )  # fmt: skip
+    has_se = se_col in rows[0][1]
+    total = np.zeros(len(sectors))
+    total_se = np.zeros(len(sectors))
+    count = np.zeros(len(sectors))
+    seen: dict[str, int] = {}
+    for line, row in rows:
+        code = row[sector_col]
+        if code in seen:
+            raise DataFileError(
+                f"duplicate row for sector {shorten(code)} (first on line {seen[code]})",
+                file=str(path), line=line, hint="keep one row per sector",
+            )  # fmt: skip
+        seen[code] = line
+        s = map_code(path, line, sector_col, code, sectors, sector_map, None, "sector")
+        theta = parse_number(path, line, theta_col, row[theta_col],
+                             hint="theta is a positive trade elasticity")  # fmt: skip
+        if not theta > 0:
+            raise DataFileError(
+                "a trade elasticity must be positive", file=str(path), line=line,
+                value=row[theta_col], allowed="theta > 0 (sigma = theta + 1 > 1)",
+            )  # fmt: skip
+        total[s] += theta
+        if has_se:
+            total_se[s] += parse_number(path, line, se_col, row[se_col],
+                                        hint="a standard error is not negative")  # fmt: skip
+        count[s] += 1
+    missing = np.flatnonzero(count == 0)
+    if missing.size:
+        raise DataFileError(
+            f"no row for sector {sectors[missing[0]]}",
+            file=str(path),
+            allowed="a row for every sector of the scenario (directly or through sector_map)",
+            hint=f"add a row for {sectors[missing[0]]}",
+        )
+    return ElasticityTable(
+        theta=total / count, se=total_se / count if has_se else None, file=str(path)
+    )

@@ -700,7 +700,18 @@ def check_prices(sc: Scenario) -> None:
 
 
 def check_trade(sc: Scenario) -> None:
-    """The numeraire is 'world' or a region."""
+    """Elasticities come from one source; the numeraire is 'world' or a region."""
+    given = [k for k in ("elasticity", "elasticity_table") if sc.data["trade"].get(k)]
+    if len(given) != 1:
+        raise sc.error(
+            "trade elasticities: give trade.elasticity or trade.elasticity_table"
+            + (", not both" if given else ""),
+            "trade.elasticity_table" if given else "trade",
+            sc.data["trade"].get("elasticity_table") if given else None,
+            allowed="trade.elasticity (sigma by sector, numbers or distributions) or "
+            "trade.elasticity_table (a CSV of theta by sector)",
+            hint="remove one of the two" if given else "add trade.elasticity: {SECTOR: SIGMA}",
+        )
     numeraire = sc.data["trade"]["numeraire"]
     if numeraire != "world" and numeraire not in sc.region_ids:
         raise sc.error(

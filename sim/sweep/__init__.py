@@ -15,9 +15,32 @@ them into batches (:mod:`~sim.sweep.plan`), creates the store
 
 from __future__ import annotations
 
-from sim.sweep.execute import Backend
-from sim.sweep.plan import Plan, make_plan
-from sim.sweep.run import Outcome, run_sweep
-from sim.sweep.spec import Sweep, read_sweep
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sim.sweep.execute import Backend
+    from sim.sweep.plan import Plan, make_plan
+    from sim.sweep.run import Outcome, run_sweep
+    from sim.sweep.spec import Sweep, read_sweep
+
+#: Imported on first use: `sim --help` registers `sim sweep` through sim.sweep.cli, which
+#: must not load the runner (NumPy, xarray, the engine) before a sweep runs.
+_LAZY = {
+    "Backend": "sim.sweep.execute",
+    "Plan": "sim.sweep.plan",
+    "make_plan": "sim.sweep.plan",
+    "Outcome": "sim.sweep.run",
+    "run_sweep": "sim.sweep.run",
+    "Sweep": "sim.sweep.spec",
+    "read_sweep": "sim.sweep.spec",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'sim.sweep' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
+
 
 __all__ = ["Backend", "Outcome", "Plan", "Sweep", "make_plan", "read_sweep", "run_sweep"]
