@@ -42,9 +42,9 @@ from sim.kernels.leontief import (
 from sim.scenario.load import load_scenario_document
 from sim.summary import summary_table
 
-from .conftest import REPO, SEED_SCENARIO, TINY
+from .conftest import SEED_SCENARIO, TINY
 
-EUROSTAT = REPO.parent / "shared" / "reference" / "io_eurostat_de1995.yaml"
+EUROSTAT = Path(__file__).parent / "data" / "reference" / "io_eurostat_de1995.yaml"
 
 
 @pytest.fixture(autouse=True)

@@ -692,3 +692,16 @@ def test_resolved_scenario_validates_again_without_exclusive_bound(tiny_dir: Pat
     resolved = tiny_dir / "resolved.yaml"
     resolved.write_text(dump_yaml(first.data), encoding="utf-8")
     assert load_scenario(resolved).data == first.data
+
+
+def test_a_removed_key_says_what_replaced_it(tiny_path: Path, tmp_path: Path) -> None:
+    text = tiny_path.read_text(encoding="utf-8").replace(
+        "  investment_mix:", "  labour_income_share: 0.25\n  investment_mix:"
+    )
+    path = tmp_path / "old.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    message = str(err.value)
+    assert "unknown key 'labour_income_share'" in message
+    assert "labour income is now jobs times economy.wage" in message

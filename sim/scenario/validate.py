@@ -163,6 +163,13 @@ class Scenario:
         return target
 
 
+#: Keys that earlier versions read, and what replaced them (the fix of an "unknown key").
+REMOVED_KEYS = {
+    "input_output.labour_income_share": "remove the key: labour income is now jobs times "
+    "economy.wage, the same basis for plants and suppliers (docs/model.md s.5)",
+}
+
+
 def _fmt_path(parent: str, child: str) -> str:
     if child.startswith("["):
         return f"{parent}{child}"
@@ -209,6 +216,7 @@ class _Walker:
                 known = [k for k in schema.children if k not in PATTERNS and k != LIST_ITEM]
                 close = difflib.get_close_matches(name, known, n=1)
                 hint = f"did you mean '{close[0]}'?" if close else "remove the key"
+                hint = REMOVED_KEYS.get(_fmt_path(path, name), hint)
                 raise self.fail(
                     f"unknown key '{name}'",
                     _fmt_path(path, name),
