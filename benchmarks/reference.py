@@ -120,8 +120,7 @@ class Replica:
         self.host_cell = self.host * n_s + self.sector  # index into (R * S)
         self.flow_cell = (self.investor * n_r + self.host) * n_s + self.sector  # into (R*R*S)
         self.pair_cell = self.investor * n_r + self.host  # into (R*R)
-        io = m.scenario.data["input_output"]
-        self.capex_mix = np.array([io.get("investment_mix", {}).get(s, 0.0) for s in m.sectors])
+        self.capex_mix = m.investment_mix
         self.entered = np.array([[self.period_of(y) for y in row] for row in d.stages.entered[0]])
         self.entered = self.entered.reshape(n_p, 4)
         self.abandoned = np.array([self.period_of(y) for y in d.stages.abandoned[0]])

@@ -102,6 +102,7 @@ class Model:
     annual_wage: FloatArray  # (R,)
     household_output: FloatArray  # (RS, R)
     sourcing_goods: FloatArray  # (R_host, RS): investment-goods demand per unit capex spending
+    investment_mix: FloatArray  # (S,) goods share of capex by sector (input_output)
     projects: list[Project]
     border_rules: list[Rule]
     tariff_rules: list[Rule]
@@ -379,6 +380,7 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
         annual_wage=households.annual_wage,
         household_output=households.household_output,
         sourcing_goods=sourcing_goods,
+        investment_mix=mix,
         projects=expand_projects(sc, cal),
         border_rules=border,
         tariff_rules=tariffs,

@@ -151,10 +151,6 @@ class BatchSimulation:
         self.to_region = (rows * n_r + host[None]).ravel()
         pair = np.array([p.investor * n_r + p.host for p in model.projects], dtype=np.int64)
         self.to_pair = (rows * (n_r * n_r) + pair[None]).ravel()
-        # Capex goods by sector (input_output.investment_mix): investment demand in the
-        # equilibrium; the rest of capex (on-site labour) is in the jobs account only.
-        io = model.scenario.data["input_output"]
-        self.capex_mix = np.array([io.get("investment_mix", {}).get(s, 0.0) for s in model.sectors])
         eye = np.eye(n_r * n_s)
         self.supply_chain_t = (model.leontief - eye).T  # plant output -> supplier output
         self.total_t = model.leontief.T  # final demand -> output
@@ -252,11 +248,11 @@ class BatchSimulation:
         self.goods = _group_sum(spend, self.to_region, n, n_r) @ self.model.sourcing_goods
         # (N, R) labour income of the on-site workers, per year, by host.
         self.construction_income = _group_sum(spend * self.construction_pay, self.to_region, n, n_r)
-        # (N, investor, host, S) real investment goods per year, for the equilibrium.
+        # (N, investor, host, S) real investment goods per year, for the equilibrium: the
+        # goods share of capex (the rest, on-site labour, is in the jobs account only).
+        mix = self.model.investment_mix
         by_pair = _group_sum(spend, self.to_pair, n, n_r * n_r).reshape(n, n_r, n_r)
-        self.investment = (
-            by_pair[..., None] * self.capex_mix if by_pair.any() and self.capex_mix.any() else None
-        )
+        self.investment = by_pair[..., None] * mix if by_pair.any() and mix.any() else None
         self.capital_cells = _group_sum(spend, self.to_flow, n, n_r * n_r * n_s).reshape(
             n, n_r, n_r, n_s
         )
