@@ -53,8 +53,10 @@ COMPARED = (
     "capital_flow_other",
     "jobs",
     "migration",
+    "migrant_stock",
     "wage",
     "employment",
+    "employment_change",
     "projects_by_stage",
     "project_stage",
     "plant_productivity",
@@ -115,11 +117,17 @@ class Replica:
         self.base_cost = 1.0 + self.cost_per_day * d.border_days[0]
         # Projects: where they are, and the period each stage starts (T = never).
         self.host = np.array([p.host for p in m.projects], dtype=np.int64)
-        self.investor = np.array([p.investor for p in m.projects], dtype=np.int64)
         self.sector = np.array([p.sector for p in m.projects], dtype=np.int64)
         self.host_cell = self.host * n_s + self.sector  # index into (R * S)
-        self.flow_cell = (self.investor * n_r + self.host) * n_s + self.sector  # into (R*R*S)
-        self.pair_cell = self.investor * n_r + self.host  # into (R*R)
+        # Each investor pays its share of a project's capex (one leg per investor).
+        self.leg_project = np.array(
+            [j for j, p in enumerate(m.projects) for _ in p.investors], dtype=np.int64
+        )
+        self.leg_share = np.array([s for p in m.projects for _, s in p.investors], dtype=float)
+        leg_investor = np.array([i for p in m.projects for i, _ in p.investors], dtype=np.int64)
+        leg_host, leg_sector = self.host[self.leg_project], self.sector[self.leg_project]
+        self.flow_cell = (leg_investor * n_r + leg_host) * n_s + leg_sector  # into (R*R*S)
+        self.pair_cell = leg_investor * n_r + leg_host  # into (R*R)
         self.capex_mix = m.investment_mix
         self.entered = np.array([[self.period_of(y) for y in row] for row in d.stages.entered[0]])
         self.entered = self.entered.reshape(n_p, 4)
@@ -141,12 +149,15 @@ class Replica:
                 self.disbursement_periods[j] = max(planned, 1)
         self.stage = np.zeros(n_p, dtype=np.int8)
         self.identity = np.eye(n_r * n_s)
-        # The period's economy carries the solver's warm start and last period's jobs.
+        # The period's economy carries the solver's warm start, last period's persons
+        # employed and the migrant stocks.
         self.unknowns = np.zeros(m.labour_markets.count)
         self.unknowns_before = self.unknowns
         self.log_trend = np.zeros((n_r, n_r, n_s))
         self.supply_level = np.ones((n_r, n_s))  # output level from growth alone
-        self.previous_jobs = np.zeros(n_r)
+        self.previous_persons = m.employment.sum(axis=1)
+        self.stock = d.migration_stock.copy()
+        self.return_rate = d.migration_return
         self.out: dict[str, NDArray[Any]] = {
             "trade": np.zeros((self.periods, n_r, n_r, n_s)),
             "output": np.zeros((self.periods, n_r, n_s)),
@@ -157,6 +168,8 @@ class Replica:
             "capital_flow_other": np.zeros((self.periods, n_r, n_r)),
             "jobs": np.zeros((self.periods, n_r, n_s, 4)),
             "migration": np.zeros((self.periods, n_r, n_r)),
+            "migrant_stock": np.zeros((self.periods, n_r, n_r)),
+            "employment_change": np.zeros((self.periods, n_r, n_s)),
             "wage": np.zeros((self.periods, n_r)),
             "employment": np.zeros((self.periods, n_r, n_s)),
             "projects_by_stage": np.zeros((self.periods, len(STAGES))),
@@ -259,11 +272,13 @@ class Replica:
         )
         quantity = self.supply_level + plant_output.reshape(n_r, n_s) / y0
         # Capex goods are investment demand in the equilibrium, paid by the investor.
-        pair_spend = np.bincount(self.pair_cell, spend, n_r * n_r).reshape(n_r, n_r)
+        paid = spend[self.leg_project] * self.leg_share  # by each investor
+        pair_spend = np.bincount(self.pair_cell, paid, n_r * n_r).reshape(n_r, n_r)
         investment = pair_spend[:, :, None] * self.capex_mix if pair_spend.any() else None
-        target = None
-        if m.path_markets is not None:
-            # Real wages are anchored at the path with growth only, in full employment.
+        # The path with growth only, in full employment: it anchors real wages where labour
+        # supply answers them, and net employment changes are measured against it.
+        path, target = None, None
+        if m.solves_path:
             path = solve_equilibrium(
                 m.baseline,
                 self.theta[None],
@@ -274,7 +289,8 @@ class Replica:
                 tol=trade_spec["tolerance"],
                 max_iter=trade_spec["max_iterations"],
             )
-            target = path.real_wage.reshape(1, -1)[:, m.labour_markets.first_cell]
+            if m.anchors_real_wages:
+                target = path.real_wage.reshape(1, -1)[:, m.labour_markets.first_cell]
         sol = solve_equilibrium(
             m.baseline,
             self.theta[None],
@@ -349,32 +365,48 @@ class Replica:
                 market = sol.employment_group[0, m.labour_markets.group[r, 0]]
                 persons[r] = persons[r] / persons[r].sum() * base_persons[r].sum() * market
         persons = persons * ((1.0 + self.labour_force) ** (k * dt))[:, None]
+        # The same persons on the path (growth only), by the same rule.
+        on_path = base_persons.copy()
+        if path is not None:
+            on_path = on_path * path.employment[0]
+            for r in range(n_r):
+                if m.path_markets.mobile[r]:
+                    market = path.employment_group[0, m.path_markets.group[r, 0]]
+                    on_path[r] = on_path[r] / on_path[r].sum() * base_persons[r].sum() * market
+        on_path = on_path * ((1.0 + self.labour_force) ** (k * dt))[:, None]
         # The average wage is the wage bill per person employed.
         bill = sol.value_added[0].sum(axis=1) / m.baseline.value_added.sum(axis=1)
         wage = self.wage0 * bill / (persons.sum(axis=1) / base_persons.sum(axis=1))
-        total_jobs = jobs.sum(axis=(1, 2))
-        new_jobs = np.maximum(total_jobs - self.previous_jobs, 0.0)
-        self.previous_jobs = total_jobs
-        gap = (wage[None, :] / wage[:, None]) / (self.wage0[None, :] / self.wage0[:, None])
+        # Migration answers the real wage gap (against the start) and the net new labour
+        # demand: employment's rise beyond the labour force's growth.
+        real_wage = wage / self.wage0 / sol.cpi[0]
+        total = persons.sum(axis=1)
+        growth = (1.0 + self.labour_force) ** dt if k > 0 else 1.0
+        new_jobs = np.maximum(total - self.previous_persons * growth, 0.0)
+        self.previous_persons = total
+        gap = real_wage[None, :] / real_wage[:, None]
         migration = np.minimum(
             self.migration_base * dt * gap**self.elasticity + self.recruitment * new_jobs[None, :],
             self.cap * dt,
         )
         np.fill_diagonal(migration, 0.0)
+        self.stock = self.stock * (1.0 - self.return_rate) ** dt + migration
 
         out = self.out
         out["trade"][k] = sol.trade[0] * dt
         out["output"][k] = output * dt
         out["price"][k] = self.price
         out["employment"][k] = persons
+        out["employment_change"][k] = persons - on_path
         out["expenditure"][k] = sol.income[0] * dt
         out["price_index"][k] = sol.cpi[0]
         out["capital_flow_projects"][k] = np.bincount(
-            self.flow_cell, spend * dt, n_r * n_r * n_s
+            self.flow_cell, spend[self.leg_project] * self.leg_share * dt, n_r * n_r * n_s
         ).reshape(n_r, n_r, n_s)
         out["capital_flow_other"][k] = self.other_investment[k] * dt
         out["jobs"][k] = jobs
         out["migration"][k] = migration
+        out["migrant_stock"][k] = self.stock
         out["wage"][k] = wage
         out["projects_by_stage"][k] = np.bincount(self.stage, minlength=len(STAGES))
         out["project_stage"][k] = self.stage
@@ -432,12 +464,27 @@ def simulate_reference(model: Model, replicas: Iterable[int]) -> ReferenceRun:
     )
 
 
+#: Relative agreement required between the engine and the reference, per array.
+RTOL = 1e-9
+#: Migration answers net labour demand, a difference of two periods' employment (millions
+#: of persons, each solved to the trade tolerance): its relative agreement is looser.
+RTOL_BY_ARRAY = {"migration": 1e-7, "migrant_stock": 1e-7}
+#: Arrays that are differences of another's levels are compared relative to those levels.
+SCALED_BY = {"employment_change": "employment"}
+
+
+def disagreeing(differences: dict[str, float]) -> dict[str, float]:
+    """The arrays of ``differences`` (from :func:`max_relative_difference`) above tolerance."""
+    return {k: d for k, d in differences.items() if not d <= RTOL_BY_ARRAY.get(k, RTOL)}
+
+
 def max_relative_difference(
     engine: dict[str, NDArray[Any]],
     reference: dict[str, NDArray[Any]],
     names: Iterable[str] = COMPARED,
 ) -> dict[str, float]:
-    """Largest ``|a - b| / max(|a|, |b|)`` per array (0 where both are 0).
+    """Largest ``|a - b| / max(|a|, |b|)`` per array (0 where both are 0); for the arrays
+    of :data:`SCALED_BY`, relative to the levels they are differences of.
 
     ``engine`` arrays may hold more replicas than ``reference``: the first
     ``len(reference)`` replicas are compared.
@@ -448,7 +495,13 @@ def max_relative_difference(
         eng = np.asarray(engine[name][: ref.shape[0]], dtype=np.float64)
         if eng.shape != ref.shape:
             raise ValueError(f"{name}: engine shape {eng.shape}, reference {ref.shape}")
-        scale = np.maximum(np.abs(eng), np.abs(ref))
+        level = SCALED_BY.get(name)
+        if level is None:
+            scale = np.maximum(np.abs(eng), np.abs(ref))
+        else:
+            scale = np.maximum(
+                np.abs(np.asarray(engine[level][: ref.shape[0]])), np.abs(reference[level])
+            )
         diff = np.abs(eng - ref)
         rel = np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0)
         out[name] = float(rel.max()) if rel.size else 0.0

@@ -45,14 +45,14 @@ def output_bytes(model: Model, replicas: int) -> int:
         + n_r * n_r * n_s  # capital flow by project sector
         + 3 * n_r * n_r  # other and total capital flow, investment goods
         + 4 * n_r * n_s  # jobs
-        + 2 * n_r * n_s  # value added, employment
+        + 3 * n_r * n_s  # value added, employment and its net change
         + 4 * n_r  # tariff revenue, GDP, real wage
-        + n_r * n_r  # migration
+        + 2 * n_r * n_r  # migration flow and stock
         + n_r  # wage
         + 6  # projects by stage
         + 1  # solver iterations
     )
-    per_year = pairs + n_r * n_r + 6 * n_r + 2  # ... and jobs per direct job (2 accounts)
+    per_year = pairs + n_r * n_r + 7 * n_r + 2  # ... and jobs per direct job (2 accounts)
     # Per replica, not per period: employment multipliers (sectors', projects'), plant
     # productivity.
     per_replica = sum(math.prod(shape) for shape in static_shapes(model).values())

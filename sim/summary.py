@@ -101,10 +101,21 @@ def summary_table(ds: xr.Dataset, scenario_data: dict[str, Any] | None = None) -
                         f"capital flow {o} -> {d} (current)",
                         ds.capital_flow_annual_current.sel(origin=o, destination=d),
                     )
+    if "employment_change_annual" in ds:
+        # The net account (docs/model.md s.5): against the path with growth only.
+        for r in dict.fromkeys(r for p in pairs for r in p.split("-", 1)):
+            if r in ds["region"].values:
+                row(
+                    f"net employment change {r} (persons)",
+                    ds.employment_change_annual.sel(region=r),
+                )
     if "jobs_annual" in ds:
         for kind in ds["kind"].values:
-            row(f"jobs, {kind} (persons)", ds.jobs_annual.sel(kind=kind).sum("region"))
-        row("jobs, all kinds (persons)", ds.jobs_annual.sum(("region", "kind")))
+            row(
+                f"gross jobs supported, {kind} (persons)",
+                ds.jobs_annual.sel(kind=kind).sum("region"),
+            )
+        row("gross jobs supported, all kinds (persons)", ds.jobs_annual.sum(("region", "kind")))
     if "jobs_gross_to_direct" in ds:
         for account, label in (("type1", "direct + indirect"), ("type2", "all kinds")):
             row(

@@ -210,7 +210,8 @@ def test_jobs_decomposition_adds_up(runs, cmp) -> None:
 def test_format_comparison(cmp) -> None:
     text = format_comparison(cmp, years=[2027])
     assert "paired replica by replica (16 replicas, seed 7)" in text
-    assert "trade turnover A-B" in text and "jobs, all kinds (all regions)" in text
+    assert "trade turnover A-B" in text and "gross jobs supported, all kinds (all regions)" in text
+    assert "net employment A (persons)" in text
     assert "capital flow B -> C" not in text  # no flow in either run: no row
     row = next(line for line in text.splitlines() if line.startswith("trade turnover A-B"))
     median = float(cmp.trade_turnover_annual_change.sel(pair="A-B", year=2027, quantile=0.5))

@@ -171,3 +171,49 @@ def test_a_fixed_real_wage_with_plants_warns(
         api.load_scenario(data, base_dir=tiny_path.parent)
     assert "A fix the real wage in a scenario with plants" in caplog.text
     assert "closure: elastic" in caplog.text
+
+
+# ------------------------------------------------- the net employment account, in one run
+
+
+def _without_shocks(data: dict[str, Any]) -> dict[str, Any]:
+    """No policy, project, trade-cost trend or other investment: the path with growth only."""
+    out = _without_policy(data)
+    out["investment"].update(projects=[], portfolios=[], other=[])
+    out["trade_costs"].pop("trend", None)
+    return out
+
+
+@pytest.mark.parametrize("closure", ["elastic", "fixed_real_wage"])
+def test_net_employment_change_is_employment_against_the_path(
+    tiny_path: Path, closure: str
+) -> None:
+    """Within a run, the net change is employment minus the growth-only path's: the same
+    as the employment difference from a run without any shock (the path itself)."""
+    data = _tiny(
+        tiny_path,
+        trade__linkages=True,
+        labour__mobility="mobile",
+        labour__closure={"A": closure, "B": "elastic", "C": "full_employment"},
+    )
+    run, path = _run(tiny_path, data), _run(tiny_path, _without_shocks(data))
+    scale = float(run.employment.max())
+    np.testing.assert_allclose(path.employment_change.values, 0.0, atol=1e-9 * scale)
+    np.testing.assert_allclose(
+        run.employment_change.values,
+        (run.employment - path.employment).values,
+        atol=1e-8 * scale,
+    )
+    # The border cut and the plants create net jobs in A and B; C stays at full employment.
+    late = run.employment_change_annual.sel(year=2026)
+    assert (late.sel(region=["A", "B"]).values > 0).all()
+    np.testing.assert_allclose(late.sel(region="C").values, 0.0, atol=1e-8 * scale)
+
+
+def test_under_full_employment_net_employment_sums_to_zero_over_sectors(tiny_path: Path) -> None:
+    data = _tiny(tiny_path, trade__linkages=True, labour__mobility="mobile")
+    run = _run(tiny_path, data)
+    change = run.employment_change
+    scale = float(run.employment.max())
+    np.testing.assert_allclose(change.sum("sector").values, 0.0, atol=1e-8 * scale)
+    assert float(np.abs(change.isel(time=-1)).max()) > 1.0  # persons moved between sectors

@@ -83,6 +83,16 @@ def region_pair() -> st.SearchStrategy[tuple[str, str]]:
 
 
 @st.composite
+def investors_of(draw: st.DrawFn, investor: str) -> dict[str, Any]:
+    """``investor: R``, or a joint venture ``investors: {R: share, ...}`` led by ``investor``."""
+    if draw(st.booleans()):
+        return {"investor": investor}
+    partner = draw(st.sampled_from([r for r in REGIONS if r != investor]))
+    lead = draw(st.sampled_from([0.5, 0.6, 0.75, 0.9]))
+    return {"investors": {investor: lead, partner: round(1.0 - lead, 2)}}
+
+
+@st.composite
 def durations(draw: st.DrawFn, low: float, high: float) -> Any:
     """A duration: a number, or a uniform distribution inside [low, high]."""
     a = draw(rate(low, high))
@@ -118,7 +128,7 @@ def project(draw: st.DrawFn, index: int, pipelines: list[str]) -> dict[str, Any]
         "id": f"p{index}",
         "sector": draw(st.sampled_from(SECTORS)),
         "host": host,
-        "investor": investor,
+        **draw(investors_of(investor)),
         "capex": draw(rate(1, 200))
         if draw(st.booleans())
         else {"dist": "uniform", "low": 5.0, "high": 50.0},
@@ -148,7 +158,7 @@ def portfolio(draw: st.DrawFn, pipelines: list[str]) -> dict[str, Any]:
         "capex_total": draw(rate(10, 300)),
         "capex_dispersion": draw(rate(0, 1)),
         "host": host,
-        "investor": investor,
+        **draw(investors_of(investor)),
         "sector_mix": {"goods": goods, "services": 1.0 - goods},
         "announced": ["2020-01-01", draw(date_between(dt.date(2020, 1, 1), dt.date(2021, 12, 31)))],
         "stage": stage,
@@ -294,8 +304,13 @@ def expected_run(model: Model, batch: Batch) -> Expected:
     n_r, n_s = len(REGIONS), len(SECTORS)
     projects = model.projects
     host = np.array([p.host for p in projects], dtype=int)
-    investor = np.array([p.investor for p in projects], dtype=int)
     sector = np.array([p.sector for p in projects], dtype=int)
+    # Who pays each project's capex, read from the scenario entry that lists it.
+    paying = []
+    for p in projects:
+        kind, ident = p.key.removeprefix("investment.").rstrip("]").split("[id=")
+        entry = next(e for e in doc["investment"][kind] if e["id"] == ident)
+        paying.append(entry.get("investors") or {entry["investor"]: 1.0})
 
     # Stages (section 4): snapped entry periods; construction lasts at least one period.
     entered = batch.stages.entered
@@ -396,8 +411,9 @@ def expected_run(model: Model, batch: Batch) -> Expected:
             q = np.zeros(n_r * n_s)
             earned = np.zeros(n_r)  # labour income of plants and sites, by host
             for j in range(len(projects)):
-                h, i, s = host[j], investor[j], sector[j]
-                capex_flow[m, k, i, h, s] += spend[m, j] * step
+                h, s = host[j], sector[j]
+                for name, share in paying[j].items():
+                    capex_flow[m, k, REGIONS.index(name), h, s] += share * spend[m, j] * step
                 site = spend[m, j] * batch.construction_jobs[m] * pi_h[j]
                 con_jobs[m, k, h, s] += site
                 if stated[m, j]:  # the sector's jobs per output over the plant's productivity

@@ -46,6 +46,7 @@ QUANTITIES: dict[str, str] = {
     "trade_turnover_annual": "trade turnover",
     "capital_flow_annual": "capital flow",
     "output_annual": "gross output",
+    "employment_annual": "net employment (persons employed in the equilibrium)",
     "jobs_annual": "jobs",
     "jobs_by_kind": "jobs by kind (all regions)",
     "jobs_total": "jobs of all kinds (all regions)",
@@ -586,10 +587,15 @@ def comparison_rows(
         for r in cmp["output_annual_change"]["region"].values:
             if str(r).upper() != "ROW":
                 rows(f"gross output {r}", "output_annual", {"region": str(r)})
+    if "employment_annual_change" in cmp:
+        # The net account: employment in the equilibrium, variant minus base.
+        for r in cmp["employment_annual_change"]["region"].values:
+            if str(r).upper() != "ROW":
+                rows(f"net employment {r} (persons)", "employment_annual", {"region": str(r)})
     if "jobs_by_kind_change" in cmp:
         for k in cmp["jobs_by_kind_change"]["kind"].values:
-            rows(f"jobs, {k} (all regions)", "jobs_by_kind", {"kind": str(k)})
-    rows("jobs, all kinds (all regions)", "jobs_total", {})
+            rows(f"gross jobs supported, {k} (all regions)", "jobs_by_kind", {"kind": str(k)})
+    rows("gross jobs supported, all kinds (all regions)", "jobs_total", {})
     return out
 
 

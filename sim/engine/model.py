@@ -83,12 +83,14 @@ class Model:
     flows: FloatArray  # (R, R, S) balanced baseline, money per year
     baseline: EquilibriumBaseline
     labour_markets: LabourMarkets
-    # The same markets in full employment: the path without shocks that anchors real wages.
-    path_markets: LabourMarkets | None
+    # The same markets in full employment: the path with growth only, without the
+    # scenario's shocks, that anchors real wages and against which net employment changes
+    # are measured.
+    path_markets: LabourMarkets
     # The solver's starting Jacobians at the baseline, at the elasticities' central values
     # (the same for every replica, so a replica's result does not depend on its batch).
     jacobian: FloatArray
-    path_jacobian: FloatArray | None
+    path_jacobian: FloatArray
     balance_report: dict[str, float]
     leontief: FloatArray  # (RS, RS)
     leontief_closed: FloatArray  # (RS, RS) industry block of the Type II inverse
@@ -122,6 +124,19 @@ class Model:
     def shape(self) -> tuple[int, int, int]:
         """(R, S, P)."""
         return len(self.regions), len(self.sectors), len(self.projects)
+
+    @property
+    def solves_path(self) -> bool:
+        """Whether the growth-only path must be solved: to anchor real wages, or to place
+        the persons of mobile labour among sectors. With sector-specific labour in full
+        employment everywhere, the path's employment is the data's times labour-force
+        growth, with no solve."""
+        return self.anchors_real_wages or bool(self.labour_markets.mobile.any())
+
+    @property
+    def anchors_real_wages(self) -> bool:
+        """Whether a region's labour supply answers real wages (against the path)."""
+        return bool((self.labour_markets.elasticity > 0).any())
 
 
 def _flow_mask(
@@ -236,10 +251,11 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
     check_table_sums(sc, flows)
     baseline = build_equilibrium_baseline(flows, base_tariff)
     labour_markets = labour_markets_of(sc)
+    anchored = bool((labour_markets.elasticity > 0).any())
     path_markets = (
         build_labour_markets(n_s, labour_markets.mobile, np.zeros(n_r))
-        if (labour_markets.elasticity > 0).any()
-        else None
+        if anchored
+        else labour_markets
     )
     zero_output = np.argwhere(baseline.output <= 0)
     if zero_output.size:
@@ -281,11 +297,11 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
         baseline, theta, labour_markets, deficit_closure=closure, numeraire=numeraire_index
     )
     path_jacobian = (
-        None
-        if path_markets is None
-        else baseline_jacobian(
+        baseline_jacobian(
             baseline, theta, path_markets, deficit_closure=closure, numeraire=numeraire_index
         )
+        if anchored
+        else jacobian
     )
     sourcing = sourcing_shares(baseline)
     econ = sc.data["economy"]
@@ -427,6 +443,8 @@ class Batch:
     migration_base: FloatArray  # (R, R) persons per year
     migration_recruit: FloatArray  # (N, R, R)
     migration_cap: FloatArray  # (N, R, R) persons per year
+    migration_stock: FloatArray  # (R, R) persons at the start
+    migration_return: FloatArray  # (R, R) share of the stock returning per year
     migration_elasticity: FloatArray  # (N,)
     policy_values: list[FloatArray]  # one (N,) array per policy
     price_level: FloatArray  # (N, T, R) current money per unit of constant money
@@ -552,6 +570,8 @@ def draw_batch(model: Model, first: int, count: int) -> Batch:
         other[:, :, regions.index(o["origin"]), regions.index(o["destination"])] += amount
 
     base_flow = np.zeros((n_r, n_r))
+    stock = np.zeros((n_r, n_r))
+    returns = np.zeros((n_r, n_r))
     recruit = np.zeros((count, n_r, n_r))
     cap = np.full((count, n_r, n_r), np.inf)
     for i, m in enumerate(model.migration):
@@ -568,6 +588,8 @@ def draw_batch(model: Model, first: int, count: int) -> Batch:
                 hint="give the observed flow; put uncertainty in labour.migration_elasticity",
             )
         recruit[:, a, b] = smp.value(m["recruitment"], f"{key}.recruitment")
+        stock[a, b] = m["stock"]
+        returns[a, b] = m["return_rate"]
         if m.get("cap") is not None:
             cap[:, a, b] = smp.value(m["cap"], f"{key}.cap")
     lab = d["labour"]
@@ -612,6 +634,8 @@ def draw_batch(model: Model, first: int, count: int) -> Batch:
         migration_base=base_flow,
         migration_recruit=recruit,
         migration_cap=cap,
+        migration_stock=stock,
+        migration_return=returns,
         migration_elasticity=smp.value(lab["migration_elasticity"], "labour.migration_elasticity"),
         policy_values=[smp.value(p.value, p.key) for p in model.policies],
         price_level=price_level,

@@ -36,6 +36,9 @@ __all__ = [
     "Project",
     "direct_jobs_basis",
     "expand_projects",
+    "investment_legs",
+    "investor_share_matrix",
+    "investor_shares",
     "parse_date",
 ]
 
@@ -48,7 +51,8 @@ class Project:
     key: str  # key path prefix used for its parameter draws
     sector: int
     host: int
-    investor: int
+    #: (region, share) of the capex each investor pays; shares sum to 1.
+    investors: tuple[tuple[int, float], ...]
     capex: Any
     announced: float
     known: tuple[float, float, float]
@@ -59,6 +63,44 @@ class Project:
     output_per_capex: Any
     plant_productivity: Any = None
     jobs_key: str = ""  # the key path that states them, for messages
+
+    @property
+    def investor(self) -> int:
+        """The region paying the largest share (the first listed on a tie): a label."""
+        return max(self.investors, key=lambda pair: pair[1])[0]
+
+
+def investment_legs(
+    projects: list[Project],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One leg per (project, investor): the project's index, the investor and its share.
+
+    Sums by investor (capital flows, investment demand) weight a project's spending by
+    its share on each leg, so a joint venture's capex is split, never counted twice.
+    """
+    legs = [(j, i, share) for j, p in enumerate(projects) for i, share in p.investors]
+    project = np.array([leg[0] for leg in legs], dtype=np.int64)
+    investor = np.array([leg[1] for leg in legs], dtype=np.int64)
+    share = np.array([leg[2] for leg in legs], dtype=np.float64)
+    return project, investor, share
+
+
+def investor_share_matrix(projects: list[Project], regions: int) -> np.ndarray:
+    """(P, R) share of each project's capex paid by each region; rows sum to 1."""
+    out = np.zeros((len(projects), regions))
+    for j, p in enumerate(projects):
+        for i, share in p.investors:
+            out[j, i] += share
+    return out
+
+
+def investor_shares(regions: list[str], entry: dict[str, Any]) -> tuple[tuple[int, float], ...]:
+    """``investor: R`` or ``investors: {R: share}`` as (region index, share) pairs."""
+    if "investors" in entry:
+        return tuple(
+            (regions.index(r), float(share)) for r, share in entry["investors"].items() if share
+        )
+    return ((regions.index(entry["investor"]), 1.0),)
 
 
 def parse_date(text: str) -> dt.date:
@@ -80,7 +122,7 @@ def expand_projects(sc: Scenario, cal: Calendar) -> list[Project]:
                 key=f"investment.projects[id={p['id']}]",
                 sector=sectors.index(p["sector"]),
                 host=regions.index(p["host"]),
-                investor=regions.index(p["investor"]),
+                investors=investor_shares(regions, p),
                 capex=p["capex"],
                 announced=cal.model_time(parse_date(p["announced"])),
                 known=known,  # type: ignore[arg-type]
@@ -214,7 +256,7 @@ def _expand_portfolio(
                 key=f"investment.portfolios[id={g['id']}]",
                 sector=sectors.index(sector_list[j]),
                 host=regions.index(g["host"]),
-                investor=regions.index(g["investor"]),
+                investors=investor_shares(regions, g),
                 capex=float(capex[j]),
                 announced=announced,
                 known=(known[0], known[1], known[2]),

@@ -21,9 +21,10 @@ from numpy.typing import NDArray
 
 from sim.engine.jobs import batch_plant_accounts, plant_multipliers, sector_multipliers
 from sim.engine.model import Batch, Model
+from sim.engine.projects import investment_legs
 from sim.errors import ConvergenceError, NumericalError
 from sim.kernels.equilibrium import extrapolate_unknowns, solve_equilibrium, unknowns_of
-from sim.kernels.migration import migration_flows
+from sim.kernels.migration import migrant_stocks, migration_flows
 from sim.kernels.stages import ABANDONED, CONSTRUCTION, OPERATING, STAGES
 
 FloatArray = NDArray[np.float64]
@@ -57,9 +58,11 @@ def output_shapes(model: Model) -> dict[str, tuple[int, ...]]:
         "value_added": (n_r, n_s),
         "tariff_revenue": (n_r,),
         "employment": (n_r, n_s),
+        "employment_change": (n_r, n_s),
         "real_wage": (n_r,),
         "jobs": (n_r, n_s, len(JOB_KINDS)),
         "migration": (n_r, n_r),
+        "migrant_stock": (n_r, n_r),
         "wage": (n_r,),
         "price_level": (n_r,),
         "projects_by_stage": (len(STAGES),),
@@ -136,20 +139,25 @@ class BatchSimulation:
             model.jacobian, (n, *model.jacobian.shape)
         ).copy()
         self.path_jacobian = model.path_jacobian
-        self.prev_jobs = np.zeros((n, n_r))
+        # Migration's state: persons employed last period (at first, the data's) and the
+        # migrant stocks at the end of last period.
+        self.prev_persons = np.broadcast_to(model.employment.sum(axis=1), (n, n_r))
+        self.migrants = np.broadcast_to(batch.migration_stock, (n, n_r, n_r))
         # Where each project's quantities go: (host, sector), (investor, host, sector), host.
         # Sums over projects are bincounts over (replica, cell), not one-hot matmuls:
         # a multithreaded BLAS call on a (N, P) x (P, R*S) product is slow on a busy machine.
         host_cell = np.array([p.host * n_s + p.sector for p in model.projects], dtype=np.int64)
-        flow_cell = np.array(
-            [(p.investor * n_r + p.host) * n_s + p.sector for p in model.projects], dtype=np.int64
-        )
         host = np.array([p.host for p in model.projects], dtype=np.int64)
+        sector = np.array([p.sector for p in model.projects], dtype=np.int64)
         rows = np.arange(n, dtype=np.int64)[:, None]
         self.to_host = (rows * (n_r * n_s) + host_cell[None]).ravel()
-        self.to_flow = (rows * (n_r * n_r * n_s) + flow_cell[None]).ravel()
         self.to_region = (rows * n_r + host[None]).ravel()
-        pair = np.array([p.investor * n_r + p.host for p in model.projects], dtype=np.int64)
+        # Sums by investor run over legs (project, investor, share): a joint venture's
+        # spending is split by its investors' shares.
+        self.leg_project, leg_investor, self.leg_share = investment_legs(model.projects)
+        leg_host, leg_sector = host[self.leg_project], sector[self.leg_project]
+        pair = leg_investor * n_r + leg_host
+        self.to_flow = (rows * (n_r * n_r * n_s) + (pair * n_s + leg_sector)[None]).ravel()
         self.to_pair = (rows * (n_r * n_r) + pair[None]).ravel()
         eye = np.eye(n_r * n_s)
         self.supply_chain_t = (model.leontief - eye).T  # plant output -> supplier output
@@ -251,9 +259,10 @@ class BatchSimulation:
         # (N, investor, host, S) real investment goods per year, for the equilibrium: the
         # goods share of capex (the rest, on-site labour, is in the jobs account only).
         mix = self.model.investment_mix
-        by_pair = _group_sum(spend, self.to_pair, n, n_r * n_r).reshape(n, n_r, n_r)
+        paid = spend[:, self.leg_project] * self.leg_share  # (N, legs) by each investor
+        by_pair = _group_sum(paid, self.to_pair, n, n_r * n_r).reshape(n, n_r, n_r)
         self.investment = by_pair[..., None] * mix if by_pair.any() and mix.any() else None
-        self.capital_cells = _group_sum(spend, self.to_flow, n, n_r * n_r * n_s).reshape(
+        self.capital_cells = _group_sum(paid, self.to_flow, n, n_r * n_r * n_s).reshape(
             n, n_r, n_r, n_s
         )
         self.stage_counts = np.stack(
@@ -303,11 +312,12 @@ class BatchSimulation:
         quantity = self.growth_level[:, k] + added / self.y0[None]
 
         trade = model.scenario.data["trade"]
-        target = None
-        if model.path_markets is not None:
-            # Fixed real wages and labour supply are anchored at the real wages of the
-            # path without the scenario's shocks (growth only, full employment), so that
-            # employment answers trade costs, policies and plants, not growth.
+        # The path without the scenario's shocks (growth only, full employment): fixed real
+        # wages and labour supply are anchored at its real wages, so that employment
+        # answers trade costs, policies and plants, not growth; net employment changes are
+        # measured against its employment.
+        path, target = None, None
+        if model.solves_path:
             path = solve_equilibrium(
                 model.baseline,
                 b.theta,
@@ -323,7 +333,8 @@ class BatchSimulation:
             self.path_before = self.path_unknowns
             self.path_unknowns = unknowns_of(path, model.path_markets)
             self.path_jacobian = path.jacobian
-            target = path.real_wage.reshape(n, -1)[:, model.labour_markets.first_cell]
+            if model.anchors_real_wages:
+                target = path.real_wage.reshape(n, -1)[:, model.labour_markets.first_cell]
         sol = solve_equilibrium(
             model.baseline,
             b.theta,
@@ -392,25 +403,34 @@ class BatchSimulation:
 
         # Employment in persons: the labour force grows; the equilibrium moves it between
         # sectors and, under a fixed real wage or elastic supply, in and out of work.
-        employment = (
-            employed_persons(model, sol.employment, sol.employment_group)
-            * ((1.0 + b.labour_force) ** (k * dt))[:, :, None]
+        labour_force = ((1.0 + b.labour_force) ** (k * dt))[:, :, None]
+        employment = employed_persons(model, sol.employment, sol.employment_group) * labour_force
+        on_path = (
+            model.employment[None] * labour_force
+            if path is None
+            else employed_persons(model, path.employment, path.employment_group) * labour_force
         )
         # The average wage is the wage bill per person employed.
         bill = sol.value_added.sum(axis=2) / model.baseline.value_added.sum(axis=1)[None]
         wage = b.wage0 * bill / (employment.sum(axis=2) / model.employment.sum(axis=1)[None])
-        total_jobs = jobs.sum(axis=(2, 3))
-        new_jobs = total_jobs - self.prev_jobs
-        self.prev_jobs = total_jobs
-        out["migration"][:, k] = migration_flows(
+        real_wage = wage / b.wage0 / sol.cpi  # relative to the start
+        # Net labour demand: the period's rise in employment beyond the labour force's
+        # growth (what the equilibrium's closures add or shed, all sources together).
+        persons = employment.sum(axis=2)
+        grown = self.prev_persons * ((1.0 + b.labour_force) ** dt if k > 0 else 1.0)
+        self.prev_persons = persons
+        flows = migration_flows(
             b.migration_base * dt,
-            wage,
-            b.wage0,
+            real_wage,
+            np.ones_like(real_wage),
             b.migration_elasticity,
-            new_jobs,
+            persons - grown,
             b.migration_recruit,
             self.migration_cap * dt,
         )
+        self.migrants = migrant_stocks(self.migrants, flows, b.migration_return, dt)
+        out["migration"][:, k] = flows
+        out["migrant_stock"][:, k] = self.migrants
 
         out["trade"][:, k] = sol.trade * dt
         out["output"][:, k] = sol.output * dt
@@ -420,7 +440,8 @@ class BatchSimulation:
         out["value_added"][:, k] = sol.value_added * dt
         out["tariff_revenue"][:, k] = sol.tariff_revenue * dt
         out["employment"][:, k] = employment
-        out["real_wage"][:, k] = wage / b.wage0 / sol.cpi
+        out["employment_change"][:, k] = employment - on_path
+        out["real_wage"][:, k] = real_wage
         out["capital_flow_projects"][:, k] = self.capital_cells * dt
         out["capital_flow_other"][:, k] = b.other_investment[:, k] * dt
         out["investment_goods"][:, k] = sol.investment * dt
@@ -473,6 +494,7 @@ _AXES = {
     "investment_goods": ("origin", "destination"),
     "jobs": ("region", "sector", "kind"),
     "migration": ("origin", "destination"),
+    "migrant_stock": ("origin", "destination"),
     "wage": ("region",),
 }
 

@@ -1,9 +1,10 @@
 r"""Cross-border labour migration: flows and the stocks they build.
 
 Gross migration from ``i`` to ``j`` in a period responds to the change in the
-real wage gap and to the net new labour demand in ``j`` (a Harris-Todaro style
-reduced form; elasticities as in the bilateral migration literature, e.g.
-Beine, Bertoli & Fernandez-Huertas Moraga 2016):
+real wage gap (each region's wage over its own consumer price index) and to the
+net new labour demand in ``j`` (a Harris-Todaro style reduced form; elasticities
+as in the bilateral migration literature, e.g. Beine, Bertoli &
+Fernandez-Huertas Moraga 2016):
 
 .. math::
 
@@ -11,9 +12,11 @@ Beine, Bertoli & Fernandez-Huertas Moraga 2016):
         F^0_{ij}\,\Bigl(\frac{w_j(t)/w_i(t)}{w_j(0)/w_i(0)}\Bigr)^{\varepsilon}
         + \rho_{ij}\,\max(0, \Delta J_j(t))\Bigr),
 
-with :math:`F^0` the baseline flow (persons per period), :math:`\varepsilon`
-the wage-gap elasticity, :math:`\rho_{ij}` the share of new jobs in ``j``
-filled by workers from ``i`` and :math:`C_{ij}` a cap (``inf`` for none).
+with :math:`w` real wages, :math:`F^0` the baseline flow (persons per period),
+:math:`\varepsilon` the wage-gap elasticity, :math:`\Delta J_j` the net new labour
+demand in ``j`` (persons), :math:`\rho_{ij}` the share of it filled by workers from
+``i`` and :math:`C_{ij}` a cap (``inf`` for none). The gap is a ratio of changes,
+so the currency and exchange-rate basis of the wage levels cancels.
 """
 
 from __future__ import annotations
@@ -40,16 +43,16 @@ def migration_flows(
     base_flow : (R, R)
         Baseline flow origin -> destination, persons per period; diagonal ignored.
     wage : (N, R)
-        Current average wage by region (any money unit, same as ``base_wage``).
+        Current real wage by region (any unit, the same as ``base_wage``).
     base_wage : (N, R)
-        Baseline average wage by region.
+        Real wage by region at the start.
     elasticity : (N,)
-        Elasticity of the flow to the relative wage gap.
+        Elasticity of the flow to the relative real wage gap.
     new_jobs : (N, R)
-        Change in jobs created by the cooperation in each destination this
-        period, persons.
+        Net new labour demand in each destination this period, persons (negative
+        values recruit no one).
     recruitment : (N, R, R)
-        Share of new jobs in the destination filled from the origin.
+        Share of the destination's net new labour demand filled from the origin.
     cap : (N, R, R)
         Maximum flow, persons per period (``inf`` for no cap).
 

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 import sim
 from sim.engine.model import Model
+from sim.engine.projects import investor_share_matrix
 from sim.engine.simulate import JOB_KINDS
 from sim.errors import ScenarioError
 from sim.kernels.stages import STAGES
@@ -147,6 +148,10 @@ def build_dataset(
                        {"units": "persons", "long_name": "employment in the equilibrium under the region's labour closure (average over the period)"}),
         "employment_annual": (("replica", "year", "region"), annual(arrays["employment"].sum(3), "mean"),
                               {"units": "persons", "long_name": "employment in the equilibrium (average over the year)"}),
+        "employment_change": ((*r_t, "region", "sector"), arrays["employment_change"],
+                              {"units": "persons", "long_name": "net employment change: employment in the equilibrium minus that of the path with growth only (no trade-cost changes, tariff changes, policies or plants), under the region's labour closure (average over the period)"}),
+        "employment_change_annual": (("replica", "year", "region"), annual(arrays["employment_change"].sum(3), "mean"),
+                                     {"units": "persons", "long_name": "net employment change against the path with growth only (average over the year)"}),
         "real_wage": ((*r_t, "region"), arrays["real_wage"],
                       {"units": "1", "long_name": "average wage deflated by the consumer price index, relative to the start"}),
         "capital_flow_projects": ((*r_t, "origin", "destination", "sector"), arrays["capital_flow_projects"],
@@ -176,7 +181,9 @@ def build_dataset(
         "plant_productivity": (("replica", "project"), arrays["plant_productivity"],
                                {**multiplier_unit, "long_name": "output per direct worker of the plant relative to its host region-sector's average: investment.plant_productivity, or implied by jobs_per_capex and output_per_capex"}),
         "migration": ((*r_t, "origin", "destination"), arrays["migration"],
-                      {"units": f"persons {per}", "long_name": "gross labour migration flow"}),
+                      {"units": f"persons {per}", "long_name": "gross labour migration flow: the baseline flow scaled by the change in the real wage gap, plus the recruited share of the destination's net new labour demand"}),
+        "migrant_stock": ((*r_t, "origin", "destination"), arrays["migrant_stock"],
+                          {"units": "persons", "long_name": "migrants from the origin living in the destination at the end of the period (labour.migration[].stock, less returns, plus flows)"}),
         "wage": ((*r_t, "region"), arrays["wage"],
                  {"units": f"{wage_unit} per month ({money_unit(model).partition(' (')[2]}", "long_name": "average wage"}),
         "projects_by_stage": ((*r_t, "stage"), arrays["projects_by_stage"],
@@ -232,7 +239,19 @@ def build_dataset(
         "project": ("project", [p.id for p in projects]),
         "project_sector": ("project", [sectors[p.sector] for p in projects]),
         "project_host": ("project", [regions[p.host] for p in projects]),
-        "project_investor": ("project", [regions[p.investor] for p in projects]),
+        "project_investor": (
+            "project",
+            [regions[p.investor] for p in projects],
+            {"long_name": "investor paying the largest share of the project's capex"},
+        ),
+        "project_investor_share": (
+            ("project", "origin"),
+            investor_share_matrix(projects, len(regions)),
+            {
+                "units": "1",
+                "long_name": "share of the project's capex paid by each investor region",
+            },
+        ),
     }
     data_vars = {name: (dims, values, attrs) for name, (dims, values, attrs) in variables.items()}
     ds = xr.Dataset(data_vars=data_vars, coords=coords)

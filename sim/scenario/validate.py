@@ -740,6 +740,32 @@ def _check_pair(sc: Scenario, path: str, a: str, b: str) -> None:
         )
 
 
+def check_investors(sc: Scenario, item: dict[str, Any], base: str) -> None:
+    """A project or portfolio names its investor, or investors with shares summing to one."""
+    given = [k for k in ("investor", "investors") if k in item]
+    if len(given) != 1:
+        raise sc.error(
+            "both investor and investors are given" if given else "no investor is given",
+            f"{base}.{given[0] if given else 'investor'}",
+            item.get("investors", item.get("investor")),
+            allowed="investor: REGION (one investor pays all the capex), or investors: "
+            "{REGION: share, ...} with shares summing to 1",
+            hint="keep one of the two keys" if given else "add investor: REGION",
+        )
+    shares = item.get("investors")
+    if shares is not None:
+        total = sum(shares.values())
+        if not shares or abs(total - 1.0) > 1e-6:
+            raise sc.error(
+                "investor shares must sum to 1",
+                f"{base}.investors",
+                shares,
+                allowed=f"shares summing to 1 (these sum to {total:g})",
+                hint="give each investor region's share of the capex; a single investor "
+                "can be written investor: REGION",
+            )
+
+
 def check_investment(sc: Scenario) -> None:
     """Pipelines exist; dates are ordered; sector mixes sum to one."""
     inv = sc.data["investment"]
@@ -758,6 +784,9 @@ def check_investment(sc: Scenario) -> None:
                     if close
                     else "define it under investment.pipelines",
                 )
+    for kind in ("projects", "portfolios"):
+        for i, item in enumerate(inv[kind]):
+            check_investors(sc, item, f"investment.{kind}[{i}]")
     for i, p in enumerate(inv["projects"]):
         dates = [
             (k, p[k]) for k in ("announced", "financed", "construction", "operating") if p.get(k)
