@@ -225,6 +225,9 @@ class Replica:
             self.border_days = np.where(policy.mask, value, self.border_days)
         elif policy.kind == "tariff":
             self.tariff = np.where(policy.mask, value, self.tariff)
+        elif policy.kind == "covariate":  # t^(-theta) moves by exp(coefficient x change)
+            factor = np.exp(-value / self.theta)  # (S,)
+            self.iceberg = np.where(policy.mask, self.iceberg * factor, self.iceberg)
         else:  # trade_cost: multiplies the iceberg factor in force
             self.iceberg = np.where(policy.mask, self.iceberg * value, self.iceberg)
 

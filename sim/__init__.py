@@ -16,6 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sim.analysis import inspect as inspect
     from sim.analysis.compare import compare
     from sim.analysis.results import open_results
     from sim.api import counterfactual, load_scenario, run
@@ -32,9 +33,15 @@ _LAZY = {
     "ScenarioError": "sim.errors",
     "SimError": "sim.errors",
 }
+#: Modules exposed under another name, imported on first use too: ``sim.inspect``.
+_LAZY_MODULES = {"inspect": "sim.analysis.inspect"}
 
 
 def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        module = importlib.import_module(_LAZY_MODULES[name])
+        globals()[name] = module
+        return module
     if name not in _LAZY:
         raise AttributeError(f"module 'sim' has no attribute {name!r}")
     value = getattr(importlib.import_module(_LAZY[name]), name)
@@ -48,6 +55,7 @@ __all__ = [
     "__version__",
     "compare",
     "counterfactual",
+    "inspect",
     "load_scenario",
     "open_results",
     "run",

@@ -29,6 +29,7 @@ import yaml
 from numpy.typing import NDArray
 from scipy import optimize
 
+from sim.calibration_checks import Identification, check_identification, identification_lines
 from sim.engine.model import build_model
 from sim.errors import ScenarioError, SimError
 from sim.scenario.data import ScenarioData, load_scenario_data
@@ -56,6 +57,7 @@ class Target:
             "turnover": "-".join(s["regions"]),
             "turnover_growth": f"{'-'.join(s['regions'])} vs {s.get('base_year')}",
             "capital_flow": f"{s.get('origin')}->{s.get('destination')}",
+            "trade": f"{s.get('origin')}->{s.get('destination')}",
             "jobs": "+".join(s["regions"]),
             "projects": s["stage"],
         }[s["kind"]]
@@ -117,6 +119,9 @@ class CalibrationResult:
     cost: float
     warnings: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    identification: Identification | None = None
+    # Held-out targets' model values at the initial parameters (a backtest's baseline).
+    initial_values: dict[int, float] = field(default_factory=dict)
 
 
 def parse_key(key: str) -> list[str | int]:
@@ -167,12 +172,12 @@ def _targets_and_parameters(sc: Scenario) -> tuple[list[Target], list[Parameter]
             )  # fmt: skip
         if s["kind"] == "turnover_growth" and s.get("base_year") is None:
             raise sc.error("turnover_growth needs base_year", base, s, hint="add base_year: YEAR")
-        if s["kind"] == "capital_flow" and (
+        if s["kind"] in ("capital_flow", "trade") and (
             s.get("origin") is None or s.get("destination") is None
         ):
-            raise sc.error("capital_flow needs origin and destination", base, s)
+            raise sc.error(f"{s['kind']} needs origin and destination", base, s)
         if (
-            s["kind"] in ("turnover", "capital_flow")
+            s["kind"] in ("turnover", "capital_flow", "trade")
             and s.get("prices") == "current"
             and sc.data["metadata"]["price_basis"] == "constant"
             and not sc.data.get("prices")
@@ -233,6 +238,11 @@ def model_value(target: Target, ds: xr.Dataset) -> float:
         if s["kind"] == "turnover_growth":
             value /= float(series.sel(year=s["base_year"]))
         return value
+    if s["kind"] == "trade":
+        # Exports from origin to destination over the year, all sectors.
+        trade = ds[_priced("trade", s, ds)].sel(origin=s["origin"], destination=s["destination"])
+        annual = trade.sum("sector").groupby("time.year").sum().sel(year=year)
+        return float(annual.mean("replica"))
     if s["kind"] == "capital_flow":
         flow = ds[_priced("capital_flow_annual", s, ds)].sel(
             origin=s["origin"], destination=s["destination"], year=year
@@ -343,13 +353,28 @@ def calibrate(sc: Scenario, *, until: int | None = None) -> CalibrationResult:
         until=until, method=method, evaluations=ev.evaluations + 1,
         seconds=time.perf_counter() - started, cost=float(0.5 * np.sum(res**2)),
     )  # fmt: skip
-    result.warnings = _warnings(sc, result, ev, residuals)
+    fit_targets = [t for t in targets if t.index in result.fit_indices]
+    result.identification = check_identification(fit_targets, params, fitted, ev.values)
+    if holdout:
+        result.initial_values = final_ev.values(x0)
+        result.evaluations += 1
+    result.evaluations += len(params) + 1
+    result.warnings = _warnings(sc, result)
     result.data = fitted_scenario_data(sc, params, fitted)
     return result
 
 
-def _warnings(sc: Scenario, result: CalibrationResult, ev: Evaluator,
-              residuals: Any) -> list[str]:  # fmt: skip
+def holdout_error(result: CalibrationResult, values: dict[int, float]) -> float:
+    """Mean absolute weighted relative error of the held-out targets at ``values``."""
+    errs = [
+        abs(result.targets[i].residual(values[i]))
+        / max(float(result.targets[i].spec["weight"]), 1e-300)
+        for i in result.holdout_indices
+    ]
+    return float(np.mean(errs))
+
+
+def _warnings(sc: Scenario, result: CalibrationResult) -> list[str]:
     out = []
     poor = sc.data["calibration"]["poor_fit"]
     for p, v in zip(result.parameters, result.fitted, strict=True):
@@ -368,16 +393,35 @@ def _warnings(sc: Scenario, result: CalibrationResult, ev: Evaluator,
                     f"poor fit: {t.label} is {result.model_values[t.index]:,.6g} against "
                     f"{t.describe()} ({100 * r:+.1f} %)"
                 )
-    # A parameter that no fitted target responds to is not identified.
-    base = residuals(result.fitted)
-    for i, p in enumerate(result.parameters):
-        x = result.fitted.copy()
-        step = 1e-3 * (p.upper - p.lower)
-        x[i] = x[i] + step if x[i] + step <= p.upper else x[i] - step
-        if np.allclose(residuals(x), base, rtol=0, atol=1e-12):
+    ident = result.identification
+    if ident is not None:
+        fit_targets = [t for t in result.targets if t.index in result.fit_indices]
+        if ident.degrees_of_freedom < 0:
             out.append(
-                f"parameter {p.key} is not identified: no fitted target responds to it "
-                "(it keeps its initial value)"
+                f"under-identified: {ident.parameters} free parameters for "
+                f"{ident.equalities + ident.active_bounds} constraining targets; the fitted "
+                "values depend on the starting point (add targets or fix parameters)"
+            )
+        for i, k in ident.by_construction:
+            out.append(
+                f"target {fit_targets[i].label} is met by construction: only "
+                f"{result.parameters[k].key} moves it and that parameter moves no other "
+                "target (not evidence of fit)"
+            )
+        # A parameter that no fitted target responds to is not identified.
+        for k in ident.not_identified:
+            out.append(
+                f"parameter {result.parameters[k].key} is not identified: no fitted target "
+                "responds to it (it keeps its initial value)"
+            )
+    if result.holdout_indices and result.initial_values:
+        calibrated = holdout_error(result, result.model_values)
+        initial = holdout_error(result, result.initial_values)
+        if calibrated > initial:
+            out.append(
+                f"out of sample the calibrated scenario does worse than the uncalibrated one "
+                f"({100 * calibrated:.2f} % against {100 * initial:.2f} % mean absolute "
+                "error on the held-out targets)"
             )
     return out
 
@@ -450,12 +494,21 @@ def format_report(sc: Scenario, result: CalibrationResult) -> str:
     for p, v in zip(result.parameters, result.fitted, strict=True):
         lines.append(f"| `{p.key}` | {p.initial:.6g} | {v:.6g} | {p.lower:.6g} | {p.upper:.6g} |")
     if result.holdout_indices:
-        errs = [
-            abs(result.targets[i].residual(result.model_values[i]))
-            / max(float(result.targets[i].spec["weight"]), 1e-300)
-            for i in result.holdout_indices
+        line = (
+            "Out-of-sample mean absolute relative error: "
+            f"{100 * holdout_error(result, result.model_values):.2f} %"
+        )
+        if result.initial_values:
+            line += (
+                f" (the uncalibrated scenario: "
+                f"{100 * holdout_error(result, result.initial_values):.2f} %)"
+            )
+        lines += ["", line + "."]
+    if result.identification is not None:
+        fit_targets = [t for t in result.targets if t.index in result.fit_indices]
+        lines += [""] + identification_lines(result.identification, fit_targets, result.parameters)[
+            :-1
         ]
-        lines += ["", f"Out-of-sample mean absolute relative error: {100 * np.mean(errs):.2f} %."]
     lines += ["", "## Warnings", ""]
     lines += [f"- {w}" for w in result.warnings] or ["- none"]
     return "\n".join(lines) + "\n"

@@ -1,5 +1,5 @@
 """Command line: ``sim run``, ``sim counterfactual``, ``sim calibrate``, ``sim validate``,
-``sim describe``.
+``sim describe``, ``sim inspect``.
 
 User mistakes (any :class:`~sim.errors.SimError`) print their message and exit
 with status 2, without a traceback; nothing is written.
@@ -22,7 +22,7 @@ from sim.errors import SimError
 # where a Ctrl-C during start-up meets the same handler as one during the run.
 
 DEFAULT_SCENARIO = "scenarios/uz_kz_khiva_2024.yaml"
-COMMAND_MODULES = ("sim.sweep.cli", "sim.analysis.cli")
+COMMAND_MODULES = ("sim.sweep.cli", "sim.analysis.cli", "sim.estimation.cli")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -97,6 +97,34 @@ def _parser() -> argparse.ArgumentParser:
         help="another folder data files may be read from",
     )
     counterfactual.set_defaults(handler=_counterfactual)
+    inspect = sub.add_parser(
+        "inspect",
+        help="the model's numbers: multipliers, baseline or Leontief inverse",
+        description="Print the scenario's Type I and Type II output and employment "
+        "multipliers by region:sector (default), its baseline equilibrium (--baseline) or "
+        "the Leontief inverse of its input-output table (--leontief), with units; or write "
+        "them as a tidy CSV (--csv). Nothing is simulated. In a notebook: sim.inspect "
+        "(docs/notebook.md).",
+    )
+    inspect.add_argument("scenario", help="scenario YAML file")
+    shown = inspect.add_mutually_exclusive_group()
+    for flag, what in (
+        ("--multipliers", "output and employment multipliers by region:sector (default)"),
+        ("--baseline", "the baseline: trade, import shares, output, value added, employment"),
+        ("--leontief", "the Leontief inverse, rows and columns region:sector"),
+    ):
+        shown.add_argument(flag, dest="table", action="store_const", const=flag[2:], help=what)
+    inspect.add_argument("--csv", metavar="OUT.csv", help="write a tidy CSV instead of printing")
+    inspect.add_argument(
+        "--overwrite", action="store_true", help="replace the --csv file if it exists"
+    )
+    inspect.add_argument(
+        "--data-root",
+        action="append",
+        default=[],
+        help="another folder data files may be read from",
+    )
+    inspect.set_defaults(handler=_inspect, table="multipliers")
     describe = sub.add_parser(
         "describe",
         help="print the scenario resolved (extends, defaults)",
@@ -143,6 +171,31 @@ def _counterfactual(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(counterfactual_table(ds))
         print(f"\nwrote {path} ({ds.sizes['replica']} replicas)")
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    """``sim inspect``: a table of the model's numbers on stdout, or a tidy CSV."""
+    from sim.analysis import inspect
+    from sim.analysis.export import write_export
+    from sim.api import load_scenario, prepare
+    from sim.results.guard import check_output, scenario_inputs
+
+    sc = load_scenario(args.scenario, data_roots=[Path(p) for p in args.data_root])
+    target = Path(args.csv) if args.csv else None
+    if target is not None:
+        # Refused before any work: never over an input, an existing file only if asked.
+        check_output(target, "file", inputs=scenario_inputs(sc), overwrite=args.overwrite)
+    model = prepare(sc)
+    view = {"multipliers": inspect.multipliers, "baseline": inspect.baseline}
+    data = view[args.table](model) if args.table in view else inspect.leontief(model)
+    if target is None:
+        print(inspect.format_table(data))
+        return 0
+    table = inspect.tidy(data)
+    write_export(table, target, run=Path(args.scenario))
+    if not args.quiet:
+        print(f"wrote {target} ({len(table)} rows: {args.table} of {sc.name})")
     return 0
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 
-from sim.engine.model import Batch, Model, draw_batch
+from sim.engine.model import Batch, Model, covariate_factor, draw_batch
 from sim.engine.simulate import employed_persons
 from sim.kernels.equilibrium import EquilibriumSolution, solve_equilibrium
 from sim.kernels.welfare import decompose_solution
@@ -36,7 +36,8 @@ def apply_policies(model: Model, batch: Batch) -> tuple[FloatArray, FloatArray]:
     """Iceberg-cost changes and tariffs with every trade policy in force, (N, R, R, S) each.
 
     Policies act in date order, as in the engine: ``border_days`` and ``tariff`` set
-    the rate of the flows they name, ``trade_cost`` multiplies their iceberg cost;
+    the rate of the flows they name, ``trade_cost`` multiplies their iceberg cost, and
+    ``covariate`` multiplies it by the gravity covariate's effect;
     ``migration_cap`` does not enter the equilibrium.
     """
     days = batch.border_days.copy()
@@ -49,6 +50,9 @@ def apply_policies(model: Model, batch: Batch) -> tuple[FloatArray, FloatArray]:
         mask = policy.mask[None]
         if policy.kind == "trade_cost":
             iceberg = np.where(mask, iceberg * v, iceberg)
+        elif policy.kind == "covariate":
+            factor = covariate_factor(value, batch.theta)[:, None, None, :]
+            iceberg = np.where(mask, iceberg * factor, iceberg)
         elif policy.kind == "border_days":
             days = np.where(mask, v, days)
         else:

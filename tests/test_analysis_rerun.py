@@ -65,3 +65,38 @@ def test_result_without_scenario_or_bad_replicas(result: Path, tmp_path: Path) -
     del bare.attrs["scenario_yaml"]
     with pytest.raises(RerunError, match="no embedded scenario"):
         rerun(bare)
+
+
+def _pair(change: float, iterations: int) -> tuple[xr.Dataset, xr.Dataset]:
+    import numpy as np
+
+    level = np.full((2, 3), 1.7e7)
+    old = xr.Dataset(
+        {
+            "employment": (("replica", "time"), level),
+            "employment_change": (("replica", "time"), np.full((2, 3), 2.0e4)),
+            "solver_iterations": (("replica", "time"), np.full((2, 3), 5)),
+        }
+    )
+    new = old.copy(deep=True)
+    new["employment_change"] = old.employment_change + change
+    new["solver_iterations"] = old.solver_iterations + iterations
+    return old, new
+
+
+def test_a_subset_rerun_compares_differences_against_their_levels() -> None:
+    """employment_change (about 2e4) is employment (1.7e7) minus the path's: rounding of
+    the levels at 1e-11 moves it by 1e-4, inside the tolerance; 1 person is not."""
+    from sim.analysis.rerun import _compare
+
+    assert _compare(*_pair(1e-4, 0), count=2, rtol=1e-9).identical
+    assert not _compare(*_pair(1.0, 0), count=2, rtol=1e-9).identical
+    assert not _compare(*_pair(1e-4, 0), count=2, rtol=0.0).identical  # all replicas: bitwise
+
+
+def test_solver_iterations_are_a_diagnostic_in_a_subset_rerun() -> None:
+    from sim.analysis.rerun import _compare
+
+    subset = _compare(*_pair(0.0, 1), count=2, rtol=1e-9)
+    assert subset.identical and any("solver_iterations differs" in n for n in subset.notes)
+    assert not _compare(*_pair(0.0, 1), count=2, rtol=0.0).identical

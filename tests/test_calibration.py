@@ -137,8 +137,88 @@ def test_seed_calibration_is_reproducible() -> None:
         from sim.calibration import get_path
 
         assert get_path(committed, p.key) == pytest.approx(float(value), rel=1e-6), p.key
-    worst = max(
-        abs(t.residual(result.model_values[t.index])) / float(t.spec["weight"])
+    errors = {
+        t.label: abs(t.residual(result.model_values[t.index])) / float(t.spec["weight"])
         for t in result.targets
+    }
+    # The two 2017 directions share one free rate (over-identified): the model's split
+    # misses each by about 4.4 % (docs/validation.md); every other target within 1 %.
+    assert max(errors.pop("KZ->UZ 2017"), errors.pop("UZ->KZ 2017")) < 0.05
+    assert max(errors.values()) < 0.01, errors
+
+
+def test_identification_counts_targets_and_gives_standard_errors(tiny_dir: Path) -> None:
+    """Three turnover targets for one rate: +2 degrees of freedom, none met by
+    construction; noisy targets give a residual and so a standard error."""
+    path = tiny_with_calibration(tiny_dir, truth=-0.05)
+    data = yaml.safe_load(path.read_text())
+    for target, noise in zip(data["calibration"]["targets"], (1.02, 0.99, 1.01), strict=True):
+        target["value"] *= noise
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    sc = api.load_scenario(path)
+    result = calibrate(sc)
+    ident = result.identification
+    assert ident is not None
+    assert (ident.parameters, ident.equalities, ident.degrees_of_freedom) == (1, 3, 2)
+    assert ident.by_construction == [] and ident.not_identified == []
+    assert ident.standard_errors is not None and 0 < ident.standard_errors[0] < 0.05
+    report = format_report(sc, result)
+    assert "+2 degrees of freedom" in report and "standard error" in report
+
+
+def test_a_target_met_by_construction_is_flagged(tiny_dir: Path) -> None:
+    """A capital-flow target and the other-investment amount that alone moves it."""
+    path = tiny_with_calibration(tiny_dir, truth=-0.05)
+    data = yaml.safe_load(path.read_text())
+    data["calibration"]["targets"].append(
+        {"id": "capital", "kind": "capital_flow", "origin": "A", "destination": "B",
+         "year": 2022, "value": 9.0, "prices": "constant"}
+    )  # fmt: skip
+    data["calibration"]["parameters"].append(
+        {"key": "investment.other[0].amount.2022", "lower": 0, "upper": 50}
     )
-    assert worst < 0.03  # every FACTS target within 3 %
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    sc = api.load_scenario(path)
+    result = calibrate(sc)
+    text = "\n".join(result.warnings)
+    assert "target capital is met by construction" in text
+    assert "investment.other[0].amount.2022" in text
+    assert "**capital** is met by construction" in format_report(sc, result)
+
+
+def test_too_many_parameters_is_under_identified(tiny_dir: Path) -> None:
+    """One turnover target for two trend rates on the same flow."""
+    path = tiny_with_calibration(tiny_dir, truth=-0.05)
+    data = yaml.safe_load(path.read_text())
+    data["calibration"]["targets"] = data["calibration"]["targets"][-1:]
+    data["trade_costs"]["trend"][0]["rate"]["2023"] = 0.0
+    data["calibration"]["parameters"].append(
+        {"key": "trade_costs.trend[0].rate.2023", "lower": -0.2, "upper": 0.1}
+    )
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    sc = api.load_scenario(path)
+    result = calibrate(sc)
+    assert result.identification is not None
+    assert result.identification.degrees_of_freedom == -1
+    assert any(w.startswith("under-identified") for w in result.warnings)
+    assert "No standard errors" in format_report(sc, result)
+
+
+def test_a_backtest_compares_with_the_uncalibrated_scenario(tiny_dir: Path) -> None:
+    """Fitted on 2022 only, the held-out years are compared with the starting values."""
+    path = tiny_with_calibration(tiny_dir, truth=-0.05)
+    result = calibrate(api.load_scenario(path), until=2023)
+    report = format_report(api.load_scenario(path), result)
+    assert "(the uncalibrated scenario:" in report
+    # The truth is recovered, so the calibrated scenario does better out of sample.
+    assert not any("does worse" in w for w in result.warnings)
+
+
+def test_a_backtest_says_when_calibrating_made_it_worse(tiny_dir: Path) -> None:
+    """Start at the truth and fit to a wrong 2022 figure: the later years get worse."""
+    path = tiny_with_calibration(tiny_dir, truth=-0.05, start=-0.05)
+    data = yaml.safe_load(path.read_text())
+    data["calibration"]["targets"][0]["value"] *= 1.3
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = calibrate(api.load_scenario(path), until=2023)
+    assert any("does worse than the uncalibrated one" in w for w in result.warnings)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import special
 
 from sim.engine import jobs as jobs_account
 from sim.engine.calendar import Calendar, build_calendar
@@ -27,7 +28,7 @@ from sim.engine.production import (
     with_tables,
 )
 from sim.engine.projects import PIPELINE_DEFAULTS, Project, expand_projects, parse_date
-from sim.engine.random import PROJECT, Streams
+from sim.engine.random import PARAMETER, PROJECT, Streams
 from sim.kernels import leontief
 from sim.kernels.draws import quantile
 from sim.kernels.equilibrium import (
@@ -70,6 +71,7 @@ class Policy:
     value: Any
     key: str
     description: str
+    covariate: str | None = None  # kind covariate: the gravity covariate that changes
 
 
 @dataclass
@@ -371,6 +373,7 @@ def build_model(sc: Scenario, data: ScenarioData) -> Model:
                 value=p["value"],
                 key=f"policies[{i}].value",
                 description=p["description"],
+                covariate=p.get("covariate"),
             )
         )
     policies.sort(key=lambda pol: pol.period)
@@ -449,6 +452,56 @@ class Batch:
     policy_values: list[FloatArray]  # one (N,) array per policy
     price_level: FloatArray  # (N, T, R) current money per unit of constant money
     drawn: dict[str, FloatArray]
+
+
+def gravity_coefficients(smp: Sampler, doc: dict[str, Any]) -> dict[str, FloatArray]:
+    """(N,) per replica for each of ``trade_costs.gravity.coefficients``.
+
+    With a covariance the coefficients are drawn jointly, :math:`\beta + Lz` with
+    :math:`LL^\top` the covariance and :math:`z` standard normal (one keyed stream);
+    with standard errors, independently; otherwise they are the same in every replica.
+    """
+    gravity = doc["trade_costs"].get("gravity")
+    if not gravity:
+        return {}
+    names = list(gravity["coefficients"])
+    mean = np.array([float(gravity["coefficients"][k]) for k in names])
+    key = "trade_costs.gravity.coefficients"
+    if "covariance" in gravity:
+        cov = np.array([[float(gravity["covariance"][a][b]) for b in names] for a in names])
+        # Eigen-decomposition, not Cholesky: a covariance can be singular (PSD).
+        w, v = np.linalg.eigh((cov + cov.T) / 2.0)
+        root = v * np.sqrt(np.clip(w, 0.0, None))
+        z = special.ndtri(smp.streams.uniforms(PARAMETER, key, len(names)))
+        draws = mean[None] + z @ root.T
+    elif "standard_errors" in gravity:
+        se = np.array([float(gravity["standard_errors"][k]) for k in names])
+        z = special.ndtri(smp.streams.uniforms(PARAMETER, key, len(names)))
+        draws = mean[None] + z * se[None]
+    else:
+        return {k: np.full(smp.replicas, m) for k, m in zip(names, mean, strict=True)}
+    out = {k: draws[:, i] for i, k in enumerate(names)}
+    smp.drawn.update({f"{key}.{k}": v for k, v in out.items()})
+    return out
+
+
+def policy_values(smp: Sampler, doc: dict[str, Any], policies: list[Policy]) -> list[FloatArray]:
+    """Each policy's (N,) value; a covariate policy's is its coefficient times the change,
+    the log change of its flows' t^(1-sigma) (applied as an iceberg factor by sector)."""
+    coefficients = gravity_coefficients(smp, doc)
+    values = []
+    for p in policies:
+        value = smp.value(p.value, p.key)
+        if p.kind == "covariate":
+            value = coefficients[str(p.covariate)] * value
+        values.append(value)
+    return values
+
+
+def covariate_factor(log_change: FloatArray, theta: FloatArray) -> FloatArray:
+    """(N, S) iceberg factor of a covariate policy: t^(-theta) moves by exp(log_change)."""
+    factor: FloatArray = np.exp(-log_change[:, None] / theta)
+    return factor
 
 
 def draw_batch(model: Model, first: int, count: int) -> Batch:
@@ -637,7 +690,7 @@ def draw_batch(model: Model, first: int, count: int) -> Batch:
         migration_stock=stock,
         migration_return=returns,
         migration_elasticity=smp.value(lab["migration_elasticity"], "labour.migration_elasticity"),
-        policy_values=[smp.value(p.value, p.key) for p in model.policies],
+        policy_values=policy_values(smp, d, model.policies),
         price_level=price_level,
         drawn=smp.drawn,
     )

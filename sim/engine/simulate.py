@@ -20,7 +20,7 @@ import simpy
 from numpy.typing import NDArray
 
 from sim.engine.jobs import batch_plant_accounts, plant_multipliers, sector_multipliers
-from sim.engine.model import Batch, Model
+from sim.engine.model import Batch, Model, covariate_factor
 from sim.engine.projects import investment_legs
 from sim.errors import ConvergenceError, NumericalError
 from sim.kernels.equilibrium import extrapolate_unknowns, solve_equilibrium, unknowns_of
@@ -276,6 +276,11 @@ class BatchSimulation:
             self.migration_cap = np.where(
                 policy.mask[None], value[:, None, None], self.migration_cap
             )
+            return
+        if policy.kind == "covariate":
+            # A gravity covariate's change: a factor on iceberg costs by sector.
+            factor = covariate_factor(value, self.batch.theta)[:, None, None, :]
+            self.iceberg[...] = np.where(policy.mask[None], self.iceberg * factor, self.iceberg)
             return
         target = {
             "border_days": self.border_days,

@@ -950,6 +950,81 @@ def check_migration(sc: Scenario) -> None:
         _check_pair(sc, f"labour.migration[{i}].destination", m["origin"], m["destination"])
 
 
+def check_covariate_policy(sc: Scenario, p: dict[str, Any], base: str) -> None:
+    """A covariate policy names a covariate of trade_costs.gravity; no other kind names one."""
+    coefficients = (sc.data["trade_costs"].get("gravity") or {}).get("coefficients", {})
+    if p["kind"] != "covariate":
+        if "covariate" in p:
+            raise sc.error(
+                f"a {p['kind']} policy has no covariate",
+                f"{base}.covariate",
+                p["covariate"],
+                allowed="covariate only with kind: covariate",
+                hint="remove covariate, or set kind: covariate",
+            )
+        return
+    name = p.get("covariate")
+    if name not in coefficients:
+        raise sc.error(
+            "a covariate policy needs a covariate with an estimated coefficient"
+            if name is None
+            else f"covariate '{name}' has no coefficient in trade_costs.gravity",
+            f"{base}.covariate",
+            name,
+            allowed=", ".join(coefficients) or "none: trade_costs.gravity gives no coefficients",
+            hint="add trade_costs.gravity (sim estimate writes it) and name one of its covariates",
+        )
+
+
+def check_gravity(sc: Scenario) -> None:
+    """The covariance (or standard errors) covers exactly the coefficients, symmetric PSD."""
+    gravity = sc.data["trade_costs"].get("gravity")
+    if not gravity:
+        return
+    names = list(gravity["coefficients"])
+    base = "trade_costs.gravity"
+    if "covariance" in gravity and "standard_errors" in gravity:
+        raise sc.error(
+            "both covariance and standard_errors are given",
+            f"{base}.standard_errors",
+            gravity["standard_errors"],
+            allowed="one of the two",
+            hint="keep covariance when the coefficients were estimated jointly",
+        )
+    for key in ("covariance", "standard_errors"):
+        given = gravity.get(key)
+        if given is not None and sorted(given) != sorted(names):
+            raise sc.error(
+                f"{key} does not cover exactly the coefficients",
+                f"{base}.{key}",
+                sorted(given),
+                allowed=", ".join(names),
+                hint=f"give {key} for every coefficient and no other",
+            )
+    cov = gravity.get("covariance")
+    if cov is None:
+        return
+    for name in names:
+        if sorted(cov[name]) != sorted(names):
+            raise sc.error(
+                f"covariance row {name} does not cover exactly the coefficients",
+                f"{base}.covariance.{name}",
+                sorted(cov[name]),
+                allowed=", ".join(names),
+            )
+    matrix = np.array([[float(cov[a][b]) for b in names] for a in names])
+    if not np.allclose(matrix, matrix.T, rtol=1e-9, atol=1e-14) or (
+        np.linalg.eigvalsh((matrix + matrix.T) / 2).min() < -1e-12 * max(1.0, np.abs(matrix).max())
+    ):
+        raise sc.error(
+            "the covariance is not a symmetric positive semi-definite matrix",
+            f"{base}.covariance",
+            names,
+            allowed="a covariance matrix (as sim estimate writes it)",
+            hint="copy the covariance of the estimation unchanged",
+        )
+
+
 def check_policies(sc: Scenario) -> None:
     """Policies fall inside the simulated period and their values fit their kind."""
     t = sc.data["time"]
@@ -965,7 +1040,8 @@ def check_policies(sc: Scenario) -> None:
                 "include it, or remove the policy",
             )
         value = p["value"]
-        if isinstance(value, (int, float)) and value < 0:
+        check_covariate_policy(sc, p, base)
+        if p["kind"] != "covariate" and isinstance(value, (int, float)) and value < 0:
             raise sc.error(
                 "policy value must not be negative",
                 f"{base}.value",
@@ -1248,6 +1324,7 @@ CHECKS: tuple[Callable[[Scenario], None], ...] = (
     check_regions_complete,
     check_labour,
     check_migration,
+    check_gravity,
     check_policies,
     check_output,
     check_years_in_horizon,
