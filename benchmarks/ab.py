@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def workload(scenario: str, replicas: int, end: str | None, save: str) -> dict[str, Any]:
     """Draw and simulate one batch (best of two); runs inside the variant's process."""
     import sim.api as api
-    from sim.engine.model import draw_batch
+    from sim.engine.draw import draw_batch
     from sim.engine.simulate import simulate_batch
 
     sc = api.load_scenario(scenario, replicas=replicas)

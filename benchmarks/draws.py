@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-import sim.engine.model as model_module
+import sim.engine.draw as model_module
 import sim.engine.params as params_module
 from sim import api
-from sim.engine.model import draw_batch
+from sim.engine.draw import draw_batch
 from sim.kernels import draws
 
 SEED = Path(__file__).resolve().parents[1] / "scenarios" / "uz_kz_khiva_2024.yaml"

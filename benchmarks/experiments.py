@@ -30,7 +30,8 @@ import numpy as np
 import sim.api as api
 import sim.engine.simulate as simulate_module
 from benchmarks import hotloop, reference, synthetic
-from sim.engine.model import Model, draw_batch
+from sim.engine.draw import draw_batch
+from sim.engine.model import Model
 from sim.engine.simulate import BatchSimulation, simulate_batch
 from sim.kernels import gravity
 

@@ -23,7 +23,8 @@ import simpy
 import sim.api as api
 import sim.engine.simulate as simulate_module
 import sim.kernels.equilibrium as equilibrium
-from sim.engine.model import Model, draw_batch
+from sim.engine.draw import draw_batch
+from sim.engine.model import Model
 from sim.engine.simulate import BatchSimulation, simulate_batch
 
 

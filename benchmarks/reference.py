@@ -9,7 +9,7 @@ the engine only what a fair comparison must share:
 
 - the static model (:func:`sim.engine.model.build_model`: baseline trade, the
   input-output inverses, the project list) and the draws
-  (:func:`sim.engine.model.draw_batch` called for one replica at a time, so
+  (:func:`sim.engine.draw.draw_batch` called for one replica at a time, so
   replica ``k`` gets bitwise the draws it gets in any batch);
 - the equilibrium solver and its tolerances
   (:func:`sim.kernels.equilibrium.solve_equilibrium`, called with one replica, warm
@@ -35,7 +35,8 @@ import numpy as np
 import simpy
 from numpy.typing import NDArray
 
-from sim.engine.model import Batch, Model, draw_batch
+from sim.engine.draw import Batch, draw_batch
+from sim.engine.model import Model
 from sim.errors import ConvergenceError
 from sim.kernels.equilibrium import extrapolate_unknowns, solve_equilibrium, unknowns_of
 from sim.kernels.stages import ABANDONED, CONSTRUCTION, OPERATING, STAGES

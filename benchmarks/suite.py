@@ -58,7 +58,8 @@ import numpy as np
 import sim
 import sim.api as api
 from benchmarks import hotloop, reference, synthetic
-from sim.engine.model import Model, draw_batch
+from sim.engine.draw import draw_batch
+from sim.engine.model import Model
 from sim.engine.simulate import BatchSimulation, simulate_batch
 from sim.kernels import equilibrium
 from sim.kernels.equilibrium import DENSE_SPENDING_LIMIT, solve_equilibrium

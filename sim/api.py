@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from sim.engine.model import Model, build_model, draw_batch
+from sim.engine.draw import draw_batch
+from sim.engine.model import Model, build_model
 from sim.engine.simulate import simulate_batch
 from sim.errors import ScenarioError as ScenarioError  # re-exported for callers
 from sim.limits import (

@@ -21,7 +21,8 @@ import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 
-from sim.engine.model import Batch, Model, covariate_factor, draw_batch
+from sim.engine.draw import Batch, covariate_factor, draw_batch
+from sim.engine.model import Model
 from sim.engine.simulate import employed_persons
 from sim.kernels.equilibrium import EquilibriumSolution, solve_equilibrium
 from sim.kernels.welfare import decompose_solution

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import re
 from pathlib import Path
 from typing import Any
@@ -175,3 +176,20 @@ def test_cli_report(runs, tmp_path: Path, capsys) -> None:
     assert "wrote" in capsys.readouterr().out
     assert main(["report", str(tmp_path / "nothing.nc")]) == 2
     assert "no such result" in capsys.readouterr().err
+
+
+def test_fan_chart_draws_targets_in_the_money_they_name() -> None:
+    """With a price path, turnover targets are in current money by default: the chart is
+    drawn in current money with them; a target stated in constant prices is drawn on a
+    constant-price chart, never mixed."""
+    data = _data(prices={"inflation": {"A": 0.10, "B": 0.10, "C": 0.10}})
+    current = sim.api.run(copy.deepcopy(data), replicas=4, base_dir=TINY.parent)
+    ax = charts.turnover_fan_figure(current, "A-B").axes[0]
+    assert "current" in ax.get_ylabel()
+    median = current.trade_turnover_annual_current.sel(pair="A-B").median("replica")
+    np.testing.assert_allclose(_labelled(ax)["simulated median"].get_ydata(), median.values)
+    assert list(_labelled(ax)["observed"].get_ydata()) == [140.0]
+    data["calibration"]["targets"] = [dict(t, prices="constant") for t in TARGETS]
+    constant = sim.api.run(data, replicas=4, base_dir=TINY.parent)
+    ax = charts.turnover_fan_figure(constant, "A-B").axes[0]
+    assert "current" not in ax.get_ylabel() and "observed" in _labelled(ax)

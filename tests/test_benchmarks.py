@@ -18,7 +18,8 @@ import yaml
 import sim.api as api
 from benchmarks import hotloop, reference, suite, synthetic
 from benchmarks.reference import COMPARED, max_relative_difference, simulate_reference
-from sim.engine.model import Model, draw_batch
+from sim.engine.draw import draw_batch
+from sim.engine.model import Model
 from sim.engine.simulate import simulate_batch
 from sim.scenario.load import load_scenario_document
 

@@ -231,3 +231,22 @@ def test_module_entry_point_exit_code(tiny_dir: Path) -> None:
     assert f"{scenario}:34: value out of range" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_a_closed_pipe_ends_the_command_quietly() -> None:
+    """`sim describe X | head -1`: the reader closes the pipe; no traceback, exit 0."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tiny = Path(__file__).parent / "data" / "tiny" / "tiny.yaml"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "sim.cli", "describe", str(tiny)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # before the command writes anything
+    errors = child.stderr.read().decode()
+    assert child.wait(timeout=120) == 0, errors
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors

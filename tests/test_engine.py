@@ -13,7 +13,7 @@ import pytest
 import xarray as xr
 
 import sim.api as api
-from sim.engine.model import draw_batch
+from sim.engine.draw import draw_batch
 from sim.engine.simulate import BatchSimulation, simulate_batch
 from sim.kernels.equilibrium import solve_equilibrium
 from sim.scenario.load import load_scenario_document

@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from sim import api
-from sim.engine.model import draw_batch
+from sim.engine.draw import draw_batch
 from sim.scenario.load import load_scenario_document
 
 TINY = Path(__file__).parent / "data" / "tiny" / "tiny.yaml"

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from sim import api
-from sim.engine.model import draw_batch
+from sim.engine.draw import draw_batch
 from sim.estimation.errors import EstimationError
 from sim.estimation.gravity import GravitySpec, estimate_gravity
 from sim.estimation.read import PanelColumns, load_trade_table

@@ -24,7 +24,7 @@ replica:
 * no negative or non-finite flows, jobs or migration.
 
 The random draws (stage dates, capex, intensities, growth rates) come from
-``sim.engine.model.draw_batch`` and the expanded project list, calendar and
+``sim.engine.draw.draw_batch`` and the expanded project list, calendar and
 baseline table from the model; the flows, jobs and input-output system are
 recomputed here.
 """
@@ -44,7 +44,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.api import load_scenario, prepare, simulate
-from sim.engine.model import Batch, Model, draw_batch
+from sim.engine.draw import Batch, draw_batch
+from sim.engine.model import Model
 from sim.scenario.load import load_yaml_document
 from tests.reliability_record import record
 

@@ -29,7 +29,7 @@ import yaml
 import sim.api as api
 from sim.analysis.report import multipliers_html
 from sim.engine import jobs as jobs_module
-from sim.engine.model import draw_batch
+from sim.engine.draw import draw_batch
 from sim.engine.production import sourcing_shares
 from sim.engine.simulate import simulate_batch
 from sim.errors import ScenarioError

@@ -11,7 +11,8 @@ import pytest
 import xarray as xr
 
 import sim.api as api
-from sim.engine.model import Project, draw_batch
+from sim.engine.draw import draw_batch
+from sim.engine.model import Project
 
 from .conftest import REPO, SEED_SCENARIO
 

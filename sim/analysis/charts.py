@@ -175,14 +175,24 @@ def _year_axis(ax: Axes, axis: str) -> None:
 def turnover_fan_figure(ds: xr.Dataset, pair: str) -> Figure:
     """Fan chart of the annual trade turnover of ``pair``, with observed targets as points."""
     label = pair_label(ds, pair)
-    da = ds["trade_turnover_annual"].sel(pair=label)
+    regions = set(label.split("-"))
+    targets = [
+        t for t in calibration_targets(ds, "turnover") if set(t.get("regions") or []) == regions
+    ]
+    # Targets are compared in the money they name (current by default where the run has a
+    # price path): the chart is drawn in that money, and shows the targets stated in it.
+    current = "trade_turnover_annual_current" in ds and any(
+        t.get("prices", "current") != "constant" for t in targets
+    )
+    da = ds["trade_turnover_annual_current" if current else "trade_turnover_annual"].sel(pair=label)
     fig, ax = _figure()
     fan(ax, da, colour=OKABE_ITO["blue"], label="simulated median")
     first = True
-    regions = set(label.split("-"))
     years = da["year"].values
-    for t in calibration_targets(ds, "turnover"):
-        if set(t.get("regions") or []) != regions or int(t["year"]) not in years:
+    has_prices = "trade_turnover_annual_current" in ds
+    for t in targets:
+        basis_current = has_prices and t.get("prices", "current") != "constant"
+        if int(t["year"]) not in years or basis_current != current:
             continue
         y = int(t["year"])
         if t.get("value") is not None:

@@ -30,7 +30,8 @@ from sim.errors import NumericalError
 from sim.kernels import leontief
 
 if TYPE_CHECKING:
-    from sim.engine.model import Batch, Model
+    from sim.engine.draw import Batch
+    from sim.engine.model import Model
     from sim.engine.projects import Project
     from sim.scenario.validate import Scenario
 
@@ -185,7 +186,7 @@ def plant_accounts(
 ) -> PlantAccounts:
     """Direct jobs and labour income of every plant from its stated basis (docs/model.md s.5).
 
-    Parameters are the draws of :class:`sim.engine.model.Batch`: ``jobs_per_capex``,
+    Parameters are the draws of :class:`sim.engine.draw.Batch`: ``jobs_per_capex``,
     ``plant_productivity`` (NaN where ``jobs_per_capex`` states the jobs) and
     ``output_per_capex`` (N, P), ``productivity_growth`` (N, R) and
     ``construction_jobs`` (N,).

@@ -19,8 +19,9 @@ import numpy as np
 import simpy
 from numpy.typing import NDArray
 
+from sim.engine.draw import Batch, covariate_factor
 from sim.engine.jobs import batch_plant_accounts, plant_multipliers, sector_multipliers
-from sim.engine.model import Batch, Model, covariate_factor
+from sim.engine.model import Model
 from sim.engine.projects import investment_legs
 from sim.errors import ConvergenceError, NumericalError
 from sim.kernels.equilibrium import extrapolate_unknowns, solve_equilibrium, unknowns_of
