@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import html
 import re
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,78 @@ def test_fan_chart_draws_targets_in_the_money_they_name() -> None:
     constant = sim.api.run(data, replicas=4, base_dir=TINY.parent)
     ax = charts.turnover_fan_figure(constant, "A-B").axes[0]
     assert "current" not in ax.get_ylabel() and "observed" in _labelled(ax)
+
+
+def test_scenario_section_describes_the_run_and_the_variant(runs, report: Path) -> None:
+    from sim.analysis.diff import scenario_diff
+    from sim.analysis.results import scenario_data
+
+    base, variant = runs
+    page = report.read_text()
+    section = page[page.index("<h2>The scenario</h2>") : page.index("<h2>Summary</h2>")]
+    assert page.index("<h2>The scenario</h2>") < page.index("<h2>Trade</h2>")
+    assert "<dt>regions</dt><dd>A, B, C</dd>" in section
+    assert "<dt>sectors</dt><dd>goods, services</dd>" in section
+    assert "2020-01-01 to 2027-12-31, step year" in section
+    assert "USD million, constant 2020 prices; no current-money twins" in section
+    assert "<dt>replicas</dt><dd>12, seed 7</dd>" in section
+    # the policy with its date, kind, flows and value; the targets with their sources
+    assert (
+        '<td class="label">2023-01-01</td><td>border_days</td><td>A&lt;-&gt;B</td><td>all</td>'
+        "<td>0.1 days</td><td>faster border crossing</td>"
+    ) in section
+    assert "3 targets" in section and "&#x27;t24&#x27; (turnover 2024: at least 160)" in section
+    assert "<th>in A</th><th>in B</th>" in section  # projects by host
+    # what the variant changes: exactly the changed keys, escaped
+    lines = scenario_diff(scenario_data(base), scenario_data(variant))
+    assert lines == [
+        "metadata.name: 'tiny' -> 'tiny_faster_border'",
+        "policies['faster border crossing' (2023-01-01)].value: 0.5 -> 0.1",
+    ]
+    assert "<h3>What the variant changes</h3>" in section
+    for line in lines:
+        assert f"<li>{html.escape(line)}</li>" in section
+
+
+def _policy_lines(ax: Any) -> list[Any]:
+    return [line for line in ax.get_lines() if line.get_gid() == "policy"]
+
+
+def test_policy_dates_are_marked_on_the_time_charts(runs) -> None:
+    from matplotlib.dates import date2num
+
+    from sim.analysis.compare import paired_change
+    from sim.analysis.report_scenario import run_policies
+
+    base, variant = runs
+    ax = charts.turnover_fan_figure(variant, "A-B").axes[0]
+    (line,) = _policy_lines(ax)
+    assert list(line.get_xdata()) == [2023.0, 2023.0]  # 2023-01-01 on the year axis
+    assert "policy date" in _labelled(ax)
+    assert any("faster border crossing" in t.get_text() for t in ax.texts)
+    draws = paired_change(base, variant).sel(pair="A-B")
+    ax = charts.difference_fan_figure(draws, "Change", policies=run_policies(variant, base)).axes[0]
+    assert [list(x.get_xdata()) for x in _policy_lines(ax)] == [[2023.0, 2023.0]]
+    ax = charts.capital_flows_figure(variant).axes[0]
+    assert [list(x.get_xdata()) for x in _policy_lines(ax)] == [[2023.0, 2023.0]]
+    for figure in (
+        charts.jobs_by_kind_figure,
+        charts.jobs_by_sector_figure,
+        charts.pipeline_figure,
+    ):
+        (line,) = _policy_lines(figure(variant).axes[0])
+        assert date2num(line.get_xdata()[0]) == date2num(np.datetime64("2023-01-01"))
+
+
+def test_charts_without_policies_are_unchanged() -> None:
+    data = _data(policies=[])
+    run = sim.api.run(data, replicas=4, base_dir=TINY.parent)
+    for fig in (
+        charts.turnover_fan_figure(run, "A-B"),
+        charts.jobs_by_kind_figure(run),
+        charts.capital_flows_figure(run),
+        charts.pipeline_figure(run),
+    ):
+        ax = fig.axes[0]
+        assert _policy_lines(ax) == [] and "policy date" not in _labelled(ax)
+        assert not [t for t in ax.texts if t.get_gid() == "policy"]

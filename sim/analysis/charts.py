@@ -9,8 +9,9 @@ colour blindness; every axis says its quantity and unit.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -20,7 +21,8 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from sim.analysis.results import annual_sum, calibration_targets, pair_label
+from sim.analysis.report_scenario import mark_policies
+from sim.analysis.results import annual_sum, calibration_targets, pair_label, scenario_data
 
 #: Okabe & Ito (2008), "Color universal design": safe for colour-blind readers.
 OKABE_ITO: dict[str, str] = {
@@ -163,7 +165,13 @@ def fan(
     ax.plot(x, q[2], color=colour, linewidth=2.0, label=label)
 
 
-def _year_axis(ax: Axes, axis: str) -> None:
+def _policies(ds: xr.Dataset) -> list[Mapping[str, Any]]:
+    return [p for p in scenario_data(ds).get("policies") or [] if isinstance(p, Mapping)]
+
+
+def _year_axis(ax: Axes, axis: str, policies: Sequence[Mapping[str, Any]] = ()) -> None:
+    """Label the x axis (years or period starts) and mark the policies' dates on it."""
+    mark_policies(ax, policies, axis)
     if axis == "year":
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=10))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}"))
@@ -224,14 +232,20 @@ def turnover_fan_figure(ds: xr.Dataset, pair: str) -> Figure:
     ax.set_title(f"Trade turnover {label} (exports plus imports)", loc="left")
     ax.set_ylabel(str(da.attrs.get("units", "")))
     _thousands(ax)
-    _year_axis(ax, "year")
     ax.set_ylim(bottom=0)
+    _year_axis(ax, "year", _policies(ds))
     ax.legend(loc="upper left", frameon=False)
     return fig
 
 
-def difference_fan_figure(draws: xr.DataArray, title: str, subtitle: str = "") -> Figure:
-    """Fan chart of a paired change (dimension ``draw``) with the zero line."""
+def difference_fan_figure(
+    draws: xr.DataArray,
+    title: str,
+    subtitle: str = "",
+    policies: Sequence[Mapping[str, Any]] = (),
+) -> Figure:
+    """Fan chart of a paired change (dimension ``draw``) with the zero line, and a line at
+    the date of each of ``policies`` (items of a scenario's ``policies``)."""
     fig, ax = _figure()
     axis, _ = _x(draws)
     fan(ax, draws, dim="draw", colour=OKABE_ITO["vermillion"], label="median change")
@@ -239,7 +253,7 @@ def difference_fan_figure(draws: xr.DataArray, title: str, subtitle: str = "") -
     ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), loc="left")
     ax.set_ylabel(str(draws.attrs.get("units", "")))
     _thousands(ax)
-    _year_axis(ax, axis)
+    _year_axis(ax, axis, policies)
     ax.legend(loc="upper left", frameon=False)
     return fig
 
@@ -273,7 +287,7 @@ def jobs_by_kind_figure(ds: xr.Dataset) -> Figure:
     ax.set_title("Jobs created by the cooperation, by kind (mean over replicas)", loc="left")
     ax.set_ylabel("persons employed (average over the period)")
     _thousands(ax)
-    _year_axis(ax, "time")
+    _year_axis(ax, "time", _policies(ds))
     ax.legend(loc="upper left", frameon=False, ncols=2)
     return fig
 
@@ -288,7 +302,7 @@ def jobs_by_sector_figure(ds: xr.Dataset) -> Figure:
     ax.set_title("Jobs created by the cooperation, by sector (mean over replicas)", loc="left")
     ax.set_ylabel("persons employed (average over the period)")
     _thousands(ax)
-    _year_axis(ax, "time")
+    _year_axis(ax, "time", _policies(ds))
     ax.legend(loc="upper left", frameon=False, ncols=2)
     return fig
 
@@ -324,7 +338,7 @@ def capital_flows_figure(ds: xr.Dataset) -> Figure:
     ax.set_title("Cross-border capital flows by sector (mean over replicas)", loc="left")
     ax.set_ylabel(units or "money per year")
     _thousands(ax)
-    _year_axis(ax, "year")
+    _year_axis(ax, "year", _policies(ds))
     ax.legend(loc="upper left", frameon=False, ncols=2, fontsize="small")
     return fig
 
@@ -343,7 +357,7 @@ def pipeline_figure(ds: xr.Dataset) -> Figure:
     )
     ax.set_title("Project pipeline by stage (mean over replicas)", loc="left")
     ax.set_ylabel("number of projects")
-    _year_axis(ax, "time")
+    _year_axis(ax, "time", _policies(ds))
     ax.legend(loc="upper left", frameon=False, ncols=3)
     ax.set_ylim(0, float(stages.sum("stage").max()) * 1.25 or 1.0)
     return fig
@@ -504,10 +518,14 @@ def turnover_fan_chart(ds: xr.Dataset, pair: str, path: str | Path) -> Path:
 
 
 def difference_fan_chart(
-    draws: xr.DataArray, title: str, path: str | Path, subtitle: str = ""
+    draws: xr.DataArray,
+    title: str,
+    path: str | Path,
+    subtitle: str = "",
+    policies: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
     """Write :func:`difference_fan_figure` as PNG."""
-    return _save(difference_fan_figure(draws, title, subtitle), path)
+    return _save(difference_fan_figure(draws, title, subtitle, policies), path)
 
 
 def jobs_by_kind_chart(ds: xr.Dataset, path: str | Path) -> Path:

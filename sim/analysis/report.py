@@ -16,6 +16,8 @@ from pathlib import Path
 import xarray as xr
 
 import sim
+from sim.analysis.report_scenario import html_table as _table
+from sim.analysis.report_scenario import run_policies, scenario_html, variant_changes_html
 from sim.analysis.results import as_dataset, reporting_pairs, scenario_data
 
 PAGE = "report.html"
@@ -40,6 +42,7 @@ tr.total td { font-weight: bold; border-top: 1px solid #999; }
 dl { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; font-size: 0.9em; }
 dt { font-weight: bold; }
 dd { margin: 0; }
+table.text td { text-align: left; white-space: normal; min-width: 4em; }
 """
 
 CAPTIONS = {
@@ -64,22 +67,6 @@ def _n(x: float, signed: bool = False) -> str:
     if round(x) == 0:
         return "0"  # no "-0" or "+0"
     return f"{x:+,.0f}" if signed else f"{x:,.0f}"
-
-
-def _table(
-    head: Sequence[str], rows: Sequence[Sequence[str]], total_rows: frozenset[int] = frozenset()
-) -> str:
-    """An HTML table; the first column is a left-aligned label; cells are already escaped."""
-    th = "".join(
-        f'<th class="label">{h}</th>' if i == 0 else f"<th>{h}</th>" for i, h in enumerate(head)
-    )
-    body = []
-    for k, row in enumerate(rows):
-        cells = "".join(
-            f'<td class="label">{c}</td>' if i == 0 else f"<td>{c}</td>" for i, c in enumerate(row)
-        )
-        body.append(f'<tr class="total">{cells}</tr>' if k in total_rows else f"<tr>{cells}</tr>")
-    return f'<div class="scroll"><table><tr>{th}</tr>{"".join(body)}</table></div>'
 
 
 def summary_html(ds: xr.Dataset) -> str:
@@ -344,14 +331,24 @@ def _write_report(
 
     ds = as_dataset(run)
     scenario_data(ds)  # a damaged embedded scenario is refused before anything is written
+    other = as_dataset(compare_with) if compare_with is not None else None
+    if other is not None:
+        scenario_data(other)
     pairs = reporting_pairs(ds) if "pair" in ds.coords else []
     folder.mkdir(parents=True, exist_ok=True)
     pngs = charts.run_charts(ds, folder, pairs)
+    marked = " Dashed grey lines: the dates of the scenario's policies." if run_policies(ds) else ""
     title = str(ds.attrs.get("title") or ds.attrs.get("scenario_name") or "sim run")
     body = [
         f"<h1>{html.escape(title)}</h1>",
         f"<p>{ds.sizes.get('replica', '?')} Monte Carlo replicas; money in "
         f"{html.escape(str(ds.attrs.get('money_unit', '')))}.</p>",
+        "<h2>The scenario</h2>",
+        scenario_html(ds),
+    ]
+    if other is not None:
+        body.append(variant_changes_html(other, ds))
+    body += [
         "<h2>Summary</h2>",
         summary_html(ds),
         "<h2>Trade</h2>",
@@ -359,7 +356,7 @@ def _write_report(
     for pair in pairs:
         key = f"turnover_{pair}"
         if key in pngs:
-            body.append(_image(pngs[key], f"trade turnover {pair}", CAPTIONS["turnover"]))
+            body.append(_image(pngs[key], f"trade turnover {pair}", CAPTIONS["turnover"] + marked))
     sections = (
         ("Jobs", ("jobs_by_kind", "jobs_by_sector")),
         ("Investment", ("capital_flows", "pipeline")),
@@ -368,11 +365,10 @@ def _write_report(
         present = [k for k in keys if k in pngs]
         if present:
             body.append(f"<h2>{heading}</h2>")
-            body += [_image(pngs[k], k.replace("_", " "), CAPTIONS[k]) for k in present]
+            body += [_image(pngs[k], k.replace("_", " "), CAPTIONS[k] + marked) for k in present]
         if heading == "Jobs" and (table := multipliers_html(ds)):
             body.append(table)
-    if compare_with is not None:
-        other = as_dataset(compare_with)
+    if other is not None:
         cmp = compare(other, ds, paired=paired, targets=targets)
         body.append(
             f"<h2>Compared with {html.escape(str(other.attrs.get('scenario_name', 'the other run')))}"
@@ -388,9 +384,12 @@ def _write_report(
                     subtitle=f"{ds.attrs.get('scenario_name', 'run')} minus "
                     f"{other.attrs.get('scenario_name', 'other')}, "
                     + ("replica by replica" if paired else "unpaired"),
+                    policies=run_policies(ds, other),
                 )
                 pngs[f"turnover_change_{pair}"] = path
                 caption = CAPTIONS["difference"]
+                if run_policies(ds, other):
+                    caption += " Dashed grey lines: the dates of the policies of either run."
                 if not paired:
                     caption = caption.replace(
                         "replica by replica (common random numbers)",
