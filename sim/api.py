@@ -30,6 +30,7 @@ from sim.results.write import discard, io_error, publish, temporary_path, write_
 from sim.scenario.data import load_scenario_data
 from sim.scenario.load import LoadedDocument, load_scenario_document, resolve_extends_dict
 from sim.scenario.validate import Scenario, check_run_inputs, validate_scenario, validate_value
+from sim.threads import limit_blas
 
 log = logging.getLogger(__name__)
 
@@ -133,22 +134,23 @@ def simulate(
     drawn: dict[str, list[np.ndarray]] = {}
     events = 0
     done = 0
-    for start in range(first, first + count, size):
-        n = min(size, first + count - start)
-        batch = draw_batch(model, start, n)
+    with limit_blas():  # small batched algebra: one BLAS thread unless told (sim.threads)
+        for start in range(first, first + count, size):
+            n = min(size, first + count - start)
+            batch = draw_batch(model, start, n)
 
-        def on_period(k: int, done: int = done, n: int = n) -> None:
-            # Replica-periods done so far, as replicas: smooth progress within a batch.
-            if progress is not None:
-                progress(done + n * (k + 1) // model.calendar.periods, count)
+            def on_period(k: int, done: int = done, n: int = n) -> None:
+                # Replica-periods done so far, as replicas: smooth progress within a batch.
+                if progress is not None:
+                    progress(done + n * (k + 1) // model.calendar.periods, count)
 
-        result = simulate_batch(model, batch, on_period)
-        events = max(events, result.events)
-        for name, values in result.arrays.items():
-            parts.setdefault(name, []).append(values)
-        for key, values in batch.drawn.items():
-            drawn.setdefault(key, []).append(values)
-        done += n
+            result = simulate_batch(model, batch, on_period)
+            events = max(events, result.events)
+            for name, values in result.arrays.items():
+                parts.setdefault(name, []).append(values)
+            for key, values in batch.drawn.items():
+                drawn.setdefault(key, []).append(values)
+            done += n
     # One batch: use its arrays as they are (a concatenation would copy the whole output).
     arrays = {
         name: chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=0)

@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--replicas", type=int, help="override monte_carlo.replicas")
     run.add_argument("--seed", type=int, help="override monte_carlo.seed")
     run.add_argument("--batch-size", type=int, help="replicas simulated together")
+    _blas_option(run)
     run.add_argument(
         "--data-root",
         action="append",
@@ -97,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="another folder data files may be read from",
     )
+    _blas_option(counterfactual)
     counterfactual.set_defaults(handler=_counterfactual)
     inspect = sub.add_parser(
         "inspect",
@@ -144,6 +146,26 @@ def _parser() -> argparse.ArgumentParser:
             # An optional dependency missing must not take the core commands down.
             logging.getLogger(__name__).debug("commands of %s unavailable: %s", module, exc)
     return parser
+
+
+def _blas_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        metavar="N",
+        help="BLAS threads while simulating (default 1, or SIM_BLAS_THREADS: the engine's "
+        "small batched algebra runs fastest on one; docs/performance.md)",
+    )
+
+
+def _set_blas_threads(args: argparse.Namespace) -> None:
+    """``--blas-threads N`` sets SIM_BLAS_THREADS, so that sweep workers inherit it."""
+    from sim.threads import ENV, blas_threads
+
+    threads = getattr(args, "blas_threads", None)
+    if threads is not None:
+        os.environ[ENV] = str(threads)
+        blas_threads()  # refuses 0 or less with the usual three-part message
 
 
 def _counterfactual(args: argparse.Namespace) -> int:
@@ -250,6 +272,7 @@ def _main(argv: list[str] | None = None) -> int:
         from sim.scenario.validate import missing_run_inputs
         from sim.summary import summary_table
 
+        _set_blas_threads(args)
         if hasattr(args, "handler"):
             return int(args.handler(args))
         if args.command == "validate":

@@ -27,6 +27,7 @@ from sim.engine.simulate import employed_persons
 from sim.kernels.equilibrium import EquilibriumSolution, solve_equilibrium
 from sim.kernels.welfare import decompose_solution
 from sim.results.dataset import money_unit, pairs, provenance
+from sim.threads import limit_blas
 
 FloatArray = NDArray[np.float64]
 
@@ -196,7 +197,9 @@ def counterfactual(model: Model) -> xr.Dataset:
     """Draw every replica of a built model, solve the counterfactual and label it."""
     replicas = int(model.scenario.data["monte_carlo"]["replicas"])
     batch = draw_batch(model, 0, replicas)
-    return build_counterfactual_dataset(model, batch, solve_counterfactual(model, batch))
+    with limit_blas():  # small batched algebra: one BLAS thread unless told (sim.threads)
+        solution = solve_counterfactual(model, batch)
+    return build_counterfactual_dataset(model, batch, solution)
 
 
 def default_path(model: Model) -> Path:

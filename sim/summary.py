@@ -21,7 +21,8 @@ def _quantiles(values: xr.DataArray, digits: int = 0) -> list[str]:
     finite = values.values[np.isfinite(values.values)]
     if not finite.size:
         return ["n/a"] * 3
-    q = np.quantile(finite, [0.5, 0.05, 0.95])
+    # Rounded to the digits shown, plus 0.0: a value that rounds to zero prints as 0, not -0.
+    q = np.round(np.quantile(finite, [0.5, 0.05, 0.95]), digits) + 0.0
     return [f"{v:,.{digits}f}" for v in q]
 
 
@@ -30,10 +31,12 @@ def _layout(rows: list[tuple[str, int, list[str]]], header: list[str]) -> list[s
 
     Years are rows, so the width does not grow with the number of years; the
     number columns are as wide as their widest value (a million or a trillion
-    fits), and a label longer than its column gets a line of its own.
+    fits); the label column is as wide as the longest label, as long as the line
+    fits :data:`WIDTH` (a label longer than that room gets a line of its own).
     """
     number = max([12, *(len(c) + 2 for _, _, cells in rows for c in cells)])
-    label_width = max(12, min(44, WIDTH - 6 - 3 * number))
+    longest = max([len(header[0]), *(len(label) for label, _, _ in rows)]) + 2
+    label_width = max(12, min(longest, WIDTH - 6 - 3 * number))
     lines = [
         f"{header[0]:<{label_width}}{header[1]:>6}" + "".join(f"{h:>{number}}" for h in header[2:])
     ]

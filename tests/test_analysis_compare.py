@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -211,12 +212,35 @@ def test_format_comparison(cmp) -> None:
     text = format_comparison(cmp, years=[2027])
     assert "paired replica by replica (16 replicas, seed 7)" in text
     assert "trade turnover A-B" in text and "gross jobs supported, all kinds (all regions)" in text
-    assert "net employment A (persons)" in text
     assert "capital flow B -> C" not in text  # no flow in either run: no row
+    # Compact: the net employment does not change in 2027 (0, levels alike): left out, and
+    # the last line of the table says how many rows and how to see them.
+    assert "net employment A (persons)" not in text
+    left_out = next(line for line in text.splitlines() if "unchanged rows left out" in line)
+    assert "--all-rows" in left_out
+    full = format_comparison(cmp, years=[2027], all_rows=True)
+    assert "net employment A (persons)" in full and "unchanged rows left out" not in full
+    n_full = sum(1 for line in full.splitlines() if " 2027 " in line)
+    n_compact = sum(1 for line in text.splitlines() if " 2027 " in line)
+    assert int(left_out.split()[0]) == n_full - n_compact > 0
     row = next(line for line in text.splitlines() if line.startswith("trade turnover A-B"))
     median = float(cmp.trade_turnover_annual_change.sel(pair="A-B", year=2027, quantile=0.5))
     assert f"{median:+,.0f}" in row
     assert "trade_turnover_annual:A-B:2026>=175" in text
+
+
+def test_comparison_table_is_aligned_and_has_no_minus_zero(cmp) -> None:
+    """Regression: labels longer than 38 characters ("gross jobs supported, all kinds (all
+    regions)") pushed their row's numbers right; a change that rounds to 0 printed as -0."""
+    text = format_comparison(cmp, years=[2022, 2027], all_rows=True)
+    lines = text.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("quantity"))
+    rows = lines[head + 1 : lines.index("", head)]
+    assert any(r.startswith("gross jobs supported, all kinds (all regions) ") for r in rows)
+    year_at = {r.index(" 2022 ") if " 2022 " in r else r.index(" 2027 ") for r in rows}
+    assert len(year_at) == 1, text  # every year in the same column
+    assert lines[head].index("year") == year_at.pop() + 1
+    assert not re.search(r"(?<![\d,])[-+]0(?![\d.,])", text), text
 
 
 def test_cli_compare(runs, tmp_path: Path, capsys) -> None:
@@ -227,6 +251,10 @@ def test_cli_compare(runs, tmp_path: Path, capsys) -> None:
     assert rc == 0
     printed = capsys.readouterr().out
     assert "P(change<0)" in printed and "jobs_annual:2027>=1000" in printed
+    assert "unchanged rows left out" in printed and "net employment A" not in printed
+    assert main(["compare", str(b), str(v), "--all-rows"]) == 0
+    printed = capsys.readouterr().out
+    assert "net employment A" in printed and "left out" not in printed
     with xr.open_dataset(out, engine="h5netcdf") as saved:
         assert float(saved.target_probability.sel(run="variant")[0]) == 1.0
     other = copy.deepcopy(variant)

@@ -196,6 +196,72 @@ def test_fan_chart_draws_targets_in_the_money_they_name() -> None:
     assert "current" not in ax.get_ylabel() and "observed" in _labelled(ax)
 
 
+def _captions(page: str) -> dict[str, str]:
+    found = re.findall(
+        r'<img src="data:[^"]*" alt="([^"]*)"><figcaption>([^<]*)</figcaption>', page
+    )
+    return {alt: html.unescape(text) for alt, text in found}
+
+
+def test_captions_describe_only_what_is_drawn(runs, report: Path) -> None:
+    """Regression: every turnover chart's caption spoke of observed points, also on a pair
+    without targets (B-C here), or with only bounds."""
+    from sim.analysis.report_scenario import turnover_caption
+
+    captions = _captions(report.read_text())
+    assert "Points: observed" in captions["trade turnover A-B"]
+    assert "triangles: observed bounds" in captions["trade turnover A-B"]
+    assert "Points: observed" in captions["trade turnover A-C"]
+    assert "triangles" not in captions["trade turnover A-C"].lower()
+    no_targets = captions["trade turnover B-C"]
+    assert "observed" not in no_targets and "Points" not in no_targets
+    assert "observed" not in _labelled(charts.turnover_fan_figure(runs[1], "B-C").axes[0])
+    # only a bound: triangles, no points
+    data = _data()
+    data["calibration"]["targets"] = [TARGETS[1]]
+    bounds = sim.api.run(data, replicas=2, base_dir=TINY.parent)
+    caption = turnover_caption(bounds, "A-B")
+    assert "Triangles: observed bounds" in caption and "Points" not in caption
+    assert "observed" not in _labelled(charts.turnover_fan_figure(bounds, "A-B").axes[0])
+
+
+def test_report_comparison_table_is_compact(runs, report: Path) -> None:
+    """Only the quantities that change are in the table; the full table is one click away
+    in a <details> element (no script)."""
+    from sim.analysis.compare import compare, comparison_rows
+
+    page = report.read_text()
+    cmp = compare(runs[0], runs[1])
+    every = comparison_rows(cmp)
+    compact, details = page.split("<details>", 1)
+    summary, full = details.split("</summary>", 1)
+    assert "unchanged rows left out" in summary and f"({len(every)} rows)" in summary
+    compact_table = compact[compact.rindex("<table") :]
+    assert "net employment A (persons)" not in compact_table  # unchanged: left out
+    assert "trade turnover A-B" in compact_table
+    assert "net employment A (persons)" in full.split("</details>", 1)[0]
+    assert "<script" not in page
+
+
+def test_summary_aligns_long_labels_and_prints_no_minus_zero(runs) -> None:
+    """Regression: "gross jobs supported, construction (persons)" (44 characters) was put on
+    a line of its own; a median of -0.3 printed as -0."""
+    from sim.summary import WIDTH, summary_table
+
+    ds = runs[1].copy()
+    ds["trade_turnover_annual"] = ds["trade_turnover_annual"] * 0 - 0.3
+    text = summary_table(ds)
+    lines = text.splitlines()
+    rows = lines[lines.index(next(x for x in lines if x.startswith("quantity"))) + 1 :]
+    rows = rows[: rows.index("")] if "" in rows else rows
+    long = next(r for r in rows if r.startswith("gross jobs supported, construction (persons)"))
+    year_ends = {m.end(1) for r in rows if (m := re.search(r"\s(20\d\d)\s", r))}
+    assert len(year_ends) == 1 and re.search(r"\s20\d\d\s", long), text
+    assert "gross jobs supported, all kinds (persons)" in text
+    assert all(len(x) <= WIDTH for x in lines)
+    assert not re.search(r"(?<![\d,.])-0(?![\d.,])", text), text
+
+
 def test_scenario_section_describes_the_run_and_the_variant(runs, report: Path) -> None:
     from sim.analysis.diff import scenario_diff
     from sim.analysis.results import scenario_data
@@ -232,7 +298,6 @@ def _policy_lines(ax: Any) -> list[Any]:
 
 
 def test_policy_dates_are_marked_on_the_time_charts(runs) -> None:
-    from matplotlib.dates import date2num
 
     from sim.analysis.compare import paired_change
     from sim.analysis.report_scenario import run_policies
@@ -254,7 +319,35 @@ def test_policy_dates_are_marked_on_the_time_charts(runs) -> None:
         charts.pipeline_figure,
     ):
         (line,) = _policy_lines(figure(variant).axes[0])
-        assert date2num(line.get_xdata()[0]) == date2num(np.datetime64("2023-01-01"))
+        assert list(line.get_xdata()) == [2023.0, 2023.0]  # per-period charts: years too
+
+
+def test_every_time_chart_has_the_same_year_axis(runs) -> None:
+    """Regression: per-period charts said "period start" under date ticks, annual ones
+    "year" under year ticks. Now every time chart: "year", ticks at whole years, and a
+    period drawn at its start's fraction of the year."""
+    from sim.analysis.compare import paired_change
+
+    base, variant = runs
+    axes = [
+        charts.turnover_fan_figure(variant, "A-B").axes[0],
+        charts.difference_fan_figure(paired_change(base, variant).sel(pair="A-B"), "C").axes[0],
+        charts.capital_flows_figure(variant).axes[0],
+        *(f(variant).axes[0] for f in (charts.jobs_by_kind_figure, charts.jobs_by_sector_figure,
+                                       charts.pipeline_figure)),
+    ]  # fmt: skip
+    for ax in axes:
+        ax.figure.draw_without_rendering()
+        assert ax.get_xlabel() == "year"
+        ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+        assert ticks and all(re.fullmatch(r"20\d\d", t) for t in ticks), ticks
+        low, high = ax.get_xlim()
+        assert 2015 < low < high < 2035
+    x = axes[-1].collections[0].get_paths()[0].vertices[:, 0]
+    first = np.datetime64(str(variant["time"].values[0])[:10], "D")
+    assert x.min() == pytest.approx(
+        2020 + int((first - np.datetime64("2020-01-01", "D")).astype(int)) / 366, abs=0.01
+    )
 
 
 def test_charts_without_policies_are_unchanged() -> None:

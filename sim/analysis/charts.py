@@ -21,8 +21,8 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from sim.analysis.report_scenario import mark_policies
-from sim.analysis.results import annual_sum, calibration_targets, pair_label, scenario_data
+from sim.analysis.report_scenario import decimal_years, mark_policies, turnover_targets
+from sim.analysis.results import annual_sum, pair_label, scenario_data
 
 #: Okabe & Ito (2008), "Color universal design": safe for colour-blind readers.
 OKABE_ITO: dict[str, str] = {
@@ -145,8 +145,9 @@ def _save(fig: Figure, path: str | Path) -> Path:
 
 
 def _x(da: xr.DataArray) -> tuple[str, np.ndarray]:
+    """The time dimension of ``da`` and its values as years (a period at its start's fraction)."""
     axis = "year" if "year" in da.dims else "time"
-    return axis, np.asarray(da[axis].values)
+    return axis, decimal_years(da[axis].values)
 
 
 def fan(
@@ -169,39 +170,24 @@ def _policies(ds: xr.Dataset) -> list[Mapping[str, Any]]:
     return [p for p in scenario_data(ds).get("policies") or [] if isinstance(p, Mapping)]
 
 
-def _year_axis(ax: Axes, axis: str, policies: Sequence[Mapping[str, Any]] = ()) -> None:
-    """Label the x axis (years or period starts) and mark the policies' dates on it."""
-    mark_policies(ax, policies, axis)
-    if axis == "year":
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=10))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}"))
-        ax.set_xlabel("year")
-    else:
-        ax.set_xlabel("period start")
+def _year_axis(ax: Axes, policies: Sequence[Mapping[str, Any]] = ()) -> None:
+    """The one x axis of every time chart: "year", ticks at whole years (per-period series
+    are drawn at their start's fraction of the year); and the policies' dates on it."""
+    mark_policies(ax, policies, "year")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=10))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}"))
+    ax.set_xlabel("year")
 
 
 def turnover_fan_figure(ds: xr.Dataset, pair: str) -> Figure:
     """Fan chart of the annual trade turnover of ``pair``, with observed targets as points."""
     label = pair_label(ds, pair)
-    regions = set(label.split("-"))
-    targets = [
-        t for t in calibration_targets(ds, "turnover") if set(t.get("regions") or []) == regions
-    ]
-    # Targets are compared in the money they name (current by default where the run has a
-    # price path): the chart is drawn in that money, and shows the targets stated in it.
-    current = "trade_turnover_annual_current" in ds and any(
-        t.get("prices", "current") != "constant" for t in targets
-    )
+    current, targets = turnover_targets(ds, pair)
     da = ds["trade_turnover_annual_current" if current else "trade_turnover_annual"].sel(pair=label)
     fig, ax = _figure()
     fan(ax, da, colour=OKABE_ITO["blue"], label="simulated median")
     first = True
-    years = da["year"].values
-    has_prices = "trade_turnover_annual_current" in ds
     for t in targets:
-        basis_current = has_prices and t.get("prices", "current") != "constant"
-        if int(t["year"]) not in years or basis_current != current:
-            continue
         y = int(t["year"])
         if t.get("value") is not None:
             ax.plot(
@@ -233,7 +219,7 @@ def turnover_fan_figure(ds: xr.Dataset, pair: str) -> Figure:
     ax.set_ylabel(str(da.attrs.get("units", "")))
     _thousands(ax)
     ax.set_ylim(bottom=0)
-    _year_axis(ax, "year", _policies(ds))
+    _year_axis(ax, _policies(ds))
     ax.legend(loc="upper left", frameon=False)
     return fig
 
@@ -247,13 +233,12 @@ def difference_fan_figure(
     """Fan chart of a paired change (dimension ``draw``) with the zero line, and a line at
     the date of each of ``policies`` (items of a scenario's ``policies``)."""
     fig, ax = _figure()
-    axis, _ = _x(draws)
     fan(ax, draws, dim="draw", colour=OKABE_ITO["vermillion"], label="median change")
     ax.axhline(0.0, color=OKABE_ITO["black"], linewidth=0.9)
     ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), loc="left")
     ax.set_ylabel(str(draws.attrs.get("units", "")))
     _thousands(ax)
-    _year_axis(ax, axis, policies)
+    _year_axis(ax, policies)
     ax.legend(loc="upper left", frameon=False)
     return fig
 
@@ -277,7 +262,7 @@ def jobs_by_kind_figure(ds: xr.Dataset) -> Figure:
     jobs = ds["jobs"].sum(("region", "sector"))
     mean = jobs.mean("replica")
     kinds = [str(k) for k in jobs["kind"].values]
-    x = jobs["time"].values
+    _, x = _x(jobs)
     fig, ax = _figure()
     _stacked_area(ax, x, [(k, mean.sel(kind=k).values) for k in kinds], colours(len(kinds)))
     total = jobs.sum("kind")
@@ -287,7 +272,7 @@ def jobs_by_kind_figure(ds: xr.Dataset) -> Figure:
     ax.set_title("Jobs created by the cooperation, by kind (mean over replicas)", loc="left")
     ax.set_ylabel("persons employed (average over the period)")
     _thousands(ax)
-    _year_axis(ax, "time", _policies(ds))
+    _year_axis(ax, _policies(ds))
     ax.legend(loc="upper left", frameon=False, ncols=2)
     return fig
 
@@ -296,13 +281,13 @@ def jobs_by_sector_figure(ds: xr.Dataset) -> Figure:
     """Stacked mean jobs by sector (all regions and kinds) over time."""
     jobs = ds["jobs"].sum(("region", "kind")).mean("replica")
     sectors = [str(s) for s in jobs["sector"].values]
-    x = jobs["time"].values
+    _, x = _x(jobs)
     fig, ax = _figure()
     _stacked_area(ax, x, [(s, jobs.sel(sector=s).values) for s in sectors], named_colours(sectors))
     ax.set_title("Jobs created by the cooperation, by sector (mean over replicas)", loc="left")
     ax.set_ylabel("persons employed (average over the period)")
     _thousands(ax)
-    _year_axis(ax, "time", _policies(ds))
+    _year_axis(ax, _policies(ds))
     ax.legend(loc="upper left", frameon=False, ncols=2)
     return fig
 
@@ -338,7 +323,7 @@ def capital_flows_figure(ds: xr.Dataset) -> Figure:
     ax.set_title("Cross-border capital flows by sector (mean over replicas)", loc="left")
     ax.set_ylabel(units or "money per year")
     _thousands(ax)
-    _year_axis(ax, "year", _policies(ds))
+    _year_axis(ax, _policies(ds))
     ax.legend(loc="upper left", frameon=False, ncols=2, fontsize="small")
     return fig
 
@@ -347,7 +332,7 @@ def pipeline_figure(ds: xr.Dataset) -> Figure:
     """Stacked mean number of projects in each stage over time."""
     stages = ds["projects_by_stage"].mean("replica")
     names = [str(s) for s in stages["stage"].values]
-    x = stages["time"].values
+    _, x = _x(stages)
     fig, ax = _figure()
     _stacked_area(
         ax,
@@ -357,7 +342,7 @@ def pipeline_figure(ds: xr.Dataset) -> Figure:
     )
     ax.set_title("Project pipeline by stage (mean over replicas)", loc="left")
     ax.set_ylabel("number of projects")
-    _year_axis(ax, "time", _policies(ds))
+    _year_axis(ax, _policies(ds))
     ax.legend(loc="upper left", frameon=False, ncols=3)
     ax.set_ylim(0, float(stages.sum("stage").max()) * 1.25 or 1.0)
     return fig
@@ -406,9 +391,8 @@ def sobol_figure(res: xr.Dataset, title: str = "") -> Figure:
 def sensitivity_time_figure(res: xr.Dataset, title: str = "") -> Figure:
     """Total Sobol' index (or Morris mu*) of each parameter over time, with intervals."""
     name = "ST" if "ST" in res else "mu_star"
-    axis = "year" if "year" in res.dims else "time"
+    _, x = _x(res[name])
     fig, ax = _figure()
-    x = res[axis].values
     for p, colour in zip(res["parameter"].values, colours(res.sizes["parameter"]), strict=True):
         r = res.sel(parameter=p)
         ax.fill_between(
@@ -426,7 +410,7 @@ def sensitivity_time_figure(res: xr.Dataset, title: str = "") -> Figure:
     else:
         ax.set_ylabel(f"Morris mu* ({res.attrs.get('units', '')} per swept range)")
         _thousands(ax)
-    _year_axis(ax, axis)
+    _year_axis(ax)
     what = "total Sobol' index ST" if name == "ST" else "Morris mu*"
     level = f"{float(res.attrs['confidence']):.0%}"
     ax.set_title(

@@ -42,7 +42,11 @@ def _compare(args: argparse.Namespace) -> int:
         check_output(args.output, "file", inputs=inputs, overwrite=args.overwrite)
     cmp = compare(args.base, args.variant, paired=not args.unpaired, targets=args.target)
     if not args.quiet:
-        print(format_comparison(cmp, years=args.year or None, band=args.band / 100.0))
+        print(
+            format_comparison(
+                cmp, years=args.year or None, band=args.band / 100.0, all_rows=args.all_rows
+            )
+        )
     if args.output:
         path = write_netcdf(cmp, args.output, inputs=inputs, overwrite=args.overwrite)
         if not args.quiet:
@@ -261,6 +265,11 @@ def register(subparsers: Any) -> None:
         default=90.0,
         choices=[50.0, 90.0],
         help="central band of the change to show, percent (default 90)",
+    )
+    p.add_argument(
+        "--all-rows",
+        action="store_true",
+        help="show every quantity, also those that do not change (left out by default)",
     )
     p.add_argument("-o", "--output", help="write the comparison dataset to this NetCDF file")
     p.add_argument("--overwrite", action="store_true", help="replace the -o file if it exists")

@@ -599,6 +599,24 @@ def comparison_rows(
     return out
 
 
+def _unchanged(r: ChangeRow) -> bool:
+    """Whether a row shows no change: its change and band print as 0, its levels alike."""
+    zero = all(_num(x) == "0" for x in (r.change_median, r.change_low, r.change_high))
+    return zero and _num(r.base_median, False) == _num(r.variant_median, False)
+
+
+def compact_rows(rows: Sequence[ChangeRow]) -> tuple[list[ChangeRow], int]:
+    """The rows of the quantities that change in some shown year, and how many rows are
+    left out (those of quantities whose change is 0 and levels alike in every shown year)."""
+    changed = {r.quantity for r in rows if not _unchanged(r)}
+    kept = [r for r in rows if r.quantity in changed]
+    return kept, len(rows) - len(kept)
+
+
+#: The last line of a compact comparison table; {n}: the rows left out.
+LEFT_OUT = "{n} unchanged rows left out (change 0 and levels alike in every shown year)"
+
+
 def comparison_heading(cmp: xr.Dataset) -> str:
     """One sentence saying what was compared with what, and how."""
     draws = cmp.attrs.get("draws")
@@ -612,7 +630,11 @@ def comparison_heading(cmp: xr.Dataset) -> str:
 
 
 def format_comparison(
-    cmp: xr.Dataset, *, years: Sequence[int] | None = None, band: float = 0.9
+    cmp: xr.Dataset,
+    *,
+    years: Sequence[int] | None = None,
+    band: float = 0.9,
+    all_rows: bool = False,
 ) -> str:
     """The comparison as text tables: changes by quantity and year, jobs decomposition, targets.
 
@@ -626,26 +648,36 @@ def format_comparison(
     band
         Central band of the change to show (0.9: from the 5 % to the 95 % quantile);
         its quantiles must be in the comparison.
+    all_rows
+        Show the quantities that do not change too; by default they are left out and
+        a last line of the table says how many rows were (``sim compare --all-rows``).
     """
     lo_q, hi_q = _band_quantiles(cmp, band)
     lo_l, hi_l = f"{lo_q:.0%}", f"{hi_q:.0%}"
+    every = comparison_rows(cmp, years=years, band=band)
+    shown, left_out = (every, 0) if all_rows else compact_rows(every)
+    width = max([len("quantity"), *(len(r.quantity) for r in shown)]) + 2
     lines = [
         comparison_heading(cmp),
         f"Money: {cmp.attrs.get('money_unit', '')}; flows per year, jobs as annual averages "
         "(persons).",
         "",
-        f"{'quantity':<38}{'year':>6}{'base median':>14}{'variant median':>16}"
+        f"{'quantity':<{width}}{'year':>6}{'base median':>14}{'variant median':>16}"
         f"{'change median':>15}{'[' + lo_l:>12} - {hi_l + ']':<11}{'P(change<0)':>12}",
     ]
     previous = ""
-    for r in comparison_rows(cmp, years=years, band=band):
+    for r in shown:
         lines.append(
-            f"{r.quantity if r.quantity != previous else '':<38}{r.year:>6}"
+            f"{r.quantity if r.quantity != previous else '':<{width}}{r.year:>6}"
             f"{_num(r.base_median, False):>14}{_num(r.variant_median, False):>16}"
             f"{_num(r.change_median):>15}{_num(r.change_low):>12} - {_num(r.change_high):<11}"
             f"{r.p_negative:>12.0%}"
         )
         previous = r.quantity
+    if not shown:
+        lines.append("(no quantity changes in the shown years)")
+    if left_out:
+        lines.append(LEFT_OUT.format(n=left_out) + "; --all-rows shows them.")
     if "jobs_change_by_sector" in cmp:
         lines += ["", format_decomposition(cmp, _years(cmp, years)[-1])]
     if "target_probability" in cmp:
@@ -711,6 +743,7 @@ __all__ = [
     "ChangeRow",
     "Target",
     "change_draws",
+    "compact_rows",
     "compare",
     "comparison_heading",
     "comparison_rows",

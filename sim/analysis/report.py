@@ -12,13 +12,22 @@ import html
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import xarray as xr
 
 import sim
 from sim.analysis.report_scenario import html_table as _table
-from sim.analysis.report_scenario import run_policies, scenario_html, variant_changes_html
+from sim.analysis.report_scenario import (
+    run_policies,
+    scenario_html,
+    turnover_caption,
+    variant_changes_html,
+)
 from sim.analysis.results import as_dataset, reporting_pairs, scenario_data
+
+if TYPE_CHECKING:
+    from sim.analysis.compare import ChangeRow
 
 PAGE = "report.html"
 
@@ -46,19 +55,29 @@ table.text td { text-align: left; white-space: normal; min-width: 4em; }
 """
 
 CAPTIONS = {
-    "turnover": "Annual trade turnover (exports plus imports, sum over the year). Line: median "
-    "over replicas; dark band: 50 % of replicas (25-75 %); light band: 90 % (5-95 %). Points: "
-    "observed figures from the scenario's calibration targets (triangles: observed bounds).",
     "jobs_by_kind": "Jobs created by the cooperation by kind, summed over regions: stacked means "
     "over replicas; dashed lines: 5 % and 95 % quantiles of the total.",
     "jobs_by_sector": "Jobs of all kinds by sector, summed over regions: stacked means over "
     "replicas.",
-    "capital_flows": "Cross-border capital flows by year: capex of listed projects by sector "
-    "(investor to host) and other investment; stacked means over replicas.",
     "pipeline": "Number of projects in each stage: stacked means over replicas.",
     "difference": "Change in annual trade turnover, this run minus the compared run, replica by "
     "replica (common random numbers). Line: median change; bands: 50 % and 90 % of replicas.",
 }
+
+
+def _caption(ds: xr.Dataset, key: str) -> str:
+    """The caption of a run chart, naming only the series it draws."""
+    if key == "capital_flows":
+        drawn = [
+            text
+            for name, text in (
+                ("capital_flow_projects", "capex of listed projects by sector (investor to host)"),
+                ("capital_flow_other", "other investment"),
+            )
+            if name in ds
+        ]
+        return f"Cross-border capital flows by year: {' and '.join(drawn)}; stacked means over replicas."
+    return CAPTIONS[key]
 
 
 def _n(x: float, signed: bool = False) -> str:
@@ -157,22 +176,10 @@ def multipliers_html(ds: xr.Dataset) -> str:
     return "\n".join(parts)
 
 
-def comparison_html(cmp: xr.Dataset, band: float = 0.9) -> str:
-    """The comparison's tables: change by quantity and year, jobs decomposition, targets."""
-    from sim.analysis.compare import (
-        comparison_heading,
-        comparison_rows,
-        decomposition_rows,
-    )
-
-    lo, hi = f"{(1 - band) / 2:.0%}", f"{1 - (1 - band) / 2:.0%}"
-    parts = [
-        f"<p>{html.escape(comparison_heading(cmp))}. Money: "
-        f"{html.escape(str(cmp.attrs.get('money_unit', '')))} per year; jobs: persons.</p>"
-    ]
-    rows, previous = [], ""
-    for r in comparison_rows(cmp, band=band):
-        rows.append(
+def _change_cells(rows: Sequence[ChangeRow]) -> list[list[str]]:
+    out, previous = [], ""
+    for r in rows:
+        out.append(
             [
                 html.escape(r.quantity) if r.quantity != previous else "",
                 str(r.year),
@@ -184,6 +191,24 @@ def comparison_html(cmp: xr.Dataset, band: float = 0.9) -> str:
             ]
         )
         previous = r.quantity
+    return out
+
+
+def comparison_html(cmp: xr.Dataset, band: float = 0.9) -> str:
+    """The comparison's tables: change by quantity and year, jobs decomposition, targets."""
+    from sim.analysis.compare import (
+        LEFT_OUT,
+        compact_rows,
+        comparison_heading,
+        comparison_rows,
+        decomposition_rows,
+    )
+
+    lo, hi = f"{(1 - band) / 2:.0%}", f"{1 - (1 - band) / 2:.0%}"
+    parts = [
+        f"<p>{html.escape(comparison_heading(cmp))}. Money: "
+        f"{html.escape(str(cmp.attrs.get('money_unit', '')))} per year; jobs: persons.</p>"
+    ]
     head = [
         "quantity",
         "year",
@@ -193,7 +218,15 @@ def comparison_html(cmp: xr.Dataset, band: float = 0.9) -> str:
         f"change {lo} &ndash; {hi}",
         "P(change &lt; 0)",
     ]
-    parts.append(_table(head, rows))
+    every = comparison_rows(cmp, band=band)
+    kept, left_out = compact_rows(every)
+    parts.append(_table(head, _change_cells(kept)))
+    if left_out:
+        # The full table one click away, without script: a <details> element.
+        parts.append(
+            f"<details><summary>{html.escape(LEFT_OUT.format(n=left_out))}: show the full "
+            f"table ({len(every)} rows)</summary>{_table(head, _change_cells(every))}</details>"
+        )
     if "jobs_change_by_sector" in cmp:
         year = int(cmp["year"].values[-1])
         kinds, dec = decomposition_rows(cmp, year)
@@ -356,7 +389,8 @@ def _write_report(
     for pair in pairs:
         key = f"turnover_{pair}"
         if key in pngs:
-            body.append(_image(pngs[key], f"trade turnover {pair}", CAPTIONS["turnover"] + marked))
+            caption = turnover_caption(ds, pair) + marked
+            body.append(_image(pngs[key], f"trade turnover {pair}", caption))
     sections = (
         ("Jobs", ("jobs_by_kind", "jobs_by_sector")),
         ("Investment", ("capital_flows", "pipeline")),
@@ -365,7 +399,9 @@ def _write_report(
         present = [k for k in keys if k in pngs]
         if present:
             body.append(f"<h2>{heading}</h2>")
-            body += [_image(pngs[k], k.replace("_", " "), CAPTIONS[k] + marked) for k in present]
+            body += [
+                _image(pngs[k], k.replace("_", " "), _caption(ds, k) + marked) for k in present
+            ]
         if heading == "Jobs" and (table := multipliers_html(ds)):
             body.append(table)
     if other is not None:

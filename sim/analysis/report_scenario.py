@@ -27,7 +27,7 @@ from sim.analysis.diff import (
     policy_value,
     scenario_diff,
 )
-from sim.analysis.results import scenario_data
+from sim.analysis.results import calibration_targets, pair_label, scenario_data
 
 #: Colour of the policy lines on the charts (a dark grey, apart from the palette).
 POLICY_COLOUR = "#555555"
@@ -330,6 +330,70 @@ def _year_fraction(day: dt.date) -> float:
     return day.year + (day - start).days / length
 
 
+def turnover_targets(ds: xr.Dataset, pair: str) -> tuple[bool, list[dict[str, Any]]]:
+    """The money of a pair's turnover chart (True: current) and the targets it draws.
+
+    Targets are compared in the money they name (current by default where the run has a
+    price path): the chart is drawn in that money and shows the targets stated in it, in
+    the years the run has. The caption describes these, and only these.
+    """
+    regions = set(pair_label(ds, pair).split("-"))
+    targets = [
+        t for t in calibration_targets(ds, "turnover") if set(t.get("regions") or []) == regions
+    ]
+    has_prices = "trade_turnover_annual_current" in ds
+    current = has_prices and any(t.get("prices", "current") != "constant" for t in targets)
+    years = {int(y) for y in ds["year"].values} if "year" in ds.coords else set()
+    drawn = [
+        t
+        for t in targets
+        if int(t["year"]) in years
+        and (has_prices and t.get("prices", "current") != "constant") == current
+        and any(t.get(k) is not None for k in ("value", "lower", "upper"))
+    ]
+    return current, drawn
+
+
+def turnover_caption(ds: xr.Dataset, pair: str) -> str:
+    """The caption of a pair's turnover fan chart: the points and triangles only if drawn."""
+    _, drawn = turnover_targets(ds, pair)
+    text = (
+        "Annual trade turnover (exports plus imports, sum over the year). Line: median over "
+        "replicas; dark band: 50 % of replicas (25-75 %); light band: 90 % (5-95 %)."
+    )
+    points = any(t.get("value") is not None for t in drawn)
+    bounds = any(t.get(k) is not None for t in drawn for k in ("lower", "upper"))
+    if points and bounds:
+        text += (
+            " Points: observed figures from the scenario's calibration targets "
+            "(triangles: observed bounds)."
+        )
+    elif points:
+        text += " Points: observed figures from the scenario's calibration targets."
+    elif bounds:
+        text += (
+            " Triangles: observed bounds from the scenario's calibration targets "
+            "(pointing up: at least; down: at most)."
+        )
+    return text
+
+
+def decimal_years(values: Any) -> np.ndarray:
+    """Dates (``datetime64``) as years with their fraction (2026-07-01: about 2026.5); years
+    (integers) as they are. Every time chart draws against these, so that all of them have
+    the same x axis: "year", with ticks at whole years.
+    """
+    arr = np.asarray(values)
+    if not np.issubdtype(arr.dtype, np.datetime64):
+        return arr
+    days = arr.astype("datetime64[D]")
+    year = days.astype("datetime64[Y]")
+    start = year.astype("datetime64[D]")
+    length = (year + 1).astype("datetime64[D]") - start
+    fraction = (days - start).astype(float) / length.astype(float)
+    return np.asarray(year.astype(int) + 1970 + fraction, dtype=float)
+
+
 def mark_policies(ax: Axes, policies: Sequence[Mapping[str, Any]], axis: str = "year") -> None:
     """Draw a thin vertical line with a short label at each policy's date.
 
@@ -395,9 +459,12 @@ def mark_policies(ax: Axes, policies: Sequence[Mapping[str, Any]], axis: str = "
 
 
 __all__ = [
+    "decimal_years",
     "html_table",
     "mark_policies",
     "run_policies",
     "scenario_html",
+    "turnover_caption",
+    "turnover_targets",
     "variant_changes_html",
 ]
