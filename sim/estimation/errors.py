@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-from sim.errors import SimError
+from sim.analysis.errors import AnalysisError
 
 
-class EstimationError(SimError):
+class EstimationError(AnalysisError):
     """Trade data or an estimation request that cannot be estimated as asked.
 
-    Parameters
-    ----------
-    problem
-        What is wrong, in one sentence (with the file, row or column where known).
-    allowed
-        What would be accepted.
-    hint
-        How to fix it.
+    The message has the project's three parts (:class:`~sim.analysis.errors.AnalysisError`):
+    what is wrong (with the file, row or column where known), what is allowed, how to fix it.
     """
-
-    def __init__(
-        self, problem: str, *, allowed: str | None = None, hint: str | None = None
-    ) -> None:
-        self.problem = problem
-        text = problem
-        if allowed is not None:
-            text += f"\n  allowed: {allowed}"
-        if hint is not None:
-            text += f"\n  fix: {hint}"
-        super().__init__(text)
