@@ -29,7 +29,12 @@ import yaml
 from numpy.typing import NDArray
 from scipy import optimize
 
-from sim.calibration_checks import Identification, check_identification, identification_lines
+from sim.calibration_checks import (
+    Identification,
+    check_identification,
+    identification_lines,
+    identification_warnings,
+)
 from sim.engine.model import build_model
 from sim.errors import ScenarioError, SimError
 from sim.scenario.data import ScenarioData, load_scenario_data
@@ -396,24 +401,7 @@ def _warnings(sc: Scenario, result: CalibrationResult) -> list[str]:
     ident = result.identification
     if ident is not None:
         fit_targets = [t for t in result.targets if t.index in result.fit_indices]
-        if ident.degrees_of_freedom < 0:
-            out.append(
-                f"under-identified: {ident.parameters} free parameters for "
-                f"{ident.equalities + ident.active_bounds} constraining targets; the fitted "
-                "values depend on the starting point (add targets or fix parameters)"
-            )
-        for i, k in ident.by_construction:
-            out.append(
-                f"target {fit_targets[i].label} is met by construction: only "
-                f"{result.parameters[k].key} moves it and that parameter moves no other "
-                "target (not evidence of fit)"
-            )
-        # A parameter that no fitted target responds to is not identified.
-        for k in ident.not_identified:
-            out.append(
-                f"parameter {result.parameters[k].key} is not identified: no fitted target "
-                "responds to it (it keeps its initial value)"
-            )
+        out += identification_warnings(ident, fit_targets, result.parameters)
     if result.holdout_indices and result.initial_values:
         calibrated = holdout_error(result, result.model_values)
         initial = holdout_error(result, result.initial_values)

@@ -108,6 +108,32 @@ def check_identification(
     return out
 
 
+def identification_warnings(
+    ident: Identification, targets: Sequence[Any], parameters: Sequence[Any]
+) -> list[str]:
+    """The fit's warnings about identification, one line each (the report's section says
+    the same at length)."""
+    out = []
+    if ident.degrees_of_freedom < 0:
+        out.append(
+            f"under-identified: {ident.parameters} free parameters for "
+            f"{ident.equalities + ident.active_bounds} constraining targets; the fitted "
+            "values depend on the starting point (add targets or fix parameters)"
+        )
+    out += [
+        f"target {targets[i].label} is met by construction: only {parameters[k].key} moves "
+        "it and that parameter moves no other target (not evidence of fit)"
+        for i, k in ident.by_construction
+    ]
+    # A parameter that no fitted target responds to is not identified.
+    out += [
+        f"parameter {parameters[k].key} is not identified: no fitted target responds to it "
+        "(it keeps its initial value)"
+        for k in ident.not_identified
+    ]
+    return out
+
+
 def identification_lines(
     ident: Identification, targets: Sequence[Any], parameters: Sequence[Any]
 ) -> list[str]:
