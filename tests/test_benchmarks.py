@@ -197,3 +197,19 @@ def test_equilibrium_benchmark_measures_one_and_many_solves() -> None:
     assert result["one_converged"] and result["many_converged"]
     assert result["agreement"] < 1e-8  # the shared start changes the path, not the answer
     assert result["one_seconds"] > 0 and result["many_over_one"] > 0
+
+
+def test_leontief_benchmark_computes_what_pymrio_computes() -> None:
+    """benchmarks/leontief.py times the same work as pymrio's calc_all: check that it is."""
+    import numpy as np
+
+    from benchmarks import leontief as bench
+
+    table = bench.random_table(3, 4, seed=1)
+    ours, theirs = bench.engine(table), bench.pymrio_all(table, 3, 4)
+    np.testing.assert_allclose(ours["L"], theirs["L"], rtol=1e-12)
+    np.testing.assert_allclose(ours["employment"], theirs["employment"], rtol=1e-12)
+    # Output multipliers are the column sums of L; Type I divide by the direct jobs.
+    np.testing.assert_allclose(ours["output"], theirs["L"].sum(axis=0), rtol=1e-12)
+    x = table["Z"].sum(axis=1) + table["Y"].sum(axis=1)
+    np.testing.assert_allclose(ours["type_i"] * table["F"] / x, ours["employment"], rtol=1e-12)

@@ -34,18 +34,20 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from sim.api import load_scenario, prepare, simulate
 from sim.engine.draw import Batch, draw_batch
 from sim.engine.model import Model
+from sim.errors import ConvergenceError
 from sim.scenario.load import load_yaml_document
 from tests.reliability_record import record
 
@@ -445,6 +447,24 @@ def expected_run(model: Model, batch: Batch) -> Expected:
 # ---------------------------------------------------------------- the test
 
 
+#: A refused capex burden is at least this large: the investor's outlay against its value
+#: added, or its outlay abroad against its exports (the trade surplus that must pay for it).
+BURDEN = 0.2
+
+
+def unpayable_burden(message: str) -> float | None:
+    """The larger burden a capex refusal states (sim.engine.financing), or None."""
+    found = re.search(
+        r"has no equilibrium: ([\d,.e+-]+) a year, ([\d,.e+-]+) of it abroad, is \d+% of "
+        r"\w+'s value added \(([\d,.e+-]+) a year; exports ([\d,.e+-]+) a year",
+        message,
+    )
+    if found is None:
+        return None
+    outlay, abroad, value_added, exports = (float(g.replace(",", "")) for g in found.groups())
+    return max(outlay / value_added, abroad / max(exports, 1e-300))
+
+
 def close(actual: np.ndarray, expected: np.ndarray, what: str, rtol: float = 1e-9) -> None:
     scale = max(float(np.abs(expected).max(initial=0.0)), 1e-12)
     err = float(np.abs(actual - expected).max(initial=0.0)) / scale
@@ -456,7 +476,15 @@ def close(actual: np.ndarray, expected: np.ndarray, what: str, rtol: float = 1e-
 def test_invariants_hold_on_random_valid_scenarios(doc: dict[str, Any]) -> None:
     sc = load_scenario(doc, base_dir=TINY_DIR)
     model = prepare(sc)
-    ds = simulate(model, batch_size=REPLICAS)
+    try:
+        ds = simulate(model, batch_size=REPLICAS)
+    except ConvergenceError as exc:
+        # Capex an investor cannot pay (a transfer too large against its income and its
+        # exports) has no equilibrium, and the run refuses it: only for a real burden.
+        burden = unpayable_burden(str(exc))
+        assert burden is not None, f"a run of a valid scenario failed: {exc}"
+        assert burden >= BURDEN, f"capex refused at a small burden: {exc}"
+        reject()
     batch = draw_batch(model, 0, REPLICAS)
     step = model.calendar.dt
     periods = model.calendar.periods

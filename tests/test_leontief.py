@@ -19,6 +19,7 @@ from sim.kernels.leontief import (
     leontief_inverse,
     mrio_from_national,
     output_multipliers,
+    radius_bound,
     satellite_multipliers,
     technical_coefficients,
     type_i_multipliers,
@@ -324,3 +325,60 @@ def test_negative_inverse_entry_raises() -> None:
     # Spectral radius 0, but a negative coefficient makes L[0, 1] = -0.5.
     with pytest.raises(NumericalError, match=r"L\[0, 1\] = -0.5"):
         leontief_inverse(_arr([[0.0, -0.5], [0.0, 0.0]]))
+
+
+# ---------------------------------------------------------------- productivity without eigenvalues
+
+
+def test_radius_bound_of_a_known_matrix() -> None:
+    # A = [[0.2, 0.9], [0.9, 0.2]]: eigenvalues 1.1 and -0.7, column sums 1.1.
+    A = _arr([[0.2, 0.9], [0.9, 0.2]])
+    assert radius_bound(A, np.linalg.inv(np.eye(2) - A)) == pytest.approx(1.1)
+    # A productive one whose column sums exceed 1: [[0.1, 1.5], [0.1, 0.1]], radius
+    # 0.1 + sqrt(0.15) = 0.487; x = L 1 gives the Collatz-Wielandt bound below 1.
+    B = _arr([[0.1, 1.5], [0.1, 0.1]])
+    bound = radius_bound(B, np.linalg.inv(np.eye(2) - B))
+    assert 0.1 + np.sqrt(0.15) - 1e-12 <= bound < 1.0
+    assert radius_bound(_arr([[0.0, -0.5], [0.0, 0.0]]), np.eye(2)) == np.inf
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    hnp.arrays(np.float64, (6, 6), elements=st.floats(0.0, 0.5, allow_subnormal=False)),
+    st.floats(0.05, 0.99),
+)
+def test_radius_bound_is_an_upper_bound_and_below_one_when_productive(
+    raw: np.ndarray, radius: float
+) -> None:
+    # Scale to a chosen spectral radius below 1: the bound must lie in [rho, 1).
+    rho = float(np.max(np.abs(np.linalg.eigvals(raw))))
+    if rho < 1e-6:
+        return
+    A = raw * (radius / rho)
+    L = np.linalg.inv(np.eye(6) - A)
+    bound = radius_bound(A, L)
+    assert radius * (1 - 1e-9) <= bound < 1.0
+
+
+def test_productive_system_is_accepted_without_eigenvalues(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15: eigvals cost 4.5-10x the inverse; a productive system must not need them,
+    even where column sums exceed 1."""
+
+    def refuse(_: np.ndarray) -> np.ndarray:
+        raise AssertionError("eigvals called for a productive system")
+
+    monkeypatch.setattr(np.linalg, "eigvals", refuse)
+    rng = np.random.default_rng(7)
+    A = rng.random((40, 40))
+    A *= 0.9 / np.max(np.abs(np.linalg.eigh(A @ A.T)[0])) ** 0.5  # spectral norm 0.9
+    A[:, 0] = 0.0
+    A[1:, 0] = 1.2 / 39  # one column sum of 1.2
+    assert A.sum(axis=0).max() > 1.0
+    L = leontief_inverse(A)
+    np.testing.assert_allclose((np.eye(40) - A) @ L, np.eye(40), atol=1e-12)
+    # A non-productive one still reaches the eigenvalues and is refused.
+    monkeypatch.undo()
+    with pytest.raises(NumericalError, match="not productive"):
+        leontief_inverse(A * 3.0)

@@ -511,10 +511,41 @@ def test_foreign_capex_between_near_closed_economies_is_a_clear_error(tmp_path: 
     out = tmp_path / "x.nc"
     code, _, err = run_cli(["run", str(scenario), "--replicas", "2", "-o", str(out)])
     assert code == 2 and "Traceback" not in err, err
-    assert "did not converge" in err and "needs trade between them" in err
+    assert "has no equilibrium" in err and "cannot run the trade surplus" in err, err
+    assert re.search(r"exports [0-9.e-]+ a year", err), err
     assert not out.exists()
     record(AREA, "foreign capex between near-closed economies",
            "located error: no equilibrium without trade to carry the transfer")  # fmt: skip
+
+
+def test_capex_larger_than_the_investor_can_pay_names_the_investor_and_projects(
+    tmp_path: Path,
+) -> None:
+    """Regression: capex that an investor pays in one short construction, half its value
+    added, stopped the run with a solver residual or a negative trade flow (found by the
+    invariants test). The run now refuses the period, naming the investor, its outlay against its
+    value added and exports, and the projects that make it up."""
+    scenario = tiny_copy(tmp_path)
+    edit(
+        scenario,
+        "  portfolios:\n",
+        "    - {id: big-plant, sector: goods, host: A, investor: B, capex: 2000,\n"
+        "       announced: 2020-01-01, financed: 2020-01-01, construction: 2021-01-01,\n"
+        "       operating: 2021-04-01}\n"
+        "  portfolios:\n",
+    )
+    out = tmp_path / "x.nc"
+    code, _, err = run_cli(["run", str(scenario), "--replicas", "2", "-o", str(out)])
+    assert code == 2 and "Traceback" not in err, err
+    first = err.splitlines()[0]
+    assert "the capex that B pays for in the period starting 2021-01-01" in first, err
+    share = re.search(r"is (\d+)% of B's value added", first)
+    assert share is not None and int(share.group(1)) > 100, first
+    assert "big-plant: 100% of 2,000 over 1 year;" in err, err
+    assert "allowed:" in err and "fix:" in err
+    assert not out.exists()
+    record(AREA, "capex larger than its investor can pay",
+           "located error naming the investor, its outlay against value added, the projects")  # fmt: skip
 
 
 def test_overflowing_trade_table_names_the_file_and_the_overflow(tmp_path: Path) -> None:

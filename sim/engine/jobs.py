@@ -29,6 +29,9 @@ from sim.engine.production import central_value
 from sim.errors import NumericalError
 from sim.kernels import leontief
 
+#: The kinds of gross jobs supported, in the order of the ``kind`` axis.
+JOB_KINDS = ("construction", "operation", "indirect", "induced")
+
 if TYPE_CHECKING:
     from sim.engine.draw import Batch
     from sim.engine.model import Model
@@ -433,6 +436,7 @@ def _warnings(
 
 
 __all__ = [
+    "JOB_KINDS",
     "MONEY_SCALE",
     "HouseholdClosure",
     "MultiplierReport",

@@ -19,17 +19,23 @@ import numpy as np
 import simpy
 from numpy.typing import NDArray
 
+from sim.engine.checks import check_period
 from sim.engine.draw import Batch, covariate_factor
-from sim.engine.jobs import batch_plant_accounts, plant_multipliers, sector_multipliers
+from sim.engine.financing import capex_financing_error, unpaid_capex
+from sim.engine.jobs import (
+    JOB_KINDS,
+    batch_plant_accounts,
+    plant_multipliers,
+    sector_multipliers,
+)
 from sim.engine.model import Model
 from sim.engine.projects import investment_legs
-from sim.errors import ConvergenceError, NumericalError
+from sim.errors import ConvergenceError
 from sim.kernels.equilibrium import extrapolate_unknowns, solve_equilibrium, unknowns_of
 from sim.kernels.migration import migrant_stocks, migration_flows
 from sim.kernels.stages import ABANDONED, CONSTRUCTION, OPERATING, STAGES
 
 FloatArray = NDArray[np.float64]
-JOB_KINDS = ("construction", "operation", "indirect", "induced")
 
 
 def static_shapes(model: Model) -> dict[str, tuple[int, ...]]:
@@ -155,9 +161,9 @@ class BatchSimulation:
         self.to_region = (rows * n_r + host[None]).ravel()
         # Sums by investor run over legs (project, investor, share): a joint venture's
         # spending is split by its investors' shares.
-        self.leg_project, leg_investor, self.leg_share = investment_legs(model.projects)
+        self.leg_project, self.leg_investor, self.leg_share = investment_legs(model.projects)
         leg_host, leg_sector = host[self.leg_project], sector[self.leg_project]
-        pair = leg_investor * n_r + leg_host
+        pair = self.leg_investor * n_r + leg_host
         self.to_flow = (rows * (n_r * n_r * n_s) + (pair * n_s + leg_sector)[None]).ravel()
         self.to_pair = (rows * (n_r * n_r) + pair[None]).ravel()
         eye = np.eye(n_r * n_s)
@@ -292,6 +298,53 @@ class BatchSimulation:
         new = target * v if policy.kind == "trade_cost" else np.broadcast_to(v, target.shape)
         target[...] = np.where(policy.mask[None], new, target)
 
+    def check_financing(self, k: int, replica: int, shocks: dict[str, FloatArray | None]) -> None:
+        """Refuse period ``k`` if the capex investors pay is what breaks ``replica``.
+
+        The replica is solved again without the capex: if that solves with positive
+        spending, the capex is the cause and the refusal names the investor and its
+        projects (sim.engine.financing); otherwise the caller's own checks report it.
+        """
+        model, b = self.model, self.batch
+        trade = model.scenario.data["trade"]
+        alone = solve_equilibrium(
+            model.baseline,
+            b.theta[replica : replica + 1],
+            model.labour_markets,
+            cost_change=_replica_row(shocks["cost_change"], replica),
+            tariff=_replica_row(shocks["tariff"], replica),
+            productivity=_replica_row(shocks["productivity"], replica),
+            real_wage_target=_replica_row(shocks["real_wage_target"], replica),
+            deficit_closure=model.deficit_closure,
+            numeraire=model.numeraire,
+            tol=trade["tolerance"],
+            max_iter=trade["max_iterations"],
+        )
+        if not (alone.converged.all() and (alone.income > 0).all()):
+            return
+        assert self.investment is not None
+        legs = [
+            (
+                int(investor),
+                model.projects[project].id,
+                float(share),
+                float(b.capex[replica, project]),
+                float(self.construction_periods[replica, project] * self.dt),
+            )
+            for project, investor, share in zip(
+                self.leg_project, self.leg_investor, self.leg_share, strict=True
+            )
+            if self.stage[replica, project] == CONSTRUCTION
+        ]
+        # The growth path's value added and exports: the scale of what the investors earn.
+        level = self.growth_level[replica, k]
+        value_added = (model.baseline.value_added * level).sum(axis=1)
+        sales = model.baseline.trade * level[:, None, :]  # (i, j, S)
+        exports = sales.sum(axis=(1, 2)) - np.einsum("iis->i", sales)
+        raise capex_financing_error(
+            model, k, b.first + replica, self.investment[replica], value_added, exports, legs
+        )
+
     # -- the period's economy ----------------------------------------------------------------
     def step(self, k: int) -> None:
         model, b = self.model, self.batch
@@ -341,6 +394,12 @@ class BatchSimulation:
             self.path_jacobian = path.jacobian
             if model.anchors_real_wages:
                 target = path.real_wage.reshape(n, -1)[:, model.labour_markets.first_cell]
+        shocks = {
+            "cost_change": cost,
+            "tariff": self.tariff,
+            "productivity": quantity,
+            "real_wage_target": target,
+        }
         sol = solve_equilibrium(
             model.baseline,
             b.theta,
@@ -357,6 +416,9 @@ class BatchSimulation:
             tol=trade["tolerance"],
             max_iter=trade["max_iterations"],
         )
+        unpaid = unpaid_capex(sol.converged, sol.income, self.investment)
+        if unpaid.any():
+            self.check_financing(k, int(np.argmax(unpaid)), shocks)
         if not sol.converged.all():
             bad = int(np.argmin(sol.converged))
             raise ConvergenceError(
@@ -459,6 +521,10 @@ class BatchSimulation:
         check_period(model, b, out, k)
 
 
+def _replica_row(value: FloatArray | None, replica: int) -> FloatArray | None:
+    return None if value is None else value[replica : replica + 1]
+
+
 def employed_persons(model: Model, change: FloatArray, market_change: FloatArray) -> FloatArray:
     """Persons employed by region and sector, (N, R, S), at the start's labour force.
 
@@ -483,60 +549,6 @@ def _group_sum(values: FloatArray, cells: NDArray[np.int64], n: int, size: int) 
     """Sum the (N, P) ``values`` into (N, size) cells; ``cells`` is the flat (replica, cell) index."""
     total = np.bincount(cells, weights=values.ravel(), minlength=n * size)  # float64 with weights
     return np.asarray(total, dtype=np.float64).reshape(n, size)
-
-
-#: Labels of the axes after (N,) of each checked per-period output.
-_AXES = {
-    "trade": ("origin", "destination", "sector"),
-    "output": ("region", "sector"),
-    "price": ("region", "sector"),
-    "expenditure": ("region",),
-    "value_added": ("region", "sector"),
-    "tariff_revenue": ("region",),
-    "employment": ("region", "sector"),
-    "real_wage": ("region",),
-    "capital_flow_projects": ("origin", "destination", "sector"),
-    "capital_flow_other": ("origin", "destination"),
-    "investment_goods": ("origin", "destination"),
-    "jobs": ("region", "sector", "kind"),
-    "migration": ("origin", "destination"),
-    "migrant_stock": ("origin", "destination"),
-    "wage": ("region",),
-}
-
-
-def check_period(model: Model, batch: Batch, out: dict[str, FloatArray], k: int) -> None:
-    """Stop the run at the first NaN, infinity or negative value of period ``k``.
-
-    The message names the variable, the period, the replica, the region and
-    sector, and the values this replica drew for the scenario's uncertain
-    parameters (the usual cause of an impossible value).
-    """
-    for name, axes in _AXES.items():
-        values = out[name][:, k]
-        bad = ~np.isfinite(values) | (values < 0)
-        if not bad.any():
-            continue
-        idx = np.argwhere(bad)[0]
-        labels = {
-            "origin": model.regions, "destination": model.regions, "region": model.regions,
-            "sector": model.sectors, "kind": list(JOB_KINDS),
-        }  # fmt: skip
-        where = ", ".join(
-            f"{axis} {labels[axis][i]}" for axis, i in zip(axes, idx[1:], strict=True)
-        )
-        replica = int(idx[0])
-        drawn = "; ".join(
-            f"{key} = {vals[replica]:.6g}" for key, vals in sorted(batch.drawn.items())
-        )
-        raise NumericalError(
-            f"{name} became {float(values[tuple(idx)])!r} in the period starting "
-            f"{model.calendar.starts[k]} (replica {batch.first + replica}, {where})\n"
-            "  allowed: finite, non-negative values\n"
-            + (f"  this replica drew: {drawn}\n" if drawn else "")
-            + "  fix: check the scenario's elasticities, cost shocks, growth paths and the "
-            "ranges of its distributions"
-        )
 
 
 def simulate_batch(

@@ -18,9 +18,9 @@ import xarray as xr
 from numpy.typing import NDArray
 
 import sim
+from sim.engine.jobs import JOB_KINDS
 from sim.engine.model import Model
 from sim.engine.projects import investor_share_matrix
-from sim.engine.simulate import JOB_KINDS
 from sim.errors import ScenarioError
 from sim.kernels.stages import STAGES
 from sim.scenario.load import dump_yaml

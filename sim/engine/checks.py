@@ -1,0 +1,70 @@
+"""Checks of a period's outputs: the first impossible value stops the run, located."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sim.engine.draw import Batch
+from sim.engine.jobs import JOB_KINDS
+from sim.engine.model import Model
+from sim.errors import NumericalError
+
+FloatArray = NDArray[np.float64]
+
+
+#: Labels of the axes after (N,) of each checked per-period output.
+_AXES = {
+    "trade": ("origin", "destination", "sector"),
+    "output": ("region", "sector"),
+    "price": ("region", "sector"),
+    "expenditure": ("region",),
+    "value_added": ("region", "sector"),
+    "tariff_revenue": ("region",),
+    "employment": ("region", "sector"),
+    "real_wage": ("region",),
+    "capital_flow_projects": ("origin", "destination", "sector"),
+    "capital_flow_other": ("origin", "destination"),
+    "investment_goods": ("origin", "destination"),
+    "jobs": ("region", "sector", "kind"),
+    "migration": ("origin", "destination"),
+    "migrant_stock": ("origin", "destination"),
+    "wage": ("region",),
+}
+
+
+def check_period(model: Model, batch: Batch, out: dict[str, FloatArray], k: int) -> None:
+    """Stop the run at the first NaN, infinity or negative value of period ``k``.
+
+    The message names the variable, the period, the replica, the region and
+    sector, and the values this replica drew for the scenario's uncertain
+    parameters (the usual cause of an impossible value).
+    """
+    for name, axes in _AXES.items():
+        values = out[name][:, k]
+        bad = ~np.isfinite(values) | (values < 0)
+        if not bad.any():
+            continue
+        idx = np.argwhere(bad)[0]
+        labels = {
+            "origin": model.regions, "destination": model.regions, "region": model.regions,
+            "sector": model.sectors, "kind": list(JOB_KINDS),
+        }  # fmt: skip
+        where = ", ".join(
+            f"{axis} {labels[axis][i]}" for axis, i in zip(axes, idx[1:], strict=True)
+        )
+        replica = int(idx[0])
+        drawn = "; ".join(
+            f"{key} = {vals[replica]:.6g}" for key, vals in sorted(batch.drawn.items())
+        )
+        raise NumericalError(
+            f"{name} became {float(values[tuple(idx)])!r} in the period starting "
+            f"{model.calendar.starts[k]} (replica {batch.first + replica}, {where})\n"
+            "  allowed: finite, non-negative values\n"
+            + (f"  this replica drew: {drawn}\n" if drawn else "")
+            + "  fix: check the scenario's elasticities, cost shocks, growth paths and the "
+            "ranges of its distributions"
+        )
+
+
+__all__ = ["check_period"]
