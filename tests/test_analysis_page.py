@@ -22,9 +22,18 @@ import pytest
 import yaml
 
 import sim.api
+from sim.analysis.chart_labels import from_attributes, label_problems
 from sim.analysis.report import write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
+#: Every image of the page with the data attributes of the <figure> around it (the labels
+#: sim.analysis.chart_labels read from the chart's matplotlib Figure).
+FIGURE_LABELS = """JSON.stringify(Array.from(document.images).map(img => {
+  const figure = img.closest('figure');
+  const attributes = {};
+  if (figure) { for (const a of figure.attributes) { attributes[a.name] = a.value; } }
+  return {alt: img.alt, inFigure: figure !== null, attributes: attributes};
+}))"""
 TINY = Path(__file__).parent / "data" / "tiny" / "tiny.yaml"
 
 pytestmark = pytest.mark.skipif(
@@ -112,6 +121,9 @@ class Browser:
 
 
 def test_report_page_renders_in_chromium(tmp_path: Path) -> None:
+    """The page renders offline, every image loads, and every chart is labelled: a title,
+    x and y labels with a unit, and a legend entry per series (checked on the labels each
+    chart's <figure> carries, in the page as the browser has it)."""
     data = yaml.safe_load(TINY.read_text())
     data["calibration"] = {
         "targets": [{"kind": "turnover", "regions": ["A", "B"], "year": 2021, "value": 140}]
@@ -145,6 +157,14 @@ def test_report_page_renders_in_chromium(tmp_path: Path) -> None:
             sessionId=session,
         )
         images = json.loads(result["result"]["value"])
+        # every chart's <figure>, with the labels read from its Figure when it was saved
+        figures = json.loads(
+            browser.send(
+                "Runtime.evaluate",
+                {"expression": FIGURE_LABELS, "returnByValue": True},
+                sessionId=session,
+            )["result"]["value"]
+        )
         title = browser.send(
             "Runtime.evaluate",
             {"expression": "document.title", "returnByValue": True},
@@ -174,7 +194,19 @@ def test_report_page_renders_in_chromium(tmp_path: Path) -> None:
     ]
     assert all(u.startswith(("file:", "data:")) for u in requests), requests
     assert title == "tiny"
-    assert len(images) == 10  # 3 turnover fans, 2 jobs, capital, pipeline, 3 differences
+    # 3 turnover fans, 2 jobs, capital, pipeline, 9 economic charts, 3 differences
+    assert len(images) == 19
     for complete, width, height, alt in images:
         assert complete and width > 0 and height > 0, alt
+    assert len(figures) == len(images)
+    problems = {
+        f["attributes"].get("data-chart", f["alt"]): label_problems(
+            from_attributes(f["attributes"])
+        )
+        for f in figures
+    }
+    assert all(f["inFigure"] for f in figures), figures
+    assert {k: v for k, v in problems.items() if v} == {}
+    charts = {f["attributes"].get("data-chart") for f in figures}
+    assert {"real_income", "gdp", "trade_balance", "jobs_by_region", "jobs_in_year"} <= charts
     assert len(shot["data"]) > 10_000

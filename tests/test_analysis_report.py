@@ -36,6 +36,16 @@ RUN_CHARTS = {
     "jobs_by_sector.png",
     "capital_flows_by_sector.png",
     "pipeline_by_stage.png",
+    # the economic sections (sim/analysis/charts_economy.py)
+    "real_income_change_by_region.png",
+    "gdp_by_region.png",
+    "value_added_by_sector.png",
+    "trade_by_direction.png",
+    "trade_by_sector.png",
+    "trade_balance_by_region.png",
+    "jobs_net_gross_by_region.png",
+    "jobs_by_region_in_year.png",
+    "capital_flows_by_direction.png",
 }
 
 
@@ -362,3 +372,185 @@ def test_charts_without_policies_are_unchanged() -> None:
         ax = fig.axes[0]
         assert _policy_lines(ax) == [] and "policy date" not in _labelled(ax)
         assert not [t for t in ax.texts if t.get_gid() == "policy"]
+
+
+# The economic sections (issue 16): welfare and real income, value added and GDP, trade by
+# direction and sector with the trade balance, jobs by region, capital flows by direction.
+
+
+def _section(page: str, heading: str) -> str:
+    """The HTML from a heading to the next heading of the same or a higher level."""
+    level = heading[1:3]
+    start = page.index(heading)
+    ends = [page.find(f"<{h}>", start + len(heading)) for h in ("h2", level)]
+    ends = [e for e in ends if e > 0]
+    return page[start : min(ends)] if ends else page[start:]
+
+
+def _charts(html_text: str) -> list[str]:
+    return re.findall(r'<figure data-chart="([^"]+)"', html_text)
+
+
+def test_economic_sections_appear_with_their_charts(report: Path) -> None:
+    page = report.read_text()
+    expected = {
+        "<h3>Trade by direction and sector</h3>": ["trade_by_direction", "trade_by_sector"],
+        "<h3>Trade balance</h3>": ["trade_balance"],
+        "<h2>Value added and GDP</h2>": ["gdp", "value_added"],
+        "<h2>Welfare and real income</h2>": ["real_income"],
+        "<h3>Jobs by region: net and gross</h3>": ["jobs_by_region", "jobs_in_year"],
+        "<h3>Capital flows by origin and destination</h3>": ["capital_by_direction"],
+    }
+    for heading, keys in expected.items():
+        assert _charts(_section(page, heading)) == keys, heading
+    order = [page.index(h) for h in ("<h2>Trade</h2>", "<h2>Value added and GDP</h2>",
+                                     "<h2>Welfare and real income</h2>", "<h2>Jobs</h2>",
+                                     "<h2>Investment</h2>", "<h2>Compared with")]  # fmt: skip
+    assert order == sorted(order)
+    # a run has no welfare decomposition: no chart and no placeholder for it
+    assert "decomposition" not in page.lower()
+    # every chart of the page carries its labels
+    assert len(_charts(page)) == len(re.findall("<img ", page))
+
+
+def _median_line(ax: Any, label: str = "median") -> np.ndarray:
+    return np.asarray(_labelled(ax)[label].get_ydata(), dtype=float)
+
+
+def _panel(fig: Any, title: str) -> Any:
+    return next(ax for ax in fig.axes if ax.get_title(loc="left") == title)
+
+
+def test_trade_balance_drawn_is_exports_minus_imports(runs) -> None:
+    from sim.analysis import charts_economy
+
+    _, ds = runs
+    fig = charts_economy.trade_balance_figure(ds)
+    for region in ("A", "B", "C"):
+        # exports from the `exports` variable, imports from `trade`: off the diagonal
+        others = [r for r in ("A", "B", "C") if r != region]
+        imports = ds.trade.sel(origin=others, destination=region).sum(("origin", "sector"))
+        balance = (ds.exports.sel(region=region) - imports).groupby("time.year").sum()
+        ax = _panel(fig, region)
+        np.testing.assert_allclose(_median_line(ax), balance.median("replica").values)
+        band = next(c for c in ax.collections if c.get_label() == "5-95 %")
+        low = band.get_paths()[0].vertices[:, 1].min()
+        assert low == pytest.approx(float(balance.quantile(0.05, "replica").min()))
+    # the balances of a closed model's regions add up to zero
+    total = sum(_median_line(_panel(fig, r)) for r in ("A", "B", "C"))
+    assert np.abs(total).max() < 1.0  # medians of each: close to, not exactly, zero
+    assert "USD million per year" in fig.get_supylabel()
+
+
+def test_trade_by_direction_and_sector_come_from_trade(runs) -> None:
+    from sim.analysis import charts_economy
+
+    _, ds = runs
+    annual = ds.trade.groupby("time.year").sum()
+    fig = charts_economy.trade_by_direction_figure(ds, ["A-B", "A-C", "B-C"])
+    ax = _panel(fig, "A and B")
+    for o, d in (("A", "B"), ("B", "A")):
+        expected = annual.sel(origin=o, destination=d).sum("sector").median("replica")
+        np.testing.assert_allclose(_median_line(ax, f"{o} → {d}: median"), expected.values)
+    fig = charts_economy.trade_by_sector_figure(ds, ["A-B"])
+    ax = _panel(fig, "exports B → A")
+    goods, services = ax.containers
+    mean = annual.sel(origin="B", destination="A").mean("replica")
+    np.testing.assert_allclose(goods.datavalues, mean.sel(sector="goods").values)
+    np.testing.assert_allclose(services.datavalues, mean.sel(sector="services").values)
+    assert [b.get_y() for b in services] == pytest.approx(list(goods.datavalues))  # stacked
+
+
+def test_real_income_gdp_and_value_added_come_from_the_dataset(runs) -> None:
+    from sim.analysis import charts_economy
+
+    _, ds = runs
+    ax = _panel(charts_economy.real_income_figure(ds), "B")
+    np.testing.assert_allclose(
+        _median_line(ax), ds.real_income_change.sel(region="B").median("replica").values
+    )
+    fig = charts_economy.gdp_figure(ds)
+    np.testing.assert_allclose(
+        _median_line(_panel(fig, "C")), ds.gdp_annual.sel(region="C").median("replica").values
+    )
+    assert "GDP" in fig.get_supylabel() and "per year" in fig.get_supylabel()
+    ax = _panel(charts_economy.value_added_figure(ds), "A")
+    va = ds.value_added.sel(region="A").groupby("time.year").sum().mean("replica")
+    heights = sum(np.asarray(c.datavalues) for c in ax.containers)
+    np.testing.assert_allclose(heights, va.sum("sector").values)
+
+
+def test_jobs_by_region_shows_net_and_gross_with_direct_jobs(runs) -> None:
+    from sim.analysis import charts_economy
+
+    _, ds = runs
+    fig = charts_economy.jobs_by_region_figure(ds)
+    net = _panel(fig, "B: net employment change")
+    np.testing.assert_allclose(
+        _median_line(net, "net change: median"),
+        ds.employment_change_annual.sel(region="B").median("replica").values,
+        atol=1e-6,
+    )
+    direct = _panel(fig, "B: direct jobs")  # a panel of their own, at their own scale
+    lines = _labelled(direct)
+    assert list(lines)[:2] == [
+        "gross: direct: construction, median",
+        "gross: direct: operation, median",
+    ]
+    operation = ds.jobs_annual.sel(region="B", kind="operation").median("replica")
+    np.testing.assert_allclose(lines["gross: direct: operation, median"].get_ydata(), operation)
+    assert direct.get_ylim()[1] < 0.5 * float(ds.jobs_annual.sel(region="B").max())
+    # one year as grouped bars: direct kinds first, every bar labelled with its median
+    year = charts_economy.peak_jobs_year(ds)
+    ax = charts_economy.jobs_in_year_figure(ds, year).axes[0]
+    labels = [c.get_label() for c in ax.containers if not c.get_label().startswith("_")]
+    assert labels[:2] == ["direct: construction", "direct: operation"]
+    assert labels[-1] == "net employment change"
+    construction = ds.jobs_annual.sel(year=year, kind="construction").median("replica")
+    bars = next(c for c in ax.containers if c.get_label() == "direct: construction")
+    np.testing.assert_allclose(bars.datavalues, construction.values)
+    numbers = {t.get_text() for t in ax.texts}
+    assert {f"{v:,.0f}" for v in construction.values} <= numbers
+
+
+def test_capital_flows_by_direction_separate_projects_and_other(runs) -> None:
+    from sim.analysis import charts_economy
+
+    _, ds = runs
+    fig = charts_economy.capital_by_direction_figure(ds)
+    assert sorted(ax.get_title(loc="left") for ax in fig.axes) == ["A → B", "B → A"]
+    ax = _panel(fig, "A → B")
+    projects, other = ax.containers
+    assert (projects.get_label(), other.get_label()) == ("listed projects", "other investment")
+    total = ds.capital_flow_annual.sel(origin="A", destination="B").mean("replica")
+    np.testing.assert_allclose(
+        np.asarray(projects.datavalues) + np.asarray(other.datavalues), total.values
+    )
+    assert other.patches[0].get_hatch() == "//"
+
+
+def test_welfare_decomposition_only_where_the_dataset_has_it(runs, tmp_path: Path) -> None:
+    from sim.analysis import charts_economy
+    from sim.analysis.report_sections import welfare_section
+
+    _, run = runs
+    assert charts_economy.welfare_parts(run) == []
+    ds = run.copy()
+    rng = np.random.default_rng(1)
+    parts = ("terms_of_trade_total", "volume_of_trade_total", "technical_efficiency_total",
+             "employment", "deficit", "residual")  # fmt: skip
+    for name in parts:
+        ds[f"welfare_{name}"] = (("replica", "region"), rng.normal(size=(12, 3)))
+    fig = charts_economy.welfare_figure(ds)
+    ax = fig.axes[0]
+    bars = {c.get_label(): c for c in ax.containers}
+    assert list(bars) == ["terms of trade", "volume of trade", "trade-cost efficiency",
+                          "employment and deficit", "approximation residual"]  # fmt: skip
+    both = ds.welfare_employment + ds.welfare_deficit
+    np.testing.assert_allclose(bars["employment and deficit"].datavalues, both.median("replica"))
+    last = ds.real_income_change.isel(time=-1).median("replica")
+    np.testing.assert_allclose(_labelled(ax)["real income change"].get_ydata(), last.values)
+    pngs = charts.run_charts(ds, tmp_path, ["A-B"])
+    section = welfare_section(ds, pngs)
+    assert _charts(section) == ["real_income", "welfare_decomposition"]
+    assert "diamonds: the median real income change" in section

@@ -133,14 +133,19 @@ def _fit_text(fig: Figure) -> Figure:
     return fig
 
 
-def _save(fig: Figure, path: str | Path) -> Path:
+def _save(fig: Figure, path: str | Path, close: bool = True) -> Path:
+    from sim.analysis.chart_labels import png_metadata
     from sim.results.guard import check_replaceable
 
     target = Path(path)
     check_replaceable(target, "file")  # a chart replaces a file, never a folder or a device
     target.parent.mkdir(parents=True, exist_ok=True)
-    # bbox_inches="tight": whatever still reaches past the canvas widens the PNG, not cut.
-    fig.savefig(target, dpi=DPI, facecolor="white", bbox_inches="tight", pad_inches=0.1)
+    # bbox_inches="tight": whatever still reaches past the canvas widens the PNG, not cut;
+    # the labels travel in the PNG, for the report page (sim.analysis.chart_labels).
+    fig.savefig(target, dpi=DPI, facecolor="white", bbox_inches="tight", pad_inches=0.1,
+                metadata=png_metadata(fig))  # fmt: skip
+    if close:
+        fig.clear()  # free the artists now, not when the figure is collected
     return target
 
 
@@ -375,6 +380,7 @@ def sobol_figure(res: xr.Dataset, title: str = "") -> Figure:
             error_kw={"ecolor": "#333333", "capsize": 3},
         )
     ax.set_yticks(y, [_short(p) for p in params])
+    ax.set_ylabel("parameter")
     ax.invert_yaxis()
     ax.set_xlabel(
         f"share of the output's variance ({float(res.attrs['confidence']):.0%} intervals)"
@@ -493,7 +499,7 @@ def morris_figure(res: xr.Dataset, title: str = "") -> Figure:
 
 def save(fig: Figure, path: str | Path) -> Path:
     """Write a figure as PNG (white background, the module's resolution); return the path."""
-    return _save(fig, path)
+    return _save(fig, path, close=False)
 
 
 def turnover_fan_chart(ds: xr.Dataset, pair: str, path: str | Path) -> Path:
@@ -562,7 +568,9 @@ def run_charts(ds: xr.Dataset, folder: str | Path, pairs: Sequence[str]) -> dict
         out["capital_flows"] = capital_flows_chart(ds, folder / "capital_flows_by_sector.png")
     if "projects_by_stage" in ds:
         out["pipeline"] = pipeline_chart(ds, folder / "pipeline_by_stage.png")
-    return out
+    from sim.analysis.charts_economy import economy_charts
+
+    return out | economy_charts(ds, folder, pairs)
 
 
 __all__ = [

@@ -7,7 +7,6 @@ fetch), so it can be mailed or archived as one file and opened offline.
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 from collections.abc import Sequence
@@ -23,6 +22,14 @@ from sim.analysis.report_scenario import (
     scenario_html,
     turnover_caption,
     variant_changes_html,
+)
+from sim.analysis.report_sections import (
+    capital_by_direction_section,
+    figure_html,
+    jobs_by_region_section,
+    trade_subsections,
+    value_added_section,
+    welfare_section,
 )
 from sim.analysis.results import as_dataset, reporting_pairs, scenario_data
 
@@ -260,12 +267,8 @@ def comparison_html(cmp: xr.Dataset, band: float = 0.9) -> str:
     return "\n".join(parts)
 
 
-def _image(path: Path, alt: str, caption: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return (
-        f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-    )
+def _image(path: Path, alt: str, caption: str, key: str = "") -> str:
+    return figure_html(path, alt, caption, key)
 
 
 def _provenance(ds: xr.Dataset, label: str) -> str:
@@ -390,20 +393,29 @@ def _write_report(
         key = f"turnover_{pair}"
         if key in pngs:
             caption = turnover_caption(ds, pair) + marked
-            body.append(_image(pngs[key], f"trade turnover {pair}", caption))
+            body.append(_image(pngs[key], f"trade turnover {pair}", caption, key))
+    body += [
+        trade_subsections(ds, pngs, marked),
+        value_added_section(ds, pngs, marked),
+        welfare_section(ds, pngs, marked),
+    ]
     sections = (
         ("Jobs", ("jobs_by_kind", "jobs_by_sector")),
         ("Investment", ("capital_flows", "pipeline")),
     )
     for heading, keys in sections:
         present = [k for k in keys if k in pngs]
-        if present:
+        more = (jobs_by_region_section if heading == "Jobs" else capital_by_direction_section)(
+            ds, pngs, marked
+        )
+        if present or more:
             body.append(f"<h2>{heading}</h2>")
             body += [
-                _image(pngs[k], k.replace("_", " "), _caption(ds, k) + marked) for k in present
+                _image(pngs[k], k.replace("_", " "), _caption(ds, k) + marked, k) for k in present
             ]
         if heading == "Jobs" and (table := multipliers_html(ds)):
             body.append(table)
+        body.append(more)
     if other is not None:
         cmp = compare(other, ds, paired=paired, targets=targets)
         body.append(
@@ -431,7 +443,11 @@ def _write_report(
                         "replica by replica (common random numbers)",
                         "from independent pairs of replicas (unpaired)",
                     )
-                body.append(_image(path, f"change in trade turnover {pair}", caption))
+                body.append(
+                    _image(
+                        path, f"change in trade turnover {pair}", caption, f"turnover_change_{pair}"
+                    )
+                )
         body.append(comparison_html(cmp))
         body.append(_provenance(other, "Compared run"))
     body += ["<h2>Provenance</h2>", _provenance(ds, "This run")]
