@@ -554,3 +554,22 @@ def test_welfare_decomposition_only_where_the_dataset_has_it(runs, tmp_path: Pat
     section = welfare_section(ds, pngs)
     assert _charts(section) == ["real_income", "welfare_decomposition"]
     assert "diamonds: the median real income change" in section
+
+
+def test_report_of_a_static_counterfactual_shows_its_table_and_decomposition(
+    tmp_path: Path,
+) -> None:
+    """Regression: `sim report` on a `sim counterfactual` file (no time axis) stopped with a
+    KeyError traceback. Its page now shows the counterfactual's table and the welfare
+    decomposition chart, whose parts are the file's own."""
+    from sim.counterfactual import counterfactual
+    from sim.summary import counterfactual_table
+
+    scenario = Path(__file__).parent / "data" / "trade_only" / "trade_only.yaml"
+    ds = counterfactual(sim.api.prepare(sim.api.load_scenario(scenario, replicas=8)))
+    run = write_netcdf(ds, tmp_path / "cf.nc")
+    page = write_report(run, tmp_path / "report").read_text(encoding="utf-8")
+    assert html.escape(counterfactual_table(ds).splitlines()[1]) in page
+    assert "welfare decomposition" in page.lower()
+    assert (tmp_path / "report" / "welfare_decomposition.png").exists()
+    assert not (tmp_path / "report" / "real_income_change_by_region.png").exists()

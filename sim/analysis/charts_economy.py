@@ -442,6 +442,12 @@ def economy_charts(ds: xr.Dataset, folder: str | Path, pairs: Sequence[str]) -> 
     def chart(key: str, file: str, fig: Figure) -> None:
         out[key] = _save(fig, folder / file)
 
+    if "time" not in ds.dims:
+        # A static counterfactual (sim counterfactual): no paths to draw, its real income
+        # change is the decomposition's total.
+        if welfare_parts(ds):
+            chart("welfare_decomposition", "welfare_decomposition.png", welfare_figure(ds))
+        return out
     if "real_income_change" in ds and regions:
         chart("real_income", "real_income_change_by_region.png", real_income_figure(ds, regions))
     if welfare_parts(ds):

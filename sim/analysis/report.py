@@ -96,9 +96,15 @@ def _n(x: float, signed: bool = False) -> str:
 
 
 def summary_html(ds: xr.Dataset) -> str:
-    """Median and 5-95 % band of turnover, capital flows and jobs in the report years."""
-    from sim.summary import report_years
+    """Median and 5-95 % band of turnover, capital flows and jobs in the report years.
 
+    A static counterfactual (no time axis) shows the table ``sim counterfactual`` prints:
+    real income with its decomposition, employment and turnover changes.
+    """
+    from sim.summary import counterfactual_table, report_years
+
+    if "year" not in ds.coords:
+        return f"<pre>{html.escape(counterfactual_table(ds))}</pre>"
     out = scenario_data(ds).get("output", {}) or {}
     years = report_years(ds, out.get("report_years"))
     series: list[tuple[str, xr.DataArray]] = []
