@@ -206,10 +206,9 @@ def test_every_equilibrium_condition_holds_after_a_shock(
     )
     np.testing.assert_allclose(sol.share, numer / numer.sum(axis=1, keepdims=True), rtol=rtol)
     np.testing.assert_allclose(sol.sector_price ** (-theta[:, 0]), numer.sum(axis=1), rtol=rtol)
-    log_cost = (
-        base.va_share * np.log(sol.wage)
-        + np.einsum("ist,nit->nis", base.input_share, np.log(sol.sector_price))
-        - np.log(shock["productivity"])
+    # Productivity augments labour: c = (w / A)^beta prod_t P_t^gamma_t.
+    log_cost = base.va_share * (np.log(sol.wage) - np.log(shock["productivity"])) + np.einsum(
+        "ist,nit->nis", base.input_share, np.log(sol.sector_price)
     )
     np.testing.assert_allclose(np.log(sol.unit_cost), log_cost, atol=1e-10)
     # Labour markets: full employment (mobile: one wage per region).

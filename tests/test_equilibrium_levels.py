@@ -11,7 +11,7 @@ public interface is used.
 
 Levels model (the Cobb-Douglas normalising constant is absorbed into ``A``):
 
-* unit cost ``c_is = A_is^-1 w_is^beta_is prod_t P_it^gamma_ist``;
+* unit cost ``c_is = (w_is / A_is)^beta_is prod_t P_it^gamma_ist`` (labour-augmenting ``A``);
 * delivered price ``p_ijs = (1 + tau_ijs) d_ijs c_is``;
 * price index ``P_js = (sum_i a_ijs p_ijs^-theta_s)^(-1/theta_s)``;
 * shares ``pi_ijs = a_ijs p_ijs^-theta_s / P_js^-theta_s`` (tariff inclusive);
@@ -170,10 +170,8 @@ def _evaluate(x: Array, eco: Economy, deficit_of: Callable[[Array], Array]) -> t
     log_w = x[:n_g]
     log_p = x[n_g : n_g + R * S].reshape(R, S)
     log_e = x[n_g + R * S :].reshape(R, S)
-    log_c = (
-        eco.beta * log_w[eco.group]
-        + np.einsum("ist,it->is", eco.gamma, log_p)
-        - np.log(eco.productivity)
+    log_c = eco.beta * (log_w[eco.group] - np.log(eco.productivity)) + np.einsum(
+        "ist,it->is", eco.gamma, log_p
     )
     delivered = (1.0 + eco.tariff) * eco.distance * np.exp(log_c)[:, None, :]  # p_ijs
     kernel = eco.weight * delivered ** (-eco.theta)

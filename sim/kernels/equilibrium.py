@@ -10,13 +10,16 @@ employment and a fixed real wage, as GTAP's unemployment closure). Regions
 **Production.** Region-sector ``(i, s)`` combines labour (value-added share
 :math:`\beta_{is}`) and the composite goods of every sector ``t`` (shares
 :math:`\gamma_{ist}`, :math:`\beta_{is} + \sum_t \gamma_{ist} = 1`). With a
-productivity change :math:`\hat A_{is}` (a Hicks-neutral shift; in the Fréchet
-form of Caliendo & Parro :math:`\hat T_{is} = \hat A_{is}^{\theta_s}`), the
+productivity change :math:`\hat A_{is}` that augments labour (primary-factor
+technical change, GTAP's ``afe``; in the Fréchet form of Caliendo & Parro
+:math:`\hat T_{is} = \hat A_{is}^{\beta_{is}\theta_s}`), so that real value added at
+baseline prices changes by :math:`\hat A_{is}\hat L_{is}` (a gross-output shift
+:math:`\hat A` would raise it by about :math:`\hat A^{1/\beta}`: Hulten 1978), the
 unit cost and the sector price indices change by
 
 .. math::
 
-    \hat c_{is} = \hat A_{is}^{-1}\,\hat w_{is}^{\beta_{is}}
+    \hat c_{is} = \Bigl(\frac{\hat w_{is}}{\hat A_{is}}\Bigr)^{\beta_{is}}
         \prod_t \hat P_{it}^{\gamma_{ist}},
     \qquad
     \hat P_{js} = \Bigl(\sum_i \pi_{ijs}\,(\hat\kappa_{ijs}\hat\tau_{ijs}

@@ -249,10 +249,13 @@ class _System:
             if any_fixed:
                 cpi_wage = log_cpi[:, region] + shocks.log_target
                 log_wage = np.where(self.fixed[None], cpi_wage, unknowns)
-            log_cost = beta * log_wage[:, self.group].reshape(n_rep, n_r, n_s)
+            # Productivity augments labour (value added), GTAP's primary-factor technical
+            # change: real value added at baseline prices grows by it (the growth path is
+            # real GDP growth), and output buys its inputs as before.
+            log_wage_unit = log_wage[:, self.group].reshape(n_rep, n_r, n_s)
+            log_cost = beta * (log_wage_unit - shocks.log_productivity)
             if has_inputs:
                 log_cost += np.matmul(base.input_share[None], log_price[:, :, :, None])[..., 0]
-            log_cost -= shocks.log_productivity
             numer = shocks.weight * np.exp(-theta * log_cost)[:, :, None, :]
             denom = numer.sum(axis=1)
             new_price = -np.log(denom) / theta

@@ -21,14 +21,14 @@ producer prices (net of tariffs; domestic sales count as both and cancel):
       - \frac{1}{I_n}\sum_{s}\sum_{p}
         \underbrace{(1+\tau_{pns})\,M^s_{np}\,\mathrm{d}\ln\kappa_{pns}}_{
             \text{technical efficiency (trade costs)}}
-      + \frac{1}{I_n}\Bigl(\sum_s Y_{ns}\,\mathrm{d}\ln A_{ns}
+      + \frac{1}{I_n}\Bigl(\sum_s V_{ns}\,\mathrm{d}\ln A_{ns}
       + \sum_s V_{ns}\,\mathrm{d}\ln L_{ns} + \mathrm{d}D_n\Bigr).
 
 The first two sums are Caliendo & Parro's equation; the iceberg term is the
 technical-efficiency extension of the R implementation ``paulofelipe/cp2015``
 (``compute_results``). The last three terms are zero in Caliendo & Parro's
 experiments and are added here because this model has them: productivity
-:math:`\hat A` (Hicks-neutral, :math:`\hat c_{ns}` includes :math:`\hat A_{ns}^{-1}`),
+:math:`\hat A` (labour-augmenting, :math:`\hat c_{ns}` includes :math:`\hat A_{ns}^{-\beta_{ns}}`),
 employment that answers the real wage (elastic or fixed-real-wage closures:
 :math:`V_{ns}\,\mathrm{d}\ln L_{ns}` is the extra labour income at baseline
 wages; it sums to zero over a region's sectors under mobile labour in full
@@ -40,7 +40,7 @@ the model). From :math:`I_n\,\mathrm{d}\ln P_n = \sum_s F_{ns}\,\mathrm{d}\ln P_
 :math:`E_{ns}\,\mathrm{d}\ln P_{ns} = \sum_p (1+\tau_{pns})X_{pns}\,
 \mathrm{d}\ln(\kappa_{pns}(1+\tau_{pns})c_{ps})`, the cost function
 :math:`\mathrm{d}\ln c_{ns} = \beta_{ns}\mathrm{d}\ln w_{ns} + \sum_t\gamma_{nst}
-\mathrm{d}\ln P_{nt} - \mathrm{d}\ln A_{ns}` and
+\mathrm{d}\ln P_{nt} - \beta_{ns}\mathrm{d}\ln A_{ns}` and
 :math:`\mathrm{d}I_n = \sum_s V_{ns}(\mathrm{d}\ln w_{ns} + \mathrm{d}\ln L_{ns})
 + \mathrm{d}R_n + \mathrm{d}D_n`, the wage and tariff-rate terms cancel and
 :math:`\mathrm{d}I_n - I_n\mathrm{d}\ln P_n` is the bracket above.
@@ -59,7 +59,7 @@ the **baseline** flows, tariffs and income as weights and every
     \qquad
     \mathrm{TE}_{nps} = -\frac{(1+\tau_{pns})X_{pns}(\hat\kappa_{pns} - 1)}{I_n},
 
-and likewise :math:`Y_{ns}(\hat A_{ns}-1)/I_n`, :math:`V_{ns}(\hat L_{ns}-1)/I_n`
+and likewise :math:`V_{ns}(\hat A_{ns}-1)/I_n`, :math:`V_{ns}(\hat L_{ns}-1)/I_n`
 and :math:`(D'_n - D_n)/I_n`. This is what is computed here. Its sum approximates
 the exact welfare change :math:`\hat W_n - 1 = I'_n/(I_n\hat P_n) - 1` of the
 solution with an error of second order in the shock (relative error of order the
@@ -108,7 +108,7 @@ class WelfareDecomposition:
         :math:`\\mathrm{TE}_{nps}`: the resources saved (lost) when the iceberg cost
         of ``n``'s imports from ``p`` falls (rises).
     productivity : (N, R, S)
-        :math:`Y_{ns}(\\hat A_{ns} - 1)/I_n`: technical efficiency of production.
+        :math:`V_{ns}(\\hat A_{ns} - 1)/I_n`: technical efficiency of production.
     employment : (N, R, S)
         :math:`V_{ns}(\\hat L_{ns} - 1)/I_n`: labour income of the change of employment
         at baseline wages.
@@ -222,7 +222,8 @@ def decompose_welfare(
     if productivity is None:
         supply = np.zeros((n_rep, n_r, n_s))
     else:
-        supply = output[None] * (np.broadcast_to(productivity, (n_rep, n_r, n_s)) - 1.0) * scale2
+        change = np.broadcast_to(productivity, (n_rep, n_r, n_s)) - 1.0
+        supply = value_added[None] * change * scale2
     jobs = value_added[None] * (employment - 1.0) * scale2
     balance = (deficit_after - deficit[None]) * per_income[None]
     welfare = np.where(has_income[None], real_income - 1.0, 0.0)
