@@ -15,12 +15,16 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Hashable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
 import h5netcdf
+import h5py
 import xarray as xr
 import zarr
+
+from sim.results.chunks import Job, chunk_jobs, workers, write_jobs
 
 #: Target size of one compressed chunk before compression; readers that select a
 #: few replicas decompress whole chunks, so they should not be much larger.
@@ -87,9 +91,11 @@ class _Appender:
 class NetcdfBatchWriter(_Appender):
     """NetCDF-4 (HDF5, through h5netcdf) with ``replica`` as its unlimited dimension.
 
-    The first batch is written by xarray, which fixes every variable's encoding
-    (dtype, fill value, compression, chunks); later batches resize the dimension
-    and write their values into the datasets it created, in the stored axis order.
+    xarray creates the file from the first batch without its replicas, which fixes
+    every variable's encoding (dtype, fill value, shuffle and deflate level 1, chunks
+    of whole batches along ``replica``). Every batch then resizes the dimension and
+    its chunks are compressed in parallel and written directly
+    (:mod:`sim.results.chunks`); a variable of another layout is written through HDF5.
     """
 
     def append(self, part: xr.Dataset) -> None:
@@ -99,6 +105,9 @@ class NetcdfBatchWriter(_Appender):
                 name: {
                     "zlib": True,
                     "complevel": 1,
+                    # Shuffled bytes deflate faster and smaller (Issue 15: 9.1 s against
+                    # 11.0 s, 204 MB against 225 MB for 1,000 seed replicas).
+                    "shuffle": True,
                     # HDF5 chunks must be positive: a run without projects has a `project`
                     # dimension of length 0 (a chunk of 1 along it holds no data).
                     "chunksizes": (
@@ -109,18 +118,34 @@ class NetcdfBatchWriter(_Appender):
                 for name, var in part.data_vars.items()
                 if var.dtype.kind in "fiu" and var.dims[:1] == ("replica",)
             }
-            part.to_netcdf(
+            part.isel(replica=slice(0, 0)).to_netcdf(
                 self.path, engine="h5netcdf", encoding=encoding, unlimited_dims=["replica"]
             )
-        else:
-            with h5netcdf.File(self.path, "a") as f:
-                f.resize_dimension("replica", self.written + n)
-                for name, var in part.variables.items():
-                    if "replica" not in var.dims:
-                        continue
-                    stored = f.variables[name]
-                    values = var.transpose(*stored.dimensions).values
-                    stored[self.written : self.written + n, ...] = values
+        with h5netcdf.File(self.path, "a") as f:
+            f.resize_dimension("replica", self.written + n)
+            order = {
+                name: f.variables[name].dimensions
+                for name, var in part.variables.items()
+                if "replica" in var.dims
+            }
+        jobs: list[tuple[str, Job]] = []
+        with h5py.File(self.path, "a") as f:
+            for name, dims in order.items():
+                values = part[name].transpose(*dims).values
+                dataset = f[str(name)]
+                planned = (
+                    chunk_jobs(dataset, self.written, values) if dims[0] == "replica" else None
+                )
+                if planned is None:
+                    index = tuple(
+                        slice(self.written, self.written + n) if d == "replica" else slice(None)
+                        for d in dims
+                    )
+                    dataset[index] = values
+                else:
+                    jobs.extend((str(name), job) for job in planned)
+            with ThreadPoolExecutor(max_workers=workers()) as pool:
+                write_jobs(f, jobs, pool)
         self.written += n
 
     def close(self) -> None:

@@ -379,7 +379,7 @@ def write_netcdf(
     target = Path(path)
     check_output(target, "file", inputs=inputs, overwrite=overwrite)
     encoding = {
-        name: {"zlib": True, "complevel": 1}
+        name: {"zlib": True, "complevel": 1, "shuffle": True}
         for name, var in ds.data_vars.items()
         if var.dtype.kind in "fiu"
     }
