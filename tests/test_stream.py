@@ -69,3 +69,27 @@ def test_chunks_divide_the_batch_and_stay_small() -> None:
     assert chunk == 4  # the largest divisor of 12 under 8 MiB
     small = xr.Dataset({"x": (("replica",), np.zeros(10))})
     assert replica_chunk(small, "x", 10) == 10
+
+
+def test_netcdf_replica_is_a_fixed_dimension_with_filtered_chunks(
+    tiny_path: Path, tmp_path: Path
+) -> None:
+    """Issue 15: an unlimited `replica` made h5netcdf scan every variable for every shape
+    (1.2-1.8 s to open a seed run). The file is created at the run's size; its chunks are
+    whole batches, shuffled and deflated (written directly, sim.results.chunks)."""
+    import h5netcdf
+    import h5py
+
+    sc = api.load_scenario(tiny_path, replicas=7)
+    returned, path = api.run_to_file(sc, tmp_path / "tiny.nc", batch_size=3)
+    returned.close()
+    with h5netcdf.File(path, "r") as f:
+        assert not f.dimensions["replica"].isunlimited()
+        assert f.dimensions["replica"].size == 7
+    with h5py.File(path, "r") as f:
+        trade = f["trade"]
+        assert trade.shape[0] == 7 and trade.maxshape[0] == 7
+        assert trade.chunks is not None and trade.chunks[0] == 3
+        assert trade.shuffle and trade.compression == "gzip" and trade.compression_opts == 1
+        # Every chunk, the partial last one included, was written (none left to the fill).
+        assert trade.id.get_num_chunks() == 3

@@ -12,6 +12,7 @@ Both formats grow along ``replica``: NetCDF-4 through an unlimited dimension
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 from collections.abc import Hashable
@@ -21,6 +22,7 @@ from typing import Protocol
 
 import h5netcdf
 import h5py
+import numpy as np
 import xarray as xr
 import zarr
 
@@ -89,64 +91,95 @@ class _Appender:
 
 
 class NetcdfBatchWriter(_Appender):
-    """NetCDF-4 (HDF5, through h5netcdf) with ``replica`` as its unlimited dimension.
+    """NetCDF-4 (HDF5, through h5netcdf), every variable created at the run's full size.
 
-    xarray creates the file from the first batch without its replicas, which fixes
-    every variable's encoding (dtype, fill value, shuffle and deflate level 1, chunks
-    of whole batches along ``replica``). Every batch then resizes the dimension and
-    its chunks are compressed in parallel and written directly
-    (:mod:`sim.results.chunks`); a variable of another layout is written through HDF5.
+    xarray creates the file from the first batch with lazy (never computed) arrays of
+    the run's replicas, which fixes every variable's encoding (dtype, fill value,
+    shuffle and deflate level 1, chunks of whole batches along ``replica``) and writes
+    nothing of them; ``replica`` is a fixed dimension, which readers size at once (an
+    unlimited one made h5netcdf scan every variable for every shape: 1.2-1.8 s to open
+    a seed run). Every batch's chunks are then compressed in parallel and written
+    directly (:mod:`sim.results.chunks`); a variable of another layout is written
+    through HDF5.
     """
 
     def append(self, part: xr.Dataset) -> None:
         n = part.sizes["replica"]
         if self.written == 0:
-            encoding = {
-                name: {
-                    "zlib": True,
-                    "complevel": 1,
-                    # Shuffled bytes deflate faster and smaller (Issue 15: 9.1 s against
-                    # 11.0 s, 204 MB against 225 MB for 1,000 seed replicas).
-                    "shuffle": True,
-                    # HDF5 chunks must be positive: a run without projects has a `project`
-                    # dimension of length 0 (a chunk of 1 along it holds no data).
-                    "chunksizes": (
-                        replica_chunk(part, name, self.batch),
-                        *(max(1, n) for n in var.shape[1:]),
-                    ),
-                }
-                for name, var in part.data_vars.items()
-                if var.dtype.kind in "fiu" and var.dims[:1] == ("replica",)
-            }
-            part.isel(replica=slice(0, 0)).to_netcdf(
-                self.path, engine="h5netcdf", encoding=encoding, unlimited_dims=["replica"]
-            )
-        with h5netcdf.File(self.path, "a") as f:
-            f.resize_dimension("replica", self.written + n)
-            order = {
-                name: f.variables[name].dimensions
-                for name, var in part.variables.items()
-                if "replica" in var.dims
-            }
+            self.create(part)
         jobs: list[tuple[str, Job]] = []
+        rows = slice(self.written, self.written + n)
         with h5py.File(self.path, "a") as f:
-            for name, dims in order.items():
-                values = part[name].transpose(*dims).values
+            for name, var in part.variables.items():
+                if "replica" not in var.dims:
+                    continue
                 dataset = f[str(name)]
+                values = var.values
                 planned = (
-                    chunk_jobs(dataset, self.written, values) if dims[0] == "replica" else None
+                    chunk_jobs(dataset, self.written, values) if var.dims[0] == "replica" else None
                 )
                 if planned is None:
-                    index = tuple(
-                        slice(self.written, self.written + n) if d == "replica" else slice(None)
-                        for d in dims
+                    dataset[tuple(rows if d == "replica" else slice(None) for d in var.dims)] = (
+                        values
                     )
-                    dataset[index] = values
                 else:
                     jobs.extend((str(name), job) for job in planned)
             with ThreadPoolExecutor(max_workers=workers()) as pool:
                 write_jobs(f, jobs, pool)
         self.written += n
+
+    def create(self, part: xr.Dataset) -> None:
+        """The file with every variable of ``part`` at the run's size, its values unwritten."""
+        import dask.array
+
+        def lazy(var: xr.Variable) -> xr.Variable:
+            shape = tuple(
+                self.total if d == "replica" else s
+                for d, s in zip(var.dims, var.shape, strict=True)
+            )
+            values = dask.array.zeros(shape, dtype=var.dtype, chunks=-1)
+            return xr.Variable(var.dims, values, var.attrs, var.encoding)
+
+        encoding = {
+            name: {
+                "zlib": True,
+                "complevel": 1,
+                # Shuffled bytes deflate faster and smaller (Issue 15: 9.1 s against
+                # 11.0 s, 204 MB against 225 MB for 1,000 seed replicas).
+                "shuffle": True,
+                # HDF5 chunks must be positive: a run without projects has a `project`
+                # dimension of length 0 (a chunk of 1 along it holds no data).
+                "chunksizes": (
+                    replica_chunk(part, name, self.batch),
+                    *(max(1, n) for n in var.shape[1:]),
+                ),
+            }
+            for name, var in part.data_vars.items()
+            if var.dtype.kind in "fiu" and var.dims[:1] == ("replica",)
+        }
+        replica = part["replica"].variable
+        coords = {
+            name: lazy(coord.variable) if "replica" in coord.dims else coord.variable
+            for name, coord in part.coords.items()
+            if name != "replica"
+        }
+        coords["replica"] = xr.Variable(
+            "replica", np.arange(self.total, dtype=replica.dtype), replica.attrs, replica.encoding
+        )
+        template = xr.Dataset(
+            {
+                name: lazy(var.variable) if "replica" in var.dims else var.variable
+                for name, var in part.data_vars.items()
+            },
+            coords=coords,
+            attrs=part.attrs,
+        )
+        unwritten = template.to_netcdf(
+            self.path, engine="h5netcdf", encoding=encoding, compute=False
+        )
+        # Never computed: dropping it closes the file (nothing but the structure is in it).
+        del unwritten
+        gc.collect()
 
     def close(self) -> None:
         with h5netcdf.File(self.path, "a") as f:
