@@ -224,3 +224,26 @@ def test_truncated_quantiles_are_scipys_bit_for_bit(family: str, params: dict[st
     expected = np.clip(dist.ppf(f_low + u * (f_high - f_low)), low, high)
     got = quantile(family, {**params, "low": low, "high": high}, u)
     np.testing.assert_array_equal(got, expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(sorted(FAMILIES)),
+    st.floats(-50, 50),
+    st.floats(0.01, 5),
+    st.floats(0.0, 1.0),
+)
+def test_untruncated_mean_is_scipys_bit_for_bit(
+    family: str, centre: float, spread: float, where: float
+) -> None:
+    """The closed form (without importing scipy.stats, Issue 15) is scipy's own."""
+    from sim.kernels.draws import _frozen
+
+    params = {
+        "normal": {"mean": centre, "sd": spread},
+        "lognormal": {"median": abs(centre) + 0.01, "sigma": spread},
+        "uniform": {"low": centre, "high": centre + spread},
+        "triangular": {"low": centre, "mode": centre + where * spread, "high": centre + spread},
+        "beta": {"a": spread, "b": 0.1 + where * 5},
+    }[family]
+    assert mean(family, params) == float(_frozen(family, params).mean())

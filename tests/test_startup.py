@@ -24,3 +24,24 @@ def test_help_lists_every_command() -> None:
     )
     for command in ("run", "validate", "counterfactual", "sweep", "compare", "report", "export"):
         assert command in out.stdout
+
+
+def test_a_counterfactual_does_not_import_scipy_stats(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """scipy.stats costs 0.7-0.9 s to import; drawing and untruncated means use the special
+    functions and closed forms it uses itself (bit for bit, tests/test_draws.py), so a run
+    without truncated distributions never loads it (a truncated one's mean still does)."""
+    from pathlib import Path
+
+    scenario = Path(__file__).parent / "data" / "trade_only" / "trade_only.yaml"
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from sim import api\n"
+        "from sim.counterfactual import counterfactual\n"
+        "from sim.results.write import write_dataset\n"
+        f"sc = api.load_scenario({str(scenario)!r}, replicas=3)\n"
+        f"write_dataset(counterfactual(api.prepare(sc)), Path({str(tmp_path / 'x.nc')!r}))\n"
+        "print('scipy.stats' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False", out.stdout

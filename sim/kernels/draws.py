@@ -12,10 +12,11 @@ Truncation to ``[low, high]`` maps :math:`u` onto
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import special, stats
+from scipy import special
 
 FloatArray = NDArray[np.float64]
 
@@ -29,7 +30,12 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _frozen(family: str, params: Mapping[str, float]) -> stats.rv_continuous:
+def _frozen(family: str, params: Mapping[str, float]) -> Any:
+    """A frozen scipy.stats distribution (for means and checks; drawing does without)."""
+    # Imported here: scipy.stats takes 0.7-0.9 s to import, and drawing needs only the
+    # special functions (Issue 15: start-up of every command that simulates).
+    from scipy import stats
+
     if family == "normal":
         return stats.norm(loc=params["mean"], scale=params["sd"])
     if family == "lognormal":
@@ -76,6 +82,8 @@ def _ppf(family: str, params: Mapping[str, float], u: FloatArray) -> FloatArray:
         c = _triangular_mode(params)
         x = np.where(u < c, np.sqrt(c * u), 1.0 - np.sqrt((1.0 - c) * (1.0 - u)))
     elif family == "beta":
+        from scipy import stats
+
         return np.asarray(stats.beta.ppf(u, params["a"], params["b"]), dtype=np.float64)
     else:
         raise ValueError(f"unknown distribution family {family!r}; allowed: {sorted(FAMILIES)}")
@@ -104,6 +112,8 @@ def _cdf(family: str, params: Mapping[str, float], value: float) -> float:
         if x < c:
             return float(x * x / c)
         return float((x * x - 2 * x + c) / (c - 1) if c != 1.0 else x * x)
+    from scipy import stats
+
     return float(stats.beta.cdf(value, params["a"], params["b"]))
 
 
@@ -144,14 +154,36 @@ def quantile(family: str, params: Mapping[str, float], u: FloatArray) -> FloatAr
     return values
 
 
+def _standard_mean(family: str, params: Mapping[str, float]) -> float:
+    """The mean of the family's standard form, as scipy.stats' ``_stats`` computes it."""
+    if family == "normal":
+        return 0.0
+    if family == "lognormal":
+        return float(np.sqrt(np.exp(params["sigma"] * params["sigma"])))
+    if family == "uniform":
+        return 0.5
+    if family == "triangular":
+        return (_triangular_mode(params) + 1.0) / 3.0
+    if family == "beta":
+        return params["a"] * 1.0 / (params["a"] + params["b"])
+    raise ValueError(f"unknown distribution family {family!r}; allowed: {sorted(FAMILIES)}")
+
+
 def mean(family: str, params: Mapping[str, float]) -> float:
-    """Expected value of a (possibly truncated) distribution."""
-    dist = _frozen(family, params)
+    """Expected value of a (possibly truncated) distribution.
+
+    Untruncated, by the closed form scipy.stats uses (``mu * scale + loc``, bit for bit,
+    tests/test_draws.py), without importing it; truncated, scipy's numerical expectation.
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"unknown distribution family {family!r}; allowed: {sorted(FAMILIES)}")
     own = FAMILIES[family]
     low = params.get("low") if "low" not in own else None
     high = params.get("high") if "high" not in own else None
     if low is None and high is None:
-        return float(dist.mean())
+        loc, scale = _standard(family, params)
+        return float(_standard_mean(family, params) * scale + loc)
+    dist = _frozen(family, params)
     lo = low if low is not None else -np.inf
     hi = high if high is not None else np.inf
     return float(dist.expect(lambda x: x, lb=lo, ub=hi, conditional=True))
