@@ -67,11 +67,13 @@ print(model.bilateral_trade_results.shape)
 """
 
 
-def scenario(folder: Path, replicas: int) -> Path:
-    """The experiment as a scenario that extends the estimate's fragment."""
+def scenario(folder: Path, replicas: int, fragment: str = "est/gravity.yaml") -> Path:
+    """The experiment as a scenario in ``folder`` that extends ``fragment`` (relative to it),
+    a fragment `sim estimate` wrote: pta = 1 both ways (tests/test_estimation.py uses it too).
+    """
     regions = sorted({line.split(",")[0] for line in SAMPLE.read_text().splitlines()[1:]})
     doc = {
-        "extends": "est/gravity.yaml",
+        "extends": fragment,
         "metadata": {"name": "canada_japan", "currency": "USD", "money_unit": "million",
                      "price_basis": "constant", "price_base_year": 2006},
         "time": {"start": "2006-01-01", "end": "2006-12-31", "step": "year"},

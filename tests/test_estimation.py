@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from benchmarks.gegravity import scenario as canada_japan
 from sim import api
 from sim.engine.draw import draw_batch
 from sim.estimation.errors import EstimationError
@@ -171,27 +172,6 @@ def test_the_command_writes_the_folder_and_never_over_other_files(tmp_path: Path
     assert (mine / "notes.txt").read_text() == "keep me"
 
 
-def canada_japan(folder: Path, fragment: str, replicas: int) -> Path:
-    """The gegravity experiment as a scenario on an estimation folder: pta = 1 both ways."""
-    regions = sorted(set(pd.read_csv(SAMPLE)["exporter"]))
-    scenario = {
-        "extends": fragment,
-        "metadata": {"name": "canada_japan", "currency": "USD", "money_unit": "million",
-                     "price_basis": "constant", "price_base_year": 2006},
-        "time": {"start": "2006-01-01", "end": "2006-12-31", "step": "year"},
-        "regions": regions,
-        "sectors": ["all"],
-        "economy": {},
-        "trade": {"elasticity": 5.0, "closure": "ratio", "numeraire": "DEU"},
-        "policies": [{"date": "2006-01-01", "kind": "covariate", "covariate": "pta",
-                      "value": 1, "origin": "CAN", "destination": "JPN", "symmetric": True}],
-        "monte_carlo": {"replicas": replicas, "seed": 5},
-    }  # fmt: skip
-    path = folder / f"canada_japan_{replicas}.yaml"
-    path.write_text(yaml.safe_dump(scenario, sort_keys=False))
-    return path
-
-
 def percent_changes(ds) -> pd.Series:  # type: ignore[no-untyped-def]
     base = ds.trade_baseline.sum("sector")
     if "replica" in base.dims:
@@ -210,7 +190,7 @@ def test_from_a_panel_to_a_general_equilibrium_counterfactual(
     fragment = yaml.safe_load((folder / "gravity.yaml").read_text())
     fragment["trade_costs"]["gravity"].pop("covariance")
     (folder / "point.yaml").write_text(yaml.safe_dump(fragment))
-    ds = api.counterfactual(api.load_scenario(canada_japan(tmp_path, "est/point.yaml", 1)))
+    ds = api.counterfactual(api.load_scenario(canada_japan(tmp_path, 1, "est/point.yaml")))
     mine = percent_changes(ds)
     published = pd.read_csv(REFERENCE / "gegravity_canjpn_bilateral.csv").set_index(
         ["exporter", "importer"]
@@ -221,7 +201,7 @@ def test_from_a_panel_to_a_general_equilibrium_counterfactual(
     assert mine.loc[("CAN", "JPN")] == pytest.approx(62.44, abs=0.3)
 
     # With the covariance, every replica draws the coefficients: the change is a band.
-    model = api.prepare(api.load_scenario(canada_japan(tmp_path, "est/gravity.yaml", 400)))
+    model = api.prepare(api.load_scenario(canada_japan(tmp_path, 400)))
     batch = draw_batch(model, 0, 400)
     drawn = np.column_stack(
         [batch.drawn[f"trade_costs.gravity.coefficients.{k}"] for k in COVARIATES]
