@@ -32,7 +32,6 @@ from scipy import optimize
 from sim.calibration_checks import (
     Identification,
     check_identification,
-    identification_lines,
     identification_warnings,
 )
 from sim.engine.model import build_model
@@ -127,6 +126,9 @@ class CalibrationResult:
     identification: Identification | None = None
     # Held-out targets' model values at the initial parameters (a backtest's baseline).
     initial_values: dict[int, float] = field(default_factory=dict)
+    # The automatic backtest of a full fit (calibration.backtest), or why there is none.
+    backtest: CalibrationResult | None = None
+    backtest_note: str = ""
 
 
 def parse_key(key: str) -> list[str | int]:
@@ -311,10 +313,55 @@ class Evaluator:
         return {t.index: model_value(t, ds) for t in self.targets}
 
 
-def calibrate(sc: Scenario, *, until: int | None = None) -> CalibrationResult:
-    """Fit the scenario's free parameters to its targets (up to ``until`` if given)."""
+def backtest_year(sc: Scenario, targets: list[Target]) -> tuple[int | None, str]:
+    """The last year a backtest fits on, or None and the reason there is no backtest.
+
+    ``calibration.backtest_until`` if given (it must leave targets on both sides),
+    else the year before the latest target's year when some target lies at or
+    before it.
+    """
+    cal = sc.data["calibration"]
+    if not cal["backtest"]:
+        return None, "no backtest: calibration.backtest is false"
+    years = sorted({t.year for t in targets})
+    given = cal.get("backtest_until")
+    if given is not None:
+        if not years[0] <= given < years[-1]:
+            raise sc.error(
+                "the backtest year leaves no targets to fit or none to hold out",
+                "calibration.backtest_until", given,
+                allowed=f"a year from {years[0]} (the first target's) to {years[-1] - 1} "
+                "(before the last target's)",
+                hint="choose a year inside that range, or remove the key for the default",
+            )  # fmt: skip
+        return int(given), ""
+    year = years[-1] - 1
+    if years[0] > year:
+        return None, (
+            f"no backtest: every target is in {years[-1]}, so none can be held out "
+            "(add targets of earlier years)"
+        )
+    return year, ""
+
+
+def calibrate(
+    sc: Scenario, *, until: int | None = None, backtest: bool = True
+) -> CalibrationResult:
+    """Fit the scenario's free parameters to its targets (up to ``until`` if given).
+
+    A full fit (no ``until``) is followed by its backtest, a second fit on the
+    targets up to :func:`backtest_year` (``result.backtest``), unless
+    ``backtest`` or ``calibration.backtest`` is false.
+    """
     started = time.perf_counter()
     targets, params = _targets_and_parameters(sc)
+    year, note = (None, "")
+    if until is None:
+        year, note = (
+            backtest_year(sc, targets)
+            if backtest
+            else (None, "no backtest: turned off (`--no-backtest`)")
+        )
     fit = [t for t in targets if until is None or t.year <= until]
     holdout = [t for t in targets if until is not None and t.year > until]
     if not fit:
@@ -366,6 +413,14 @@ def calibrate(sc: Scenario, *, until: int | None = None) -> CalibrationResult:
     result.evaluations += len(params) + 1
     result.warnings = _warnings(sc, result)
     result.data = fitted_scenario_data(sc, params, fitted)
+    result.backtest_note = note
+    if year is not None:
+        check = calibrate(sc, until=year)
+        result.backtest = check
+        result.evaluations += check.evaluations
+        result.warnings += [f"backtest (fitted up to {year}): {w}" for w in check.warnings
+                            if w.startswith("out of sample")]  # fmt: skip
+        result.seconds = time.perf_counter() - started
     return result
 
 
@@ -440,68 +495,6 @@ def fitted_scenario_data(
     return variant
 
 
-def format_report(sc: Scenario, result: CalibrationResult) -> str:
-    """The fit report as Markdown."""
-    name = sc.name
-    lines = [
-        f"# Calibration of `{name}`",
-        "",
-        f"Method: {result.method} on the mean of {sc.data['calibration']['replicas']} replicas "
-        f"(seed {sc.data['monte_carlo']['seed']}, common random numbers); "
-        f"{result.evaluations} model evaluations in {result.seconds:.1f} s; "
-        f"cost (half the sum of squared weighted relative residuals) {result.cost:.3g}.",
-        "",
-    ]
-    if result.until is not None:
-        lines += [
-            f"Backtest: fitted on targets up to {result.until}; later targets are held out.",
-            "",
-        ]
-    lines += [
-        "## Targets",
-        "",
-        "| target | used | observed | model | relative error | source |",
-        "|---|---|---|---|---|---|",
-    ]
-    for t in result.targets:
-        used = "fit" if t.index in result.fit_indices else "held out"
-        value = result.model_values[t.index]
-        w = max(float(t.spec["weight"]), 1e-300)
-        rel = t.residual(value) / w
-        lines.append(
-            f"| {t.label} | {used} | {t.describe()} | {value:,.6g} | {100 * rel:+.2f} % | "
-            f"{t.spec['source']} |"
-        )
-    lines += [
-        "",
-        "## Parameters",
-        "",
-        "| key | initial | fitted | lower | upper |",
-        "|---|---|---|---|---|",
-    ]
-    for p, v in zip(result.parameters, result.fitted, strict=True):
-        lines.append(f"| `{p.key}` | {p.initial:.6g} | {v:.6g} | {p.lower:.6g} | {p.upper:.6g} |")
-    if result.holdout_indices:
-        line = (
-            "Out-of-sample mean absolute relative error: "
-            f"{100 * holdout_error(result, result.model_values):.2f} %"
-        )
-        if result.initial_values:
-            line += (
-                f" (the uncalibrated scenario: "
-                f"{100 * holdout_error(result, result.initial_values):.2f} %)"
-            )
-        lines += ["", line + "."]
-    if result.identification is not None:
-        fit_targets = [t for t in result.targets if t.index in result.fit_indices]
-        lines += [""] + identification_lines(result.identification, fit_targets, result.parameters)[
-            :-1
-        ]
-    lines += ["", "## Warnings", ""]
-    lines += [f"- {w}" for w in result.warnings] or ["- none"]
-    return "\n".join(lines) + "\n"
-
-
 def _calibrated_paths(out: Path) -> tuple[Path, Path]:
     """The calibrated scenario and its fit report (``NAME.fit.md`` next to it)."""
     return out, out.with_suffix(".fit.md")
@@ -536,6 +529,7 @@ def write_calibrated(
     checked first (:func:`check_calibrated_output`), so a refusal or a failed
     write leaves the previous files, if any, and no partial file.
     """
+    from sim.calibration_report import format_report
     from sim.results.write import discard, publish, temporary_path, write_failed
 
     if sc.path is None:
@@ -586,9 +580,9 @@ def data_outside(sc: Scenario, folder: Path) -> list[Path]:
 
 __all__ = [
     "CalibrationResult",
+    "backtest_year",
     "calibrate",
     "check_calibrated_output",
     "data_outside",
-    "format_report",
     "write_calibrated",
 ]

@@ -73,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
         "--until", type=int, help="fit on targets up to this year; report the later ones"
     )
     calibrate.add_argument(
+        "--no-backtest",
+        action="store_true",
+        help="skip the backtest (a second fit on the earlier targets) of the fit report",
+    )
+    calibrate.add_argument(
         "--overwrite",
         action="store_true",
         help="replace the calibrated scenario and its fit report if they exist",
@@ -305,14 +310,14 @@ def _main(argv: list[str] | None = None) -> int:
                 calibrate,
                 check_calibrated_output,
                 data_outside,
-                format_report,
                 write_calibrated,
             )
+            from sim.calibration_report import format_report
 
             sc = load_scenario(args.scenario)
             # Refused before the fit, not after minutes of it.
             check_calibrated_output(sc, Path(args.output), overwrite=args.overwrite)
-            result = calibrate(sc, until=args.until)
+            result = calibrate(sc, until=args.until, backtest=not args.no_backtest)
             out, report = write_calibrated(sc, result, Path(args.output), overwrite=args.overwrite)
             if not args.quiet:
                 print(format_report(sc, result))

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 import sim.api as api
-from sim.calibration import calibrate, fitted_scenario_data, format_report, write_calibrated
+from sim.calibration import calibrate, fitted_scenario_data, write_calibrated
+from sim.calibration_report import format_report
 from sim.cli import main
 from sim.scenario.load import load_scenario_document
 
@@ -48,11 +49,11 @@ def tiny_with_calibration(tiny_dir: Path, truth: float, start: float = 0.0) -> P
 def test_recovers_a_known_parameter(tiny_dir: Path) -> None:
     path = tiny_with_calibration(tiny_dir, truth=-0.05)
     sc = api.load_scenario(path)
-    result = calibrate(sc)
+    result = calibrate(sc, backtest=False)
     assert result.fitted[0] == pytest.approx(-0.05, abs=1e-6)
     assert result.cost < 1e-12
     assert not result.warnings
-    again = calibrate(sc)
+    again = calibrate(sc, backtest=False)
     assert again.fitted[0] == result.fitted[0]  # deterministic for a given seed
 
 
@@ -114,7 +115,11 @@ def test_cli_calibrate_writes_files(tiny_dir: Path, capsys: pytest.CaptureFixtur
     out = tiny_dir / "c.yaml"
     assert main(["calibrate", str(path), "-o", str(out)]) == 0
     assert out.is_file() and out.with_suffix(".fit.md").is_file()
-    assert "## Targets" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "## Targets" in printed and "## Backtest: fitted on the targets up to 2025" in printed
+    assert "## Backtest: fitted" in out.with_suffix(".fit.md").read_text()
+    assert main(["calibrate", str(path), "-o", str(out), "--overwrite", "--no-backtest"]) == 0
+    assert "no backtest: turned off" in capsys.readouterr().out
 
 
 def test_calibration_errors_name_the_key(tiny_dir: Path) -> None:
@@ -131,7 +136,7 @@ def test_calibration_errors_name_the_key(tiny_dir: Path) -> None:
 def test_seed_calibration_is_reproducible() -> None:
     """The committed calibrated scenario is what `sim calibrate` produces now."""
     sc = api.load_scenario(REPO / "scenarios" / "uz_kz_khiva_2024.yaml")
-    result = calibrate(sc)
+    result = calibrate(sc, backtest=False)
     committed = load_scenario_document(CALIBRATED).data
     for p, value in zip(result.parameters, result.fitted, strict=True):
         from sim.calibration import get_path
@@ -156,7 +161,7 @@ def test_identification_counts_targets_and_gives_standard_errors(tiny_dir: Path)
         target["value"] *= noise
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     sc = api.load_scenario(path)
-    result = calibrate(sc)
+    result = calibrate(sc, backtest=False)
     ident = result.identification
     assert ident is not None
     assert (ident.parameters, ident.equalities, ident.degrees_of_freedom) == (1, 3, 2)
@@ -179,7 +184,7 @@ def test_a_target_met_by_construction_is_flagged(tiny_dir: Path) -> None:
     )
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     sc = api.load_scenario(path)
-    result = calibrate(sc)
+    result = calibrate(sc, backtest=False)
     text = "\n".join(result.warnings)
     assert "target capital is met by construction" in text
     assert "investment.other[0].amount.2022" in text
@@ -197,7 +202,7 @@ def test_too_many_parameters_is_under_identified(tiny_dir: Path) -> None:
     )
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     sc = api.load_scenario(path)
-    result = calibrate(sc)
+    result = calibrate(sc, backtest=False)
     assert result.identification is not None
     assert result.identification.degrees_of_freedom == -1
     assert any(w.startswith("under-identified") for w in result.warnings)
@@ -222,3 +227,69 @@ def test_a_backtest_says_when_calibrating_made_it_worse(tiny_dir: Path) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     result = calibrate(api.load_scenario(path), until=2023)
     assert any("does worse than the uncalibrated one" in w for w in result.warnings)
+
+
+def test_every_full_fit_carries_its_backtest(tiny_dir: Path) -> None:
+    """Targets in 2022, 2024 and 2026: the backtest fits up to 2025 and holds out 2026."""
+    path = tiny_with_calibration(tiny_dir, truth=-0.05)
+    sc = api.load_scenario(path)
+    result = calibrate(sc)
+    check = result.backtest
+    assert check is not None and check.until == 2025
+    assert [result.targets[i].year for i in check.holdout_indices] == [2026]
+    # Exact targets from the true rate: the backtest recovers it from the two earlier years.
+    assert check.fitted[0] == pytest.approx(-0.05, abs=1e-6)
+    report = format_report(sc, result)
+    assert "## Backtest: fitted on the targets up to 2025" in report
+    assert "| turnover A-B 2026 |" in report
+    assert "out of sample, against" in report
+    # Started away from the truth, the scenario's values are an honest baseline.
+    assert "not an out-of-sample baseline" not in report
+
+
+def test_a_backtest_from_the_fitted_values_says_its_baseline_saw_the_targets(
+    tiny_dir: Path,
+) -> None:
+    path = tiny_with_calibration(tiny_dir, truth=-0.05, start=-0.05)
+    sc = api.load_scenario(path)
+    report = format_report(sc, calibrate(sc))
+    assert "not an out-of-sample baseline" in report
+
+
+def test_the_backtest_says_when_the_earlier_fit_does_worse_out_of_sample(tiny_dir: Path) -> None:
+    """Start at the truth, and the 2022 figure is 30 % off: the fit on 2022-2024 moves
+    away from the truth, and the held-out 2026 gets worse than the scenario as written."""
+    path = tiny_with_calibration(tiny_dir, truth=-0.05, start=-0.05)
+    data = yaml.safe_load(path.read_text())
+    data["calibration"]["targets"][0]["value"] *= 1.3
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    sc = api.load_scenario(path)
+    result = calibrate(sc)
+    assert any(
+        w.startswith("backtest (fitted up to 2025): out of sample the calibrated scenario "
+                     "does worse") for w in result.warnings
+    )  # fmt: skip
+    assert "**The backtest does worse out of sample" in format_report(sc, result)
+
+
+def test_the_backtest_year_is_checked_and_can_be_turned_off(tiny_dir: Path) -> None:
+    path = tiny_with_calibration(tiny_dir, truth=-0.05)
+    data = yaml.safe_load(path.read_text())
+    data["calibration"]["backtest_until"] = 2026
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(api.ScenarioError) as err:
+        calibrate(api.load_scenario(path))
+    assert err.value.key == "calibration.backtest_until"
+    assert "from 2022" in str(err.value) and "to 2025" in str(err.value)
+    data["calibration"]["backtest_until"] = 2022
+    data["calibration"]["backtest"] = False
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    sc = api.load_scenario(path)
+    result = calibrate(sc)
+    assert result.backtest is None
+    assert "no backtest: calibration.backtest is false" in format_report(sc, result)
+    data["calibration"]["backtest"] = True
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    check = calibrate(api.load_scenario(path)).backtest
+    assert check is not None and check.until == 2022
+    assert len(check.holdout_indices) == 2
