@@ -5,7 +5,7 @@ each computed on the **mean over a fixed set of replicas** (common random
 numbers: every evaluation uses the same seed and therefore the same draws).
 For parameters that act smoothly (trade-cost paths, growth rates, amounts of
 investment) the objective is then a smooth deterministic function and
-:func:`scipy.optimize.least_squares` (trust region reflective, bounded) fits
+:func:`scipy.optimize.least_squares` (dogbox: a trust region on the box of the bounds) fits
 it with finite differences. Parameters that act through random draws
 (completion odds, delays) move discrete events, so the sampled objective is
 piecewise constant; use ``method: powell`` (bounded derivative-free Powell on
@@ -380,9 +380,12 @@ def calibrate(
     method = sc.data["calibration"]["method"]
     try:
         if method == "least_squares":
+            # Tolerances of 1e-8, not tighter: the equilibrium is solved to 1e-12 and the
+            # Jacobian is differenced with steps of 1e-6, so its noise is about 1e-6 of a
+            # column; tighter tolerances chase that noise until max_nfev (minutes).
             solution = optimize.least_squares(
-                residuals, x0, bounds=(lower, upper), method="trf", diff_step=1e-6,
-                x_scale=np.maximum(upper - lower, 1e-12), xtol=1e-10, ftol=1e-10, gtol=1e-10,
+                residuals, x0, bounds=(lower, upper), method="dogbox", diff_step=1e-6,
+                x_scale=np.maximum(upper - lower, 1e-12), xtol=1e-8, ftol=1e-6, gtol=1e-8,
                 max_nfev=200,
             )  # fmt: skip
             fitted = solution.x

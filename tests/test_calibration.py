@@ -146,10 +146,17 @@ def test_seed_calibration_is_reproducible() -> None:
         t.label: abs(t.residual(result.model_values[t.index])) / float(t.spec["weight"])
         for t in result.targets
     }
-    # The two 2017 directions share one free rate (over-identified): the model's split
-    # misses each by about 4.4 % (docs/validation.md); every other target within 1 %.
-    assert max(errors.pop("KZ->UZ 2017"), errors.pop("UZ->KZ 2017")) < 0.05
-    assert max(errors.values()) < 0.01, errors
+    # The capital flows are met by construction (flagged). The eight trade targets
+    # over-identify three trend rates; the two largest misses are what the model
+    # leaves out (docs/validation.md): the 2020 pandemic dip (the 2021/2020 growth)
+    # and the 2022 peak. Every other target is within 10 %.
+    assert max(errors.pop("KZ capital 2022"), errors.pop("KZ capital 2023")) < 1e-3
+    largest = sorted(errors, key=errors.__getitem__)[-2:]
+    assert set(largest) == {"growth 2021", "turnover 2022"}, errors
+    assert max(errors[k] for k in largest) < 0.25
+    assert max(v for k, v in errors.items() if k not in largest) < 0.10, errors
+    assert result.identification is not None
+    assert result.identification.degrees_of_freedom == 5
 
 
 def test_identification_counts_targets_and_gives_standard_errors(tiny_dir: Path) -> None:
