@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.analysis.charts import (
@@ -160,26 +161,44 @@ def gdp_figure(ds: xr.Dataset, regions: Sequence[str] = ()) -> Figure:
     )
 
 
-def value_added_figure(ds: xr.Dataset, regions: Sequence[str] = ()) -> Figure:
-    """Stacked bars of the mean annual value added by sector, one panel per region."""
-    va = annual(ds["value_added"])
-    mean = va.mean("replica")
-    regions = list(regions) or report_regions(ds)
-    sectors = [str(s) for s in va["sector"].values]
-    names = region_names(ds)
-    fig, axes = panels(len(regions))
+def _sector_bars(
+    ds: xr.Dataset,
+    da: xr.DataArray,
+    where: Sequence[tuple[dict[str, str], str]],
+    grid: tuple[Figure, list[Axes]],
+    title: str,
+    quantity: str,
+) -> Figure:
+    """Stacked bars of ``da``'s replica mean by sector, one panel per (selection, title)."""
+    mean = da.mean("replica")
+    sectors = [str(s) for s in da["sector"].values]
+    fig, axes = grid
     years = mean["year"].values
-    for ax, region in zip(axes, regions, strict=True):
-        at = mean.sel(region=region)
+    for ax, (selection, name) in zip(axes, where, strict=True):
+        at = mean.sel(selection)
         parts = [(s, at.sel(sector=s).values) for s in sectors]
         stacked_bars(ax, years, parts, named_colours(sectors))
-        ax.set_title(names.get(region, region), loc="left")
+        ax.set_title(name, loc="left")
         _thousands(ax)
         year_axis(ax, ds)
-    fig.suptitle("Value added by region and sector (mean over replicas)")
-    unit_label(fig, "value added", va.attrs["units"] or "money per year")
+    fig.suptitle(title)
+    unit_label(fig, quantity, da.attrs["units"] or "money per year")
     legend_below(fig, axes)
     return fit(fig)
+
+
+def value_added_figure(ds: xr.Dataset, regions: Sequence[str] = ()) -> Figure:
+    """Stacked bars of the mean annual value added by sector, one panel per region."""
+    regions = list(regions) or report_regions(ds)
+    names = region_names(ds)
+    return _sector_bars(
+        ds,
+        annual(ds["value_added"]),
+        [({"region": r}, names.get(r, r)) for r in regions],
+        panels(len(regions)),
+        "Value added by region and sector (mean over replicas)",
+        "value added",
+    )
 
 
 def bilateral_exports(ds: xr.Dataset) -> xr.DataArray:
@@ -210,11 +229,6 @@ def trade_by_direction_figure(ds: xr.Dataset, pairs: Sequence[str]) -> Figure:
 
 def trade_by_sector_figure(ds: xr.Dataset, pairs: Sequence[str]) -> Figure:
     """Stacked bars of the mean annual exports by sector: a row per pair, a panel per direction."""
-    exports = annual(ds["trade"])
-    mean = exports.mean("replica")
-    sectors = [str(s) for s in exports["sector"].values]
-    fig, axes = panels(2 * len(pairs), ncols=2, row_height=2.5)
-    years = mean["year"].values
     directions = [
         (o, d)
         for p in pairs
@@ -223,18 +237,14 @@ def trade_by_sector_figure(ds: xr.Dataset, pairs: Sequence[str]) -> Figure:
             (p.partition("-")[2], p.partition("-")[0]),
         )
     ]
-    for ax, (o, d) in zip(axes, directions, strict=True):
-        at = mean.sel(origin=o, destination=d)
-        stacked_bars(
-            ax, years, [(s, at.sel(sector=s).values) for s in sectors], named_colours(sectors)
-        )
-        ax.set_title(f"exports {o} → {d}", loc="left")
-        _thousands(ax)
-        year_axis(ax, ds)
-    fig.suptitle("Exports by direction and sector (mean over replicas)")
-    unit_label(fig, "exports", exports.attrs["units"] or "money per year")
-    legend_below(fig, axes)
-    return fit(fig)
+    return _sector_bars(
+        ds,
+        annual(ds["trade"]),
+        [({"origin": o, "destination": d}, f"exports {o} → {d}") for o, d in directions],
+        panels(2 * len(pairs), ncols=2, row_height=2.5),
+        "Exports by direction and sector (mean over replicas)",
+        "exports",
+    )
 
 
 def trade_balance(ds: xr.Dataset) -> xr.DataArray:
