@@ -380,9 +380,10 @@ def calibrate(
     method = sc.data["calibration"]["method"]
     try:
         if method == "least_squares":
-            # Tolerances of 1e-8, not tighter: the equilibrium is solved to 1e-12 and the
-            # Jacobian is differenced with steps of 1e-6, so its noise is about 1e-6 of a
-            # column; tighter tolerances chase that noise until max_nfev (minutes).
+            # Stop when the cost changes by less than 1e-6 of itself (steps and gradient
+            # 1e-8): the equilibrium is solved to 1e-12 and the Jacobian differenced with
+            # steps of 1e-6, so its noise is about 1e-6 of a column; tighter tolerances
+            # chase that noise until max_nfev (minutes).
             solution = optimize.least_squares(
                 residuals, x0, bounds=(lower, upper), method="dogbox", diff_step=1e-6,
                 x_scale=np.maximum(upper - lower, 1e-12), xtol=1e-8, ftol=1e-6, gtol=1e-8,
