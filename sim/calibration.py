@@ -84,6 +84,10 @@ class Target:
             return w * (model_value - s["upper"]) / (abs(s["upper"]) or 1.0)
         return 0.0
 
+    def error(self, model_value: float) -> float:
+        """Relative error, unweighted (zero inside a bound): the residual over its weight."""
+        return self.residual(model_value) / max(float(self.spec["weight"]), 1e-300)
+
     def describe(self) -> str:
         s = self.spec
         if s.get("value") is not None:
@@ -430,11 +434,7 @@ def calibrate(
 
 def holdout_error(result: CalibrationResult, values: dict[int, float]) -> float:
     """Mean absolute weighted relative error of the held-out targets at ``values``."""
-    errs = [
-        abs(result.targets[i].residual(values[i]))
-        / max(float(result.targets[i].spec["weight"]), 1e-300)
-        for i in result.holdout_indices
-    ]
+    errs = [abs(result.targets[i].error(values[i])) for i in result.holdout_indices]
     return float(np.mean(errs))
 
 
@@ -451,7 +451,7 @@ def _warnings(sc: Scenario, result: CalibrationResult) -> list[str]:
             )
     for t in result.targets:
         if t.index in result.fit_indices:
-            r = t.residual(result.model_values[t.index]) / max(float(t.spec["weight"]), 1e-300)
+            r = t.error(result.model_values[t.index])
             if abs(r) > poor:
                 out.append(
                     f"poor fit: {t.label} is {result.model_values[t.index]:,.6g} against "

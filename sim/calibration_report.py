@@ -39,8 +39,7 @@ def format_report(sc: Scenario, result: CalibrationResult) -> str:
     for t in result.targets:
         used = "fit" if t.index in result.fit_indices else "held out"
         value = result.model_values[t.index]
-        w = max(float(t.spec["weight"]), 1e-300)
-        rel = t.residual(value) / w
+        rel = t.error(value)
         lines.append(
             f"| {t.label} | {used} | {t.describe()} | {value:,.6g} | {100 * rel:+.2f} % | "
             f"{t.spec['source']} |"
@@ -98,18 +97,14 @@ def backtest_lines(result: CalibrationResult) -> list[str]:
         "| held-out target | observed | backtest | out of sample | uncalibrated | full fit |",
         "|---|---|---|---|---|---|",
     ]
-
-    def error(index: int, values: dict[int, float]) -> float:
-        t = result.targets[index]
-        return t.residual(values[index]) / max(float(t.spec["weight"]), 1e-300)
-
     for i in check.holdout_indices:
         t = result.targets[i]
+        errors = (t.error(v[i]) for v in (check.model_values, check.initial_values,
+                                          result.model_values))  # fmt: skip
         lines.append(
             f"| {t.label} | {t.describe()} | {check.model_values[i]:,.6g} | "
-            f"{100 * error(i, check.model_values):+.2f} % | "
-            f"{100 * error(i, check.initial_values):+.2f} % | "
-            f"{100 * error(i, result.model_values):+.2f} % |"
+            + " | ".join(f"{100 * e:+.2f} %" for e in errors)
+            + " |"
         )
     out = holdout_error(check, check.model_values)
     initial = holdout_error(check, check.initial_values)

@@ -142,10 +142,7 @@ def test_seed_calibration_is_reproducible() -> None:
         from sim.calibration import get_path
 
         assert get_path(committed, p.key) == pytest.approx(float(value), rel=1e-6), p.key
-    errors = {
-        t.label: abs(t.residual(result.model_values[t.index])) / float(t.spec["weight"])
-        for t in result.targets
-    }
+    errors = {t.label: abs(t.error(result.model_values[t.index])) for t in result.targets}
     # The capital flows are met by construction (flagged). The eight trade targets
     # over-identify three trend rates; the two largest misses are what the model
     # leaves out (docs/validation.md): the 2020 pandemic dip (the 2021/2020 growth)
