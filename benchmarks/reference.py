@@ -98,7 +98,10 @@ class Replica:
         self.productivity = d.productivity[0]  # (R,)
         self.labour_force = d.labour_force[0]  # (R,)
         self.wage0 = d.wage0[0]  # (R,)
-        self.trend = d.trend[0]  # (T, R, R, S) log of the annual cost factor
+        # (T, R, R, S) log of the annual cost factor, rules adding on shared flows
+        self.trend = np.zeros((d.trend_rates.shape[2], *d.trend_masks.shape[1:]))
+        for rates, mask in zip(d.trend_rates[0], d.trend_masks, strict=True):
+            self.trend += rates[:, None, None, None] * mask
         self.capex = d.capex[0]  # (P,)
         self.jobs_per_capex = d.jobs_per_capex[0]
         self.plant_productivity = d.plant_productivity[0]  # NaN where jobs_per_capex states jobs

@@ -267,6 +267,40 @@ def test_trend_rules_on_the_same_flow_multiply(tiny_path: Path) -> None:
     )
 
 
+def test_trend_rules_are_kept_as_series_and_masks(tiny_dir: Path) -> None:
+    """The batch holds each rule's (replicas, periods) rates and its flow mask, not a
+    dense (replicas, periods, R, R, S) array; trend_at adds the rules' log factors on
+    the flows they share and leaves the others at 0."""
+    import yaml
+
+    path = tiny_dir / "tiny.yaml"
+    data = load_scenario_document(path).data
+    data["trade_costs"]["trend"] = [
+        {"origin": "A", "destination": "B", "rate": {"2020": -0.1, "2022": 0.05}},
+        {"origin": "A", "destination": "C", "symmetric": False, "rate": -0.2},
+    ]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    model = api.prepare(api.load_scenario(path, replicas=3))
+    batch = draw_batch(model, 0, 3)
+    n_r, n_s, _ = model.shape
+    periods = model.calendar.periods
+    assert batch.trend_rates.shape == (3, 2, periods)
+    assert batch.trend_masks.shape == (2, n_r, n_r, n_s)
+    regions = list(model.regions)
+    a, b, c = (regions.index(r) for r in ("A", "B", "C"))
+    for k in (0, periods - 1):
+        at = batch.trend_at(k)
+        assert at.shape == (3, n_r, n_r, n_s)
+        first, second = batch.trend_rates[:, 0, k], batch.trend_rates[:, 1, k]
+        np.testing.assert_array_equal(at[:, a, b, 0], first)
+        np.testing.assert_array_equal(at[:, b, a, 0], first)  # symmetric by default
+        np.testing.assert_array_equal(at[:, a, c, 0], second)
+        assert not at[:, c, a].any() and not at[:, b, c].any() and not at[:, a, a].any()
+    assert batch.trend_rates[0, 1, 0] == pytest.approx(np.log1p(-0.2))
+    assert batch.trend_rates[0, 0, 0] == pytest.approx(np.log1p(-0.1))
+    assert batch.trend_rates[0, 0, -1] == pytest.approx(np.log1p(0.05))
+
+
 def test_unbalanced_table_is_reported_and_ras_applies_stated_totals(
     tiny_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

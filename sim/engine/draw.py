@@ -42,7 +42,10 @@ class Batch:
     wage0: FloatArray  # (N, R)
     border_days: FloatArray  # (N, R, R, S) baseline days
     tariff: FloatArray  # (N, R, R, S) baseline tariffs
-    trend: FloatArray  # (N, T, R, R, S) log of the annual iceberg-cost factor in force
+    # Trade-cost trend rules as time series and masks, not a dense (N, T, R, R, S) array
+    # (Issue 15: 640 MB a 500-replica batch at 10 x 20): see :meth:`trend_at`.
+    trend_rates: FloatArray  # (N, K, T) log of each rule's annual cost factor in force
+    trend_masks: FloatArray  # (K, R, R, S) the flows each rule applies to (0 or 1)
     capex: FloatArray  # (N, P)
     jobs_per_capex: FloatArray  # (N, P); 0 where plant_productivity states the jobs
     # (N, P) output per direct worker relative to the host region-sector's, where stated
@@ -64,6 +67,17 @@ class Batch:
     policy_values: list[FloatArray]  # one (N,) array per policy
     price_level: FloatArray  # (N, T, R) current money per unit of constant money
     drawn: dict[str, FloatArray]
+
+    def trend_at(self, k: int) -> FloatArray:
+        """(N, R, R, S) log of the annual iceberg-cost factor in force in period ``k``.
+
+        Rules on the same flow multiply: their log factors add, in the rules' order.
+        """
+        n_k, n_r, _, n_s = self.trend_masks.shape
+        out = np.zeros((self.count, n_r, n_r, n_s))
+        for j in range(n_k):
+            out += self.trend_rates[:, j, k, None, None, None] * self.trend_masks[j]
+        return out
 
 
 def gravity_coefficients(smp: Sampler, doc: dict[str, Any]) -> dict[str, FloatArray]:
@@ -165,11 +179,12 @@ def draw_batch(model: Model, first: int, count: int) -> Batch:
     border_days = rule_array(model.border_rules)
     # The baseline's rates: the tariff table under the rules (fixed numbers, build_model).
     tariff = np.broadcast_to(model.baseline.tariff, (count, n_r, n_r, n_s)).copy()
-    trend = np.zeros((count, cal.periods, n_r, n_r, n_s))
-    for rule in model.trend_rules:
-        rate = smp.series(rule.value, rule.key, years)  # (N, T)
-        # Rules on the same flow multiply: their log factors add.
-        trend += np.log1p(rate)[:, :, None, None, None] * rule.mask[None, None]
+    trend_rates = np.zeros((count, len(model.trend_rules), cal.periods))
+    for j, rule in enumerate(model.trend_rules):
+        trend_rates[:, j] = np.log1p(smp.series(rule.value, rule.key, years))  # (N, T)
+    trend_masks = np.array([rule.mask for rule in model.trend_rules], dtype=np.float64).reshape(
+        len(model.trend_rules), n_r, n_r, n_s
+    )
 
     inv = d["investment"]
     capex = np.zeros((count, n_p))
@@ -283,7 +298,8 @@ def draw_batch(model: Model, first: int, count: int) -> Batch:
         wage0=wage0,
         border_days=border_days,
         tariff=tariff,
-        trend=trend,
+        trend_rates=trend_rates,
+        trend_masks=trend_masks,
         capex=capex,
         jobs_per_capex=jobs,
         plant_productivity=plant_productivity,

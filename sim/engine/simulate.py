@@ -353,7 +353,7 @@ class BatchSimulation:
         dt = self.dt
         out = self.out
         if k > 0:
-            self.log_trend += b.trend[:, k - 1] * dt
+            self.log_trend += b.trend_at(k - 1) * dt
         # Iceberg costs (policies, trend, border days) change relative to the baseline;
         # tariffs are tariffs, with revenue (sim.kernels.equilibrium).
         cost = (
