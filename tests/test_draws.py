@@ -175,6 +175,46 @@ def test_truncated_lognormal_mean_closed_form() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("low", "high"), [(9.0, None), (9.0, 12.0), (None, -7.0), (-30.0, -8.0), (30.0, 31.0)]
+)
+def test_truncated_normal_mean_in_the_tails(low: float | None, high: float | None) -> None:
+    """Windows deep in a tail, where Phi(b) - Phi(a) cancels unless taken from that tail."""
+    mu, sd = 1.0, 2.0
+    params = {"mean": mu, "sd": sd}
+    params |= {"low": low} if low is not None else {}
+    params |= {"high": high} if high is not None else {}
+    a = -np.inf if low is None else (low - mu) / sd
+    b = np.inf if high is None else (high - mu) / sd
+    got = mean("normal", params)
+    assert got == pytest.approx(stats.truncnorm(a, b, loc=mu, scale=sd).mean(), rel=1e-9)
+    assert (low is None or got > low) and (high is None or got < high)
+
+
+@pytest.mark.parametrize(("low", "high"), [(0.0, 3.0), (2.0, 9.0), (None, 1.5), (-5.0, None)])
+def test_truncated_lognormal_mean_against_integration(
+    low: float | None, high: float | None
+) -> None:
+    median, s = 2.5, 0.6
+    params = {"median": median, "sigma": s}
+    params |= {"low": low} if low is not None else {}
+    params |= {"high": high} if high is not None else {}
+    lo = 0.0 if low is None else max(low, 0.0)
+    hi = np.inf if high is None else high
+    expected = stats.lognorm(s=s, scale=median).expect(
+        lambda x: x, lb=lo, ub=hi, conditional=True, epsabs=1e-13, epsrel=1e-12
+    )
+    assert mean("lognormal", params) == pytest.approx(expected, rel=1e-9)
+
+
+def test_truncated_mean_of_a_window_without_mass_is_integrated() -> None:
+    # 60 sd above the mean: no mass in double precision, so no closed form (it would
+    # divide zero by zero); scipy's integration answers, and says it cannot.
+    params = {"mean": 0.0, "sd": 1.0, "low": 60.0, "high": 61.0}
+    with pytest.warns(RuntimeWarning, match="invalid value"):
+        assert math.isnan(mean("normal", params))
+
+
 def test_mean_agrees_with_quantile_average() -> None:
     """The mean is the average of the quantile function over a fine midpoint grid."""
     params = {"mean": 2.0, "sd": 1.5, "low": 1.0, "high": 6.0}

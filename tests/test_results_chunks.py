@@ -15,7 +15,8 @@ import h5py
 import numpy as np
 import pytest
 
-from sim.results.chunks import chunk_jobs, compress, deflate_level, shuffled, write_jobs
+from sim.results import chunks
+from sim.results.chunks import chunk_jobs, compress, deflate, deflate_level, shuffled, write_jobs
 
 
 def _dataset(f: h5py.File, name: str, dtype: str, **filters: object) -> h5py.Dataset:
@@ -25,10 +26,13 @@ def _dataset(f: h5py.File, name: str, dtype: str, **filters: object) -> h5py.Dat
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("compressor", ["isal", "zlib"])
 @pytest.mark.parametrize("dtype", ["f8", "i8", "i1"])
 def test_direct_chunks_read_back_as_written_and_as_hdf5_stores_them(
-    tmp_path: Path, dtype: str
+    tmp_path: Path, dtype: str, compressor: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if compressor == "zlib":  # the fallback where ISA-L has no wheel
+        monkeypatch.setattr(chunks, "ISAL", None)
     rng = np.random.default_rng(3)
     values = (rng.random((12, 4, 3)) * 100).astype(dtype)  # 2 whole chunks and a partial one
     with h5py.File(tmp_path / "x.h5", "w") as f:
@@ -71,3 +75,21 @@ def test_other_layouts_are_left_to_hdf5(tmp_path: Path) -> None:
         assert chunk_jobs(good, 3, values) is None  # not a chunk boundary
         jobs = chunk_jobs(good, 5, values[:5])
         assert jobs is not None and zlib.decompress(compress(jobs[0])) == shuffled(values[:5])
+
+
+def test_isal_is_installed_and_writes_zlib_streams_up_to_its_level() -> None:
+    # A dependency of the project: without it NetCDF falls back to zlib, 6-7x slower.
+    assert chunks.ISAL is not None
+    data = shuffled(np.linspace(0.0, 1e6, 50_000))
+    for level in range(chunks.ISAL_MAX_LEVEL + 1):
+        blob = deflate(data, level)
+        assert zlib.decompress(blob) == data
+        assert blob == chunks.ISAL.compress(data, level)
+    # Above ISA-L's levels the dataset's level is zlib's: the size the user asked for.
+    assert deflate(data, 6) == zlib.compress(data, 6)
+
+
+def test_without_isal_zlib_deflates(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chunks, "ISAL", None)
+    data = shuffled(np.arange(1000.0))
+    assert deflate(data, 1) == zlib.compress(data, 1)

@@ -45,3 +45,22 @@ def test_a_counterfactual_does_not_import_scipy_stats(tmp_path) -> None:  # type
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False", out.stdout
+
+
+def test_the_seed_draws_and_simulates_without_scipy_stats() -> None:
+    """The seed has truncated normals (elasticities) and betas: their means and draws go
+    through closed forms and scipy.special (bit for bit, tests/test_draws.py), so
+    ``sim run`` on it does not pay for importing scipy.stats (Issue 15)."""
+    from pathlib import Path
+
+    seed = Path(__file__).parents[1] / "scenarios" / "uz_kz_khiva_2024.yaml"
+    code = (
+        "import sys, logging\n"
+        "logging.disable(logging.WARNING)\n"
+        "from sim import api\n"
+        f"model = api.prepare(api.load_scenario({str(seed)!r}, replicas=2))\n"
+        "api.simulate(model, first=0, count=2)\n"
+        "print('scipy.stats' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False", out.stdout

@@ -141,11 +141,10 @@ class BatchSimulation:
         self.unknowns = np.zeros((n, model.labour_markets.count))
         self.unknowns_before = self.unknowns
         self.path_unknowns = self.path_before = self.unknowns
-        # Each replica's last Jacobian (Broyden-updated) starts its next period's solve.
-        self.jacobian: FloatArray = np.broadcast_to(
-            model.jacobian, (n, *model.jacobian.shape)
-        ).copy()
-        self.path_jacobian = model.path_jacobian
+        # Each replica's last inverse Newton matrix (Broyden-updated) starts its next
+        # period's solve; the first starts from the baseline's Jacobian, shared.
+        self.inverse: FloatArray | None = None
+        self.path_inverse: FloatArray | None = None
         # Migration's state: persons employed last period (at first, the data's) and the
         # migrant stocks at the end of last period.
         self.prev_persons = np.broadcast_to(model.employment.sum(axis=1), (n, n_r))
@@ -385,13 +384,14 @@ class BatchSimulation:
                 deficit_closure=model.deficit_closure,
                 numeraire=model.numeraire,
                 guess=extrapolate_unknowns(self.path_unknowns, self.path_before),
-                jacobian=self.path_jacobian,
+                jacobian=model.path_jacobian,
+                inverse_jacobian=self.path_inverse,
                 tol=trade["tolerance"],
                 max_iter=trade["max_iterations"],
             )
             self.path_before = self.path_unknowns
             self.path_unknowns = unknowns_of(path, model.path_markets)
-            self.path_jacobian = path.jacobian
+            self.path_inverse = path.inverse_jacobian
             if model.anchors_real_wages:
                 target = path.real_wage.reshape(n, -1)[:, model.labour_markets.first_cell]
         shocks = {
@@ -412,7 +412,8 @@ class BatchSimulation:
             deficit_closure=model.deficit_closure,
             numeraire=model.numeraire,
             guess=extrapolate_unknowns(self.unknowns, self.unknowns_before),
-            jacobian=self.jacobian,
+            jacobian=model.jacobian,
+            inverse_jacobian=self.inverse,
             tol=trade["tolerance"],
             max_iter=trade["max_iterations"],
         )
@@ -438,7 +439,7 @@ class BatchSimulation:
             )
         self.unknowns_before = self.unknowns
         self.unknowns = unknowns_of(sol, model.labour_markets)
-        self.jacobian = sol.jacobian
+        self.inverse = sol.inverse_jacobian
 
         # Output per worker grows from the start (employment coefficients of the
         # input-output table) and from the intensity year (project job intensities).

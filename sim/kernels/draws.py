@@ -82,9 +82,8 @@ def _ppf(family: str, params: Mapping[str, float], u: FloatArray) -> FloatArray:
         c = _triangular_mode(params)
         x = np.where(u < c, np.sqrt(c * u), 1.0 - np.sqrt((1.0 - c) * (1.0 - u)))
     elif family == "beta":
-        from scipy import stats
-
-        return np.asarray(stats.beta.ppf(u, params["a"], params["b"]), dtype=np.float64)
+        # Boost's incomplete-beta inverse, which scipy.stats.beta.ppf also calls.
+        x = special.betaincinv(params["a"], params["b"], u)
     else:
         raise ValueError(f"unknown distribution family {family!r}; allowed: {sorted(FAMILIES)}")
     out: FloatArray = np.asarray(x * scale + loc, dtype=np.float64)
@@ -112,9 +111,9 @@ def _cdf(family: str, params: Mapping[str, float], value: float) -> float:
         if x < c:
             return float(x * x / c)
         return float((x * x - 2 * x + c) / (c - 1) if c != 1.0 else x * x)
-    from scipy import stats
-
-    return float(stats.beta.cdf(value, params["a"], params["b"]))
+    if family == "beta":
+        return float(special.betainc(params["a"], params["b"], x))
+    raise ValueError(f"unknown distribution family {family!r}; allowed: {sorted(FAMILIES)}")
 
 
 def quantile(family: str, params: Mapping[str, float], u: FloatArray) -> FloatArray:
@@ -173,7 +172,8 @@ def mean(family: str, params: Mapping[str, float]) -> float:
     """Expected value of a (possibly truncated) distribution.
 
     Untruncated, by the closed form scipy.stats uses (``mu * scale + loc``, bit for bit,
-    tests/test_draws.py), without importing it; truncated, scipy's numerical expectation.
+    tests/test_draws.py), without importing it; a truncated normal or lognormal in closed
+    form too; a truncated beta by scipy's numerical expectation.
     """
     if family not in FAMILIES:
         raise ValueError(f"unknown distribution family {family!r}; allowed: {sorted(FAMILIES)}")
@@ -183,7 +183,54 @@ def mean(family: str, params: Mapping[str, float]) -> float:
     if low is None and high is None:
         loc, scale = _standard(family, params)
         return float(_standard_mean(family, params) * scale + loc)
-    dist = _frozen(family, params)
     lo = low if low is not None else -np.inf
     hi = high if high is not None else np.inf
+    if family in ("normal", "lognormal"):
+        closed = _truncated_mean(family, params, lo, hi)
+        if closed is not None:
+            return closed
+    dist = _frozen(family, params)
     return float(dist.expect(lambda x: x, lb=lo, ub=hi, conditional=True))
+
+
+def _mass(alpha: float, beta: float) -> float:
+    r"""``Phi(beta) - Phi(alpha)``, from the tail where it does not cancel."""
+    if alpha > 0.0:
+        return float(special.ndtr(-alpha) - special.ndtr(-beta))
+    return float(special.ndtr(beta) - special.ndtr(alpha))
+
+
+def _truncated_mean(family: str, params: Mapping[str, float], lo: float, hi: float) -> float | None:
+    r"""The mean of a normal or lognormal truncated to ``[lo, hi]``, in closed form.
+
+    .. math::
+
+        E[X \mid lo < X < hi] = \mu + \sigma\,
+            \frac{\varphi(\alpha) - \varphi(\beta)}{\Phi(\beta) - \Phi(\alpha)}
+        \quad\text{(normal)},\qquad
+        e^{\mu + \sigma^2/2}\,
+            \frac{\Phi(\beta - \sigma) - \Phi(\alpha - \sigma)}{\Phi(\beta) - \Phi(\alpha)}
+        \quad\text{(lognormal)},
+
+    with :math:`\alpha, \beta` the standardised bounds (of :math:`\ln X` for the
+    lognormal; Johnson, Kotz and Balakrishnan 1994, *Continuous Univariate
+    Distributions* 1, eqs. 13.134 and 14.8a). Exact where scipy's numerical expectation
+    is good to about 1e-8, and without importing ``scipy.stats`` (0.4-0.9 s, Issue 15).
+    None where the window holds no mass in double precision (the caller integrates).
+    """
+    if family == "normal":
+        mu, sigma = float(params["mean"]), float(params["sd"])
+        alpha, beta = (lo - mu) / sigma, (hi - mu) / sigma
+        mass = _mass(alpha, beta)
+        if not mass > 0.0:
+            return None
+        density = np.exp(-0.5 * alpha * alpha) - np.exp(-0.5 * beta * beta)
+        return float(mu + sigma * density / np.sqrt(2.0 * np.pi) / mass)
+    mu, sigma = float(np.log(params["median"])), float(params["sigma"])
+    alpha = (np.log(lo) - mu) / sigma if lo > 0.0 else -np.inf
+    beta = (np.log(hi) - mu) / sigma if hi < np.inf else np.inf
+    mass = _mass(alpha, beta)
+    shifted = _mass(alpha - sigma, beta - sigma)
+    if not (mass > 0.0 and shifted > 0.0):
+        return None
+    return float(np.exp(mu + 0.5 * sigma * sigma) * shifted / mass)

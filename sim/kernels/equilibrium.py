@@ -100,8 +100,9 @@ its real wage: its modulus is the largest input share), income from the labour
 markets is known, and spending solves a linear system (a dense solve up to
 ``dense_limit`` region-sectors, a contraction iteration above). Newton's method
 with a finite-difference Jacobian (all perturbations evaluated as one batch, the
-Jacobian reused while the residual falls fast) and a backtracking line search
-drives the labour-market residual
+Jacobian reused while the residual falls fast and kept current by Broyden's update,
+applied to the inverse of the Newton matrix so that a step costs a matrix-vector
+product) and a backtracking line search drives the labour-market residual
 :math:`\ln V'^{\mathrm{demand}}_g - \ln(\hat w_g\hat L_g V_g)` to zero.
 Everything is vectorised over a leading replica axis ``N``.
 """
@@ -120,7 +121,7 @@ from sim.kernels.equilibrium_accounts import (
     build_equilibrium_baseline,
     build_labour_markets,
 )
-from sim.kernels.equilibrium_conditions import _excess, _Shocks, _System
+from sim.kernels.equilibrium_conditions import _excess, _Shocks, _State, _System
 
 FloatArray = NDArray[np.float64]
 
@@ -154,6 +155,7 @@ def solve_equilibrium(
     numeraire: int | None = None,
     guess: FloatArray | None = None,
     jacobian: FloatArray | None = None,
+    inverse_jacobian: FloatArray | None = None,
     tol: float = 1e-12,
     max_iter: int = 100,
     dense_limit: int = DENSE_SPENDING_LIMIT,
@@ -191,9 +193,13 @@ def solve_equilibrium(
         through :func:`unknowns_of`.
     jacobian : (N, G, G) or (G, G), optional
         Initial Jacobian of the labour-market residuals in the unknowns, e.g. the
-        last solution's (:attr:`EquilibriumSolution.jacobian`) or
+        last solution's (through ``inverse_jacobian``, below) or
         :func:`baseline_jacobian`; default: each replica's by finite differences.
         It only changes the path to the solution, not the solution.
+    inverse_jacobian : (N, G, G) or (G, G), optional
+        The inverse of a previous solve's Newton matrix
+        (:attr:`EquilibriumSolution.inverse_jacobian`), used instead of ``jacobian``
+        without inverting anything: the warm start of a path of equilibria.
     tol : float
         Largest relative labour-market excess demand accepted.
     max_iter : int
@@ -227,16 +233,23 @@ def solve_equilibrium(
         state.put(closer, guess_state.take(closer))
         size[closer] = guess_size[closer]
     active = _excess(state.residual) > tol
-    jac = np.zeros((n_rep, labour.count, labour.count))
+    # Newton's matrix is the Jacobian of the residuals plus the normalisation's pin; the
+    # solver keeps its inverse, so that a step is a matrix-vector product and Broyden's
+    # update a rank-one one (Sherman-Morrison), O(G^2) a replica instead of an O(G^3)
+    # solve: with sector-specific labour G is every region-sector (200 at 10 x 20),
+    # where the solves and the update of the Jacobian took 70 % of a period (Issue 15).
+    inverse = np.zeros((n_rep, labour.count, labour.count))
     fresh = np.zeros(n_rep, dtype=bool)
-    if jacobian is not None:
+    if inverse_jacobian is not None:
+        inverse[:] = inverse_jacobian
+    elif jacobian is not None:
         # A Jacobian from elsewhere (the last period's, or the baseline's): Broyden's
         # updates adapt it to each replica and a replica whose steps stall gets its own.
         # Finite differences cost G + 1 evaluations per replica, so this makes N replicas
-        # cost far less than N solves.
-        jac[:] = jacobian
+        # cost far less than N solves. A shared (G, G) one is inverted once.
+        inverse[:] = np.linalg.inv(np.asarray(jacobian, dtype=float) + system.pin)
     elif active.any():
-        jac[active] = system.jacobian(unknowns[active], shocks.take(active), state.take(active))
+        inverse[active] = _newton_inverse(system, unknowns, shocks, state, active)
         fresh[active] = True
     length = np.ones(n_rep)
     iterations = 0
@@ -245,8 +258,8 @@ def solve_equilibrium(
         iterations += 1
         per_replica += active
         rows = np.flatnonzero(active)
-        step = np.linalg.solve(jac[rows] + system.pin[None], -state.residual[rows][:, :, None])
-        trial = system.normalise(unknowns[rows] + length[rows, None] * step[:, :, 0])
+        step = -np.einsum("ngk,nk->ng", _rows(inverse, rows), state.residual[rows])
+        trial = system.normalise(unknowns[rows] + length[rows, None] * step)
         trial_state = system.evaluate(trial, shocks.take(active), state.take(active))
         trial_size = _norm(trial_state.residual)
         better = np.isfinite(trial_size) & (trial_size < size[rows])
@@ -256,12 +269,11 @@ def solve_equilibrium(
         # step with a fresh one is retried at half length (backtracking).
         slow = good[(trial_size[better] > 0.25 * size[good]) & ~fresh[good]]
         retry = bad[~fresh[bad]]
-        # Broyden's update keeps the chord Jacobian close to the true one (superlinear).
+        # Broyden's update keeps the chord Jacobian close to the true one (superlinear);
+        # one where it would be ill-conditioned asks for a fresh Jacobian instead.
         moved = trial[better] - unknowns[good]
         change = trial_state.residual[better] - state.residual[good]
-        miss = change - np.einsum("ngk,nk->ng", jac[good], moved)
-        denom = np.maximum((moved**2).sum(axis=1), 1e-300)
-        jac[good] += miss[:, :, None] * moved[:, None, :] / denom[:, None, None]
+        unstable = good[~_broyden_update(inverse, good, moved, change, system.pin)]
         unknowns[good] = trial[better]
         state.put(good, trial_state.take(better))
         size[good] = trial_size[better]
@@ -272,13 +284,12 @@ def solve_equilibrium(
         refresh = np.zeros(n_rep, dtype=bool)
         refresh[slow] = True
         refresh[retry] = True
+        refresh[unstable] = True
         refresh &= active
         if refresh.any():
-            jac[refresh] = system.jacobian(
-                unknowns[refresh], shocks.take(refresh), state.take(refresh)
-            )
+            inverse[refresh] = _newton_inverse(system, unknowns, shocks, state, refresh)
             fresh[refresh] = True
-    return system.solution(unknowns, shocks, state, per_replica, tol, jac)
+    return system.solution(unknowns, shocks, state, per_replica, tol, inverse)
 
 
 def baseline_jacobian(
@@ -356,6 +367,72 @@ def remove_deficits(
     return build_equilibrium_baseline(
         sol.trade[0], baseline.tariff, baseline.va_share, baseline.input_share
     )
+
+
+def _rows(stack: FloatArray, rows: NDArray[np.intp]) -> FloatArray:
+    """``stack[rows]``, without copying the stack when the rows are all of it."""
+    return stack if rows.size == stack.shape[0] else stack[rows]
+
+
+def _newton_inverse(
+    system: _System, unknowns: FloatArray, shocks: _Shocks, state: _State, rows: NDArray[np.bool_]
+) -> FloatArray:
+    """The inverse of the Newton matrix (fresh Jacobian plus pin) of the ``rows`` replicas."""
+    jac = system.jacobian(unknowns[rows], shocks.take(rows), state.take(rows))
+    return np.asarray(np.linalg.inv(jac + system.pin[None]), dtype=np.float64)
+
+
+def _broyden_update(
+    inverse: FloatArray,
+    rows: NDArray[np.intp],
+    moved: FloatArray,
+    change: FloatArray,
+    pin: FloatArray,
+) -> NDArray[np.bool_]:
+    r"""Broyden's ("good") update of the Jacobian, applied to the inverse Newton matrix.
+
+    The Jacobian's update :math:`J' = J + (y - Js)s^\top / s^\top s` (Broyden 1965)
+    is a rank-one update of the Newton matrix :math:`M = J + P` (``P`` the pin), so by
+    Sherman and Morrison its inverse :math:`H = M^{-1}` becomes
+
+    .. math::
+
+        H' = H + \frac{(s - H\tilde y)\,s^\top H}{s^\top H \tilde y},
+        \qquad \tilde y = y + P s
+
+    (Dennis and Schnabel 1996, *Numerical Methods for Unconstrained Optimization and
+    Nonlinear Equations*, s. 8.3): the same iterates as updating :math:`J` and solving.
+
+    Parameters
+    ----------
+    inverse : (N, G, G)
+        :math:`H` of every replica, updated in place at ``rows``.
+    rows : (M,) int
+        The replicas that moved.
+    moved, change : (M, G)
+        :math:`s`, the step in the unknowns, and :math:`y`, the change of the residuals.
+    pin : (G, G)
+        :math:`P`, symmetric.
+
+    Returns
+    -------
+    (M,) bool
+        Where the update was made; elsewhere :math:`s^\top H\tilde y` was too small
+        for it (the updated matrix would be near singular) and ``H`` is left as it was.
+    """
+    block = _rows(inverse, rows)
+    target = change + moved @ pin
+    h_target = np.einsum("ngk,nk->ng", block, target)
+    s_h = np.einsum("ng,ngk->nk", moved, block)
+    denom = np.einsum("ng,ng->n", moved, h_target)
+    scale = np.sqrt((moved**2).sum(axis=1) * (h_target**2).sum(axis=1))
+    ok = np.abs(denom) > 1e-12 * scale
+    lhs = (moved - h_target) / np.where(ok, denom, 1.0)[:, None]
+    if ok.all() and block is inverse:
+        inverse += lhs[:, :, None] * s_h[:, None, :]
+    elif ok.any():
+        inverse[rows[ok]] = block[ok] + lhs[ok, :, None] * s_h[ok, None, :]
+    return ok
 
 
 def _norm(residual: FloatArray) -> FloatArray:

@@ -174,8 +174,10 @@ class EquilibriumSolution:
         :math:`\\hat w_{is} / \\hat P_i`.
     employment_group : (N, G)
         :math:`\\hat L_g`, employment change of each labour market.
-    jacobian : (N, G, G)
-        The solver's last Jacobian (Broyden-updated): a warm start for a nearby problem.
+    inverse_jacobian : (N, G, G)
+        The inverse of the solver's last Newton matrix (its Broyden-updated Jacobian
+        plus the normalisation's pin): a warm start for a nearby problem
+        (``solve_equilibrium(..., inverse_jacobian=...)``).
     iterations : int
         Newton steps of the slowest replica.
     replica_iterations : (N,) int
@@ -201,7 +203,7 @@ class EquilibriumSolution:
     real_income: FloatArray
     real_wage: FloatArray
     employment_group: FloatArray
-    jacobian: FloatArray
+    inverse_jacobian: FloatArray
     investment: FloatArray
     iterations: int
     replica_iterations: NDArray[np.int64]

@@ -445,7 +445,7 @@ class _System:
         state: _State,
         iterations: NDArray[np.int64],
         tol: float,
-        jacobian: FloatArray,
+        inverse_jacobian: FloatArray,
     ) -> EquilibriumSolution:
         base = self.base
         point = self.point(unknowns, shocks, state)
@@ -489,7 +489,7 @@ class _System:
             real_income=real_income,
             real_wage=wage * s2 / cpi[:, :, None],
             employment_group=employment_group,
-            jacobian=jacobian,
+            inverse_jacobian=inverse_jacobian,
             iterations=int(iterations.max(initial=0)),
             replica_iterations=iterations,
             residual=_excess(residual),

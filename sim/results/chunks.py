@@ -2,21 +2,40 @@
 
 HDF5 compresses chunk by chunk in the thread that writes, one at a time: at zlib
 level 1 that is 40-60 MB/s, slower than simulating (Issue 15). Here each chunk is
-shuffled and deflated in a thread pool (``zlib.compress`` releases the GIL) and
+shuffled and deflated in a thread pool (the compressors release the GIL) and
 written with HDF5's direct chunk write. The bytes are what HDF5's own shuffle and
 deflate filters produce, declared on the dataset, so the file is an ordinary
 NetCDF-4 file that every HDF5 and netCDF reader opens.
+
+Deflate is Intel's ISA-L (``isal.isal_zlib``) at the levels it has (0-3): the same
+zlib stream, which HDF5's deflate filter decodes, about 6-7x faster than zlib at
+level 1 on the seed's chunks and no larger (docs/performance.md). Where ``isal`` is
+not installed, or the declared level is above ISA-L's, zlib compresses.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
 
 import h5py
 import numpy as np
 from numpy.typing import NDArray
+
+
+def load_isal() -> ModuleType | None:
+    """ISA-L's zlib module, or None where ``isal`` has no wheel for the platform."""
+    try:
+        return importlib.import_module("isal.isal_zlib")
+    except ImportError:
+        return None
+
+
+#: The ISA-L compressor, None where zlib compresses every chunk.
+ISAL = load_isal()
 
 #: HDF5's filter ids: shuffle, then deflate (the order h5py and netCDF create them in).
 SHUFFLE, DEFLATE = 2, 1
@@ -98,10 +117,21 @@ def chunk_jobs(dataset: h5py.Dataset, start: int, values: NDArray[np.generic]) -
     return jobs
 
 
+#: The highest level ISA-L compresses at; a dataset declaring more is left to zlib.
+ISAL_MAX_LEVEL = 3
+
+
+def deflate(data: bytes, level: int) -> bytes:
+    """A zlib stream of ``data``: ISA-L up to its highest level, zlib above it or without it."""
+    if ISAL is not None and level <= ISAL_MAX_LEVEL:
+        return bytes(ISAL.compress(data, level))
+    return zlib.compress(data, level)
+
+
 def compress(job: Job) -> bytes:
     """The stored bytes of one chunk: shuffled, then deflated at the dataset's level."""
     _, part, level = job
-    return zlib.compress(shuffled(part), level)
+    return deflate(shuffled(part), level)
 
 
 def write_jobs(file: h5py.File, jobs: list[tuple[str, Job]], pool: ThreadPoolExecutor) -> None:
@@ -111,4 +141,15 @@ def write_jobs(file: h5py.File, jobs: list[tuple[str, Job]], pool: ThreadPoolExe
         file[name].id.write_direct_chunk(offset, blob)
 
 
-__all__ = ["Job", "chunk_jobs", "compress", "deflate_level", "shuffled", "workers", "write_jobs"]
+__all__ = [
+    "ISAL",
+    "ISAL_MAX_LEVEL",
+    "Job",
+    "chunk_jobs",
+    "compress",
+    "deflate",
+    "deflate_level",
+    "shuffled",
+    "workers",
+    "write_jobs",
+]

@@ -24,7 +24,6 @@ import h5netcdf
 import h5py
 import numpy as np
 import xarray as xr
-import zarr
 
 from sim.results.chunks import Job, chunk_jobs, workers, write_jobs
 
@@ -205,6 +204,9 @@ class ZarrBatchWriter(_Appender):
         self.written += part.sizes["replica"]
 
     def close(self) -> None:
+        # Imported here: a NetCDF run (the default) need not load zarr (0.1-0.2 s).
+        import zarr
+
         zarr.open_group(str(self.path), mode="r+", zarr_format=2).attrs["replicas"] = int(
             self.total
         )
