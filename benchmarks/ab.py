@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> None:
                 save = str(Path(tmp) / f"{name}.npy")
                 command = [
                     sys.executable, "-m", "benchmarks.ab", "--variant", "x=.", "--child",
-                    args.scenario, str(args.replicas), args.end or "-", save,
+                    # Absolute: the child runs in a scratch folder.
+                    str(Path(args.scenario).resolve()), str(args.replicas), args.end or "-", save,
                 ]  # fmt: skip
                 done = subprocess.run(
                     command,
