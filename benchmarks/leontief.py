@@ -100,35 +100,57 @@ def best_of(rounds: int, runs: dict[str, Callable[[], Any]]) -> tuple[dict[str, 
     return best, results
 
 
+def measure(regions: int, sectors: int, rounds: int, threads: int = 1) -> dict[str, Any]:
+    """pymrio's ``calc_all`` and the engine's kernels on one random table, interleaved.
+
+    Returns both times (best of ``rounds``), ``ratio`` (pymrio's over the engine's) and
+    the largest gaps between their Leontief inverses and employment multipliers,
+    relative to the largest entry.
+    """
+    table = random_table(regions, sectors)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # pandas deprecations inside pymrio
+        with threadpool_limits(limits=threads, user_api="blas"):
+            best, results = best_of(
+                rounds,
+                {
+                    "pymrio": partial(pymrio_all, table, regions, sectors),
+                    "sim": partial(engine, table),
+                },
+            )
+    ours, theirs = results["sim"], results["pymrio"]
+    gaps = {
+        key: float(np.abs(ours[key] - theirs[key]).max() / np.abs(theirs[key]).max())
+        for key in ("L", "employment")
+    }
+    return {
+        "regions": regions,
+        "sectors": sectors,
+        "threads": threads,
+        "pymrio_seconds": best["pymrio"],
+        "sim_seconds": best["sim"],
+        "ratio": best["pymrio"] / best["sim"],
+        "gap_L": gaps["L"],
+        "gap_employment": gaps["employment"],
+        "agree": all(gap <= 1e-12 for gap in gaps.values()),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="20x50,40x50", help="REGIONSxSECTORS, comma-separated")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads for both")
     args = parser.parse_args()
-    warnings.simplefilter("ignore", FutureWarning)
     for size in args.sizes.split(","):
         regions, sectors = (int(v) for v in size.lower().split("x"))
-        table = random_table(regions, sectors)
-        with threadpool_limits(limits=args.threads, user_api="blas"):
-            best, results = best_of(
-                args.rounds,
-                {
-                    "pymrio": partial(pymrio_all, table, regions, sectors),
-                    "sim": partial(engine, table),
-                },
-            )
-        ours, theirs = results["sim"], results["pymrio"]
-        gaps = {
-            key: float(np.abs(ours[key] - theirs[key]).max() / np.abs(theirs[key]).max())
-            for key in ("L", "employment")
-        }
-        agree = all(gap <= 1e-12 for gap in gaps.values())
+        r = measure(regions, sectors, args.rounds, args.threads)
         print(
             f"{regions} x {sectors} = {regions * sectors} region-sectors, {args.threads} "
-            f"BLAS thread(s): pymrio calc_all {best['pymrio']:.2f} s, sim {best['sim']:.2f} s, "
-            f"ratio {best['pymrio'] / best['sim']:.2f}; agree to 1e-12: {agree} "
-            f"(L {gaps['L']:.1e}, employment multipliers {gaps['employment']:.1e})"
+            f"BLAS thread(s): pymrio calc_all {r['pymrio_seconds']:.2f} s, "
+            f"sim {r['sim_seconds']:.2f} s, ratio {r['ratio']:.2f}; agree to 1e-12: "
+            f"{r['agree']} (L {r['gap_L']:.1e}, employment multipliers "
+            f"{r['gap_employment']:.1e})"
         )
 
 

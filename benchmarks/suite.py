@@ -25,14 +25,18 @@ Sections (``--only`` / ``--skip`` take these names):
     Effective memory bandwidth of each kernel call against numpy's streaming copy.
 ``memory``
     Peak resident memory against the output's size (each run in a fresh process).
+``peers``
+    pymrio's ``calc_all`` against the engine's Leontief kernels, and the default NetCDF
+    writer against Zarr, as ratios (:mod:`benchmarks.peers`).
 ``large``
     10 regions x 20 sectors x 2,000 replicas x 80 quarters with full bilateral trade
     (``scenarios/bench_large_10x20.yaml``), written to NetCDF; full mode only.
 
 Every figure is a ratio measured in one run or a best-of-n time on a shared,
 noisy machine; absolute seconds are indicative only. The small mode exits with
-status 1 when the reference and the engine disagree or when the speed-up over
-the reference falls below :data:`SMALL_FLOOR`.
+status 1 when the reference and the engine disagree, when the speed-up over
+the reference falls below :data:`SMALL_FLOOR`, or when a peer ratio crosses its
+floor (:mod:`benchmarks.peers`).
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ import numpy as np
 
 import sim
 import sim.api as api
-from benchmarks import hotloop, reference, synthetic
+from benchmarks import hotloop, peers, reference, synthetic
 from sim.engine.draw import draw_batch
 from sim.engine.model import Model
 from sim.engine.simulate import BatchSimulation, simulate_batch
@@ -111,6 +115,11 @@ class Config:
     profile_replicas: int = 1000
     profile_repeats: int = 2
     api_compare: bool = True
+    peer_leontief: tuple[int, int] = (20, 50)
+    peer_write_replicas: int = 1000
+    peer_rounds: int = 3
+    peer_leontief_floor: float = peers.FLOOR_LEONTIEF
+    peer_write_ceiling: float = peers.CEILING_WRITE
 
     @classmethod
     def small_mode(cls) -> Config:
@@ -132,6 +141,7 @@ class Config:
             profile_replicas=200,
             profile_repeats=1,
             api_compare=False,
+            peer_write_replicas=400,
         )
 
 
@@ -623,6 +633,11 @@ def section_large(cfg: Config) -> dict[str, Any]:
     return runs
 
 
+def section_peers(cfg: Config) -> dict[str, Any]:
+    """pymrio and Zarr against the engine's Leontief kernels and NetCDF writer."""
+    return peers.section_peers(cfg.peer_leontief, cfg.peer_write_replicas, cfg.peer_rounds)
+
+
 SECTIONS: dict[str, Callable[[Config], dict[str, Any]]] = {
     "speedup": section_speedup,
     "simpy": section_simpy,
@@ -630,6 +645,7 @@ SECTIONS: dict[str, Callable[[Config], dict[str, Any]]] = {
     "sizes": section_sizes,
     "bandwidth": section_bandwidth,
     "memory": section_memory,
+    "peers": section_peers,
     "large": section_large,
 }
 
@@ -753,6 +769,8 @@ def table(results: dict[str, Any], cfg: Config) -> list[dict[str, str]]:
                     None,
                     "time per replica-period, synthetic scenarios, least squares in logs",
                 )
+    if "peers" in results:
+        peers.peer_rows(results["peers"], add)
     if "memory" in results:
         for run in results["memory"]["runs"]:
             _memory_row(add, run, f"seed, {run.get('mode', '?')}")
@@ -869,6 +887,10 @@ def main(argv: list[str] | None = None, config: Config | None = None) -> int:
                 f"speed-up over the reference {s['speedup_simulation']:.1f}x is below the floor "
                 f"{args.floor:g}x"
             )
+    if cfg.small and "peers" in results:
+        failures += peers.peer_failures(
+            results["peers"], cfg.peer_leontief_floor, cfg.peer_write_ceiling
+        )
     write(failures, complete=True)
     print_table(document["table"])
     print(f"\n{document['mode']} suite: {document['seconds']:.0f} s")

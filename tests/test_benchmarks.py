@@ -164,6 +164,9 @@ def tiny_config() -> suite.Config:
     cfg.bandwidth_cases = [("seed", 3, 7, 20), ("large", 4, 3, 10)]
     cfg.copy_bytes = 2**20
     cfg.memory_runs = [(5, "nc")]
+    # Peers at toy sizes: fixed costs dominate both ratios there, so no floors.
+    cfg.peer_leontief, cfg.peer_write_replicas, cfg.peer_rounds = (3, 4), 6, 1
+    cfg.peer_leontief_floor, cfg.peer_write_ceiling = 0.0, float("inf")
     return cfg
 
 
@@ -173,13 +176,17 @@ def test_small_mode_runs_and_writes_its_json(tmp_path: Path) -> None:
     assert status == 0
     doc = json.loads(target.read_text())
     assert doc["mode"] == "small" and doc["failures"] == []
-    assert set(doc["results"]) == {"speedup", "simpy", "replicas", "sizes", "bandwidth", "memory"}
+    assert set(doc["results"]) == {
+        "speedup", "simpy", "replicas", "sizes", "bandwidth", "memory", "peers",
+    }  # fmt: skip
+    assert doc["results"]["peers"]["leontief"]["agree"]
     speed = doc["results"]["speedup"]
     assert speed["equivalent"] and speed["speedup_simulation"] > 0
     assert doc["results"]["memory"]["runs"][0]["ok"], doc["results"]["memory"]
     figures = {row["figure"] for row in doc["table"]}
     assert "speed-up over the reference (simulation)" in figures
     assert "SimPy share of the run" in figures
+    assert "writing the default NetCDF / Zarr" in figures
 
 
 def test_small_mode_fails_below_the_floor(tmp_path: Path) -> None:
@@ -188,6 +195,17 @@ def test_small_mode_fails_below_the_floor(tmp_path: Path) -> None:
     status = suite.main(argv, config=tiny_config())
     assert status == 1
     assert "below the floor" in json.loads(target.read_text())["failures"][0]
+
+
+def test_small_mode_fails_when_a_peer_ratio_crosses_its_floor(tmp_path: Path) -> None:
+    target = tmp_path / "bench.json"
+    cfg = tiny_config()
+    cfg.peer_leontief_floor, cfg.peer_write_ceiling = 1e9, 1e-9
+    status = suite.main(["--small", "--only", "peers", "--json", str(target)], config=cfg)
+    assert status == 1
+    failures = json.loads(target.read_text())["failures"]
+    assert any("Leontief kernels" in f and "below the floor" in f for f in failures), failures
+    assert any("above the ceiling" in f for f in failures), failures
 
 
 def test_equilibrium_benchmark_measures_one_and_many_solves() -> None:
