@@ -141,7 +141,7 @@ class Config:
             profile_replicas=200,
             profile_repeats=1,
             api_compare=False,
-            peer_write_replicas=400,
+            peer_write_replicas=1000,
         )
 
 
