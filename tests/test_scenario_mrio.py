@@ -67,8 +67,10 @@ def build(tmp: Path) -> tuple[dict[str, Any], Any]:
             "mrio": {
                 "format": "pymrio",
                 "path": "mrio",
-                "region_map": REGIONS,
-                "sector_map": SECTORS,
+                # Copies: a test that edits the scenario's maps must not edit the module's
+                # (test_clear_messages builds a scenario after the one that deletes reg6).
+                "region_map": dict(REGIONS),
+                "sector_map": dict(SECTORS),
                 "employment": "factor_inputs/Value Added",
                 "employment_scale": 0.01,
             },
