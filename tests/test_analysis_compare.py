@@ -13,13 +13,8 @@ import xarray as xr
 import yaml
 
 import sim.api
-from sim.analysis.compare import (
-    Target,
-    compare,
-    format_comparison,
-    format_decomposition,
-    jobs_decomposition,
-)
+from sim.analysis.compare import Target, compare, jobs_decomposition
+from sim.analysis.compare_format import format_comparison, format_decomposition
 from sim.analysis.errors import PairingError, TargetError
 from sim.cli import main
 from sim.results.write import write_netcdf

@@ -238,7 +238,8 @@ def test_captions_describe_only_what_is_drawn(runs, report: Path) -> None:
 def test_report_comparison_table_is_compact(runs, report: Path) -> None:
     """Only the quantities that change are in the table; the full table is one click away
     in a <details> element (no script)."""
-    from sim.analysis.compare import compare, comparison_rows
+    from sim.analysis.compare import compare
+    from sim.analysis.compare_format import comparison_rows
 
     page = report.read_text()
     cmp = compare(runs[0], runs[1])

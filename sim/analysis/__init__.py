@@ -15,7 +15,8 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sim.analysis.compare import compare, format_comparison, jobs_decomposition
+    from sim.analysis.compare import compare, jobs_decomposition
+    from sim.analysis.compare_format import format_comparison
     from sim.analysis.errors import AnalysisError, PairingError, RerunError, TargetError
     from sim.analysis.report import write_report
     from sim.analysis.rerun import rerun
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 #: without loading xarray, SciPy and matplotlib.
 _LAZY = {
     "compare": "sim.analysis.compare",
-    "format_comparison": "sim.analysis.compare",
+    "format_comparison": "sim.analysis.compare_format",
     "jobs_decomposition": "sim.analysis.compare",
     "AnalysisError": "sim.analysis.errors",
     "PairingError": "sim.analysis.errors",

@@ -33,7 +33,8 @@ def _selection(items: list[str]) -> dict[str, list[str]]:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from sim.analysis.compare import compare, format_comparison
+    from sim.analysis.compare import compare
+    from sim.analysis.compare_format import format_comparison
     from sim.results.guard import check_output
     from sim.results.write import write_netcdf
 

@@ -34,7 +34,7 @@ from sim.analysis.report_sections import (
 from sim.analysis.results import as_dataset, reporting_pairs, scenario_data
 
 if TYPE_CHECKING:
-    from sim.analysis.compare import ChangeRow
+    from sim.analysis.compare_format import ChangeRow
 
 PAGE = "report.html"
 
@@ -209,7 +209,7 @@ def _change_cells(rows: Sequence[ChangeRow]) -> list[list[str]]:
 
 def comparison_html(cmp: xr.Dataset, band: float = 0.9) -> str:
     """The comparison's tables: change by quantity and year, jobs decomposition, targets."""
-    from sim.analysis.compare import (
+    from sim.analysis.compare_format import (
         LEFT_OUT,
         compact_rows,
         comparison_heading,
