@@ -12,8 +12,9 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 # Imported after __version__: sim.results reads it while sim is initialising.
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sim.lazy import attribute_loader
 
 if TYPE_CHECKING:
     from sim.analysis import inspect as inspect
@@ -37,16 +38,7 @@ _LAZY = {
 _LAZY_MODULES = {"inspect": "sim.analysis.inspect"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY_MODULES:
-        module = importlib.import_module(_LAZY_MODULES[name])
-        globals()[name] = module
-        return module
-    if name not in _LAZY:
-        raise AttributeError(f"module 'sim' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = attribute_loader(__name__, _LAZY, modules=_LAZY_MODULES, cache=globals())
 
 
 __all__ = [

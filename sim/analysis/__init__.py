@@ -14,6 +14,8 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
+from sim.lazy import attribute_loader
+
 if TYPE_CHECKING:
     from sim.analysis.compare import compare, jobs_decomposition
     from sim.analysis.compare_format import format_comparison
@@ -52,10 +54,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'sim.analysis' has no attribute {name!r}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
+__getattr__ = attribute_loader(__name__, _LAZY)
 
 
 #: Functions named like their submodule: importing the submodule sets the package's

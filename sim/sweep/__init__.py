@@ -15,8 +15,9 @@ them into batches (:mod:`~sim.sweep.plan`), creates the store
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sim.lazy import attribute_loader
 
 if TYPE_CHECKING:
     from sim.sweep.execute import Backend
@@ -37,10 +38,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'sim.sweep' has no attribute {name!r}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
+__getattr__ = attribute_loader(__name__, _LAZY)
 
 
 __all__ = ["Backend", "Outcome", "Plan", "Sweep", "make_plan", "read_sweep", "run_sweep"]
