@@ -17,19 +17,22 @@ from sim.scenario.hints import warn
 from sim.scenario.scenario import Scenario
 
 
+def _refuse_duplicate_ids(
+    sc: Scenario, items: list[dict[str, Any]], path: str, label: str, seen: set[str]
+) -> None:
+    """Add the ids of ``items`` (written at ``path``) to ``seen``; refuse one already there."""
+    for i, item in enumerate(items):
+        if item["id"] in seen:
+            raise sc.error(
+                f"duplicate {label} id", f"{path}[{i}].id", item["id"], hint="ids must be unique"
+            )
+        seen.add(item["id"])
+
+
 def check_ids_unique(sc: Scenario) -> None:
     """Region, sector, project and portfolio ids are unique."""
     for key in ("regions", "sectors"):
-        seen: set[str] = set()
-        for i, item in enumerate(sc.data[key]):
-            if item["id"] in seen:
-                raise sc.error(
-                    f"duplicate {key[:-1]} id",
-                    f"{key}[{i}].id",
-                    item["id"],
-                    hint="ids must be unique",
-                )
-            seen.add(item["id"])
+        _refuse_duplicate_ids(sc, sc.data[key], key, key[:-1], set())
     if len(sc.data["regions"]) < 2:
         raise sc.error(
             "at least two regions are needed",
@@ -39,20 +42,11 @@ def check_ids_unique(sc: Scenario) -> None:
         )
     if not sc.data["sectors"]:
         raise sc.error("at least one sector is needed", "sectors", [], hint="add a sector")
-    seen = set()
-    inv = sc.data["investment"]
     # Projects and portfolios share one namespace: a portfolio's projects are named
     # after it (ID-001, sim.engine.projects).
+    shared: set[str] = set()
     for kind, label in (("projects", "project"), ("portfolios", "portfolio")):
-        for i, item in enumerate(inv[kind]):
-            if item["id"] in seen:
-                raise sc.error(
-                    f"duplicate {label} id",
-                    f"investment.{kind}[{i}].id",
-                    item["id"],
-                    hint="ids must be unique",
-                )
-            seen.add(item["id"])
+        _refuse_duplicate_ids(sc, sc.data["investment"][kind], f"investment.{kind}", label, shared)
 
 
 def check_time(sc: Scenario) -> None:
