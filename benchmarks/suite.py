@@ -62,12 +62,12 @@ import numpy as np
 import sim
 import sim.api as api
 from benchmarks import hotloop, peers, reference, synthetic
+from benchmarks.bandwidth import NEWTON_LIMIT, copy_bandwidth, kernel_bandwidths
+from benchmarks.suite_table import print_table, table
+from benchmarks.timing import best_of
 from sim.engine.draw import draw_batch
 from sim.engine.model import Model
-from sim.engine.simulate import BatchSimulation, simulate_batch
-from sim.kernels import equilibrium
-from sim.kernels.equilibrium import DENSE_SPENDING_LIMIT, solve_equilibrium
-from sim.kernels.migration import migration_flows
+from sim.engine.simulate import simulate_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "scenarios" / "uz_kz_khiva_2024.yaml"
@@ -78,13 +78,6 @@ LARGE = ROOT / "scenarios" / "bench_large_10x20.yaml"
 #: of 2.5x for a loaded machine and still fails on a loss of vectorisation (the engine as
 #: it was before the measured changes of docs/performance.md gave 4-12x).
 SMALL_FLOOR = 6.0
-#: Largest system whose spending block is a dense solve (``solve_equilibrium``'s default).
-NEWTON_LIMIT = DENSE_SPENDING_LIMIT
-#: Issue #5 targets.
-TARGET_SPEEDUP = 100.0
-TARGET_BANDWIDTH = 0.30
-TARGET_SIMPY_SHARE = 0.05
-TARGET_FLATNESS = 2.0
 MEMORY_FACTOR, MEMORY_OVERHEAD = 1.5, 300e6
 
 
@@ -146,16 +139,6 @@ class Config:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def best_of(repeats: int, fn: Callable[[], Any]) -> tuple[float, Any]:
-    """Smallest wall time of ``repeats`` calls, and the last call's result."""
-    best, result = math.inf, None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
 def seed_model(replicas: int) -> Model:
     """The seed scenario with ``replicas`` replicas."""
     return api.prepare(api.load_scenario(SEED, replicas=replicas))
@@ -356,153 +339,6 @@ def section_sizes(cfg: Config) -> dict[str, Any]:
     }
 
 
-def copy_bandwidth(nbytes: int, repeats: int = 5) -> float:
-    """numpy's streaming copy (np.copyto of float64), bytes read plus written per second."""
-    src = np.ones(nbytes // 8)
-    dst = np.empty_like(src)
-    seconds, _ = best_of(repeats, lambda: np.copyto(dst, src))
-    return 2.0 * src.nbytes / seconds
-
-
-def _warm_state(model: Model, replicas: int) -> BatchSimulation:
-    """A batch advanced through its first period (prices warm, stages set)."""
-    batch = draw_batch(model, 0, replicas)
-    state = BatchSimulation(model, batch)
-    state.apply_stage_changes(0)
-    state.step(0)
-    return state
-
-
-def kernel_bandwidths(model: Model, replicas: int, copy: float) -> list[dict[str, Any]]:
-    """Effective bandwidth of each kernel call on the arrays of a warm batch.
-
-    Minimum bytes: every input array read once and every output written once,
-    at its dtype; one solver iteration counts as one call.
-    """
-    state = _warm_state(model, replicas)
-    b = state.batch
-    n_r, n_s, _ = model.shape
-    n = replicas
-    cost = (
-        state.iceberg
-        * np.exp(state.log_trend)
-        * (1.0 + b.cost_per_day[:, None, None, :] * state.border_days)
-        / state.base_cost
-    )
-    quantity = np.ascontiguousarray(state.growth_level[:, 1])
-    f8 = 8
-    flows, cells = n * n_r * n_r * n_s, n * n_r * n_s
-    rows: list[dict[str, Any]] = []
-
-    def record(name: str, seconds: float, nbytes: float, note: str) -> None:
-        rows.append(
-            {
-                "kernel": name,
-                "seconds_per_call": seconds,
-                "min_bytes": nbytes,
-                "bytes_per_second": nbytes / seconds,
-                "fraction_of_copy": nbytes / seconds / copy,
-                "note": note,
-            }
-        )
-
-    def solve(iterations: int) -> Any:
-        return solve_equilibrium(
-            model.baseline,
-            b.theta,
-            model.labour_markets,
-            cost_change=cost,
-            tariff=state.tariff,
-            productivity=quantity,
-            deficit_closure=model.deficit_closure,
-            numeraire=model.numeraire,
-            tol=0.0,
-            max_iter=iterations,
-        )
-
-    t_few, sol_few = best_of(3, lambda: solve(1))
-    t_more, sol_more = best_of(3, lambda: solve(6))
-    per_iteration = (t_more - t_few) / max(sol_more.iterations - sol_few.iterations, 1)
-    method = "dense spending" if n_r * n_s <= NEWTON_LIMIT else "iterated spending"
-    record(
-        f"solver iteration ({method})",
-        per_iteration,
-        f8 * (flows + 3 * cells + n * n_s + cells),
-        "read cost changes, productivity, theta, unknowns; write unknowns",
-    )
-    shocks = equilibrium._Shocks.build(model.baseline, b.theta, cost, state.tariff, quantity, None)
-    system = equilibrium._System(
-        model.baseline,
-        model.labour_markets,
-        model.deficit_closure,
-        model.numeraire,
-        n_r * n_s <= NEWTON_LIMIT,
-    )
-    unknowns = system.normalise(np.zeros((n, model.labour_markets.count)))
-    seconds, _ = best_of(5, lambda: system.evaluate(unknowns, shocks, None))
-    record(
-        "equilibrium evaluation (_System.evaluate)",
-        seconds,
-        f8 * (2 * flows + 3 * cells + n * n_s + 2 * n * n_r),
-        "read weights, productivity, theta, unknowns; write prices, spending, residual",
-    )
-    rng = np.random.default_rng(0)
-    goods, plant = np.abs(rng.normal(size=(2, n, n_r * n_s)))
-
-    def input_output() -> tuple[Any, Any]:
-        # The step's input-output products, with its precomputed (transposed) inverses.
-        indirect = goods @ state.total_t + plant @ state.supply_chain_t
-        return indirect, (goods + plant) @ state.induced_t
-
-    seconds, _ = best_of(5, input_output)
-    record(
-        "input-output jobs (the step's 3 matmuls)",
-        seconds,
-        f8 * (4 * n * n_r * n_s + 3 * (n_r * n_s) ** 2),
-        f"read demand, plant output, 3 inverses; write 2; compute-bound: "
-        f"{3 * 2 * n * (n_r * n_s) ** 2 / seconds / 1e9:.1f} GFLOP/s",
-    )
-    wage = b.wage0 * 1.01
-    new_jobs = np.full((n, n_r), 10.0)
-    cap = state.migration_cap * state.dt
-    seconds, _ = best_of(
-        5,
-        lambda: migration_flows(
-            b.migration_base * state.dt,
-            wage,
-            b.wage0,
-            b.migration_elasticity,
-            new_jobs,
-            b.migration_recruit,
-            cap,
-        ),
-    )
-    record(
-        "migration_flows",
-        seconds,
-        f8 * (3 * n * n_r + n + 3 * n * n_r * n_r + n_r * n_r),
-        "read wages, jobs, recruitment, cap; write flows",
-    )
-    k = min(2, model.calendar.periods - 1)
-    seconds, _ = best_of(3, lambda: state.step(k))
-    n_p = len(model.projects)
-    step_bytes = f8 * (
-        7 * flows  # read trend slice, log trend (and write), iceberg, tariff, days, base cost
-        + flows  # write trade
-        + flows  # write capital flows by sector
-        + 2 * cells  # read growth level, price guess
-        + 6 * cells  # write output, price, 4 job kinds
-        + 8 * n * n_p  # read capex, intensities, output per capex, entry, ramp, stage...
-    )
-    record(
-        "whole period (BatchSimulation.step)",
-        seconds,
-        step_bytes,
-        "the period's inputs read and outputs written once, solver iterations included",
-    )
-    return rows
-
-
 def section_bandwidth(cfg: Config) -> dict[str, Any]:
     """Effective bandwidth of the kernels against numpy's streaming copy, same run."""
     copy = copy_bandwidth(cfg.copy_bytes)
@@ -651,179 +487,6 @@ SECTIONS: dict[str, Callable[[Config], dict[str, Any]]] = {
 
 
 # -- the table ---------------------------------------------------------------------------------
-def _status(met: bool | None) -> str:
-    return "n/a" if met is None else ("met" if met else "NOT MET")
-
-
-def _mb(x: float) -> str:
-    return f"{x / 1e6:,.0f} MB"
-
-
-def table(results: dict[str, Any], cfg: Config) -> list[dict[str, str]]:
-    """Rows of the summary table: figure, measured, target, status, how measured."""
-    rows: list[dict[str, str]] = []
-
-    def add(figure: str, measured: str, target: str, met: bool | None, how: str) -> None:
-        rows.append(
-            {
-                "figure": figure,
-                "measured": measured,
-                "target": target,
-                "status": _status(met),
-                "how": how,
-            }
-        )
-
-    if "speedup" in results:
-        s = results["speedup"]
-        how = (
-            f"seed, {s['replicas']} replicas x {s['periods']} quarters; reference timed on "
-            f"{s['reference_replicas']} replicas and scaled per replica"
-        )
-        add(
-            "speed-up over the reference (simulation)",
-            f"{s['speedup_simulation']:.1f}x ({s['reference_us_per_replica_period']:.0f} vs "
-            f"{s['engine_us_per_replica_period']:.1f} us/replica-period)",
-            f">= {TARGET_SPEEDUP:.0f}x",
-            s["speedup_simulation"] >= TARGET_SPEEDUP,
-            how + "; draws excluded on both sides",
-        )
-        add(
-            "speed-up over the reference (draws + simulation)",
-            f"{s['speedup_with_draws']:.1f}x",
-            "reported",
-            None,
-            how + "; reference draws each replica with draw_batch(model, k, 1)",
-        )
-        add(
-            "reference = engine (float64)",
-            f"max rel. diff {s['max_relative_difference_all']:.1e}",
-            f"<= {reference.RTOL:.0e} (migration {reference.RTOL_BY_ARRAY['migration']:.0e})",
-            s["equivalent"],
-            f"{s['reference_replicas']} replicas, trade, jobs, capital flows, migration, stages",
-        )
-    if "bandwidth" in results:
-        bw = results["bandwidth"]
-        for case in bw["cases"]:
-            large = case["case"] == "large" and not cfg.small  # the target is for the large size
-            for k in case["kernels"]:
-                add(
-                    f"bandwidth {case['regions']}x{case['sectors']}, {case['replicas']} rep.: "
-                    f"{k['kernel']}",
-                    f"{k['fraction_of_copy']:.0%} of copy ({k['bytes_per_second'] / 1e9:.2f} GB/s)",
-                    f">= {TARGET_BANDWIDTH:.0%} (large size)" if large else "reported",
-                    (k["fraction_of_copy"] >= TARGET_BANDWIDTH) if large else None,
-                    f"copy {bw['copy_bytes_per_second'] / 1e9:.2f} GB/s; {k['note']}",
-                )
-    if "simpy" in results:
-        p = results["simpy"]["profile"]
-        c = results["simpy"]["numpy_calls"]
-        add(
-            "SimPy share of the run",
-            f"{p['simpy_share']:.2%} ({p['simpy_seconds'] * 1e3:.1f} ms of {p['wall_seconds']:.2f} s)",
-            f"<= {TARGET_SIMPY_SHARE:.0%}",
-            p["simpy_share"] <= TARGET_SIMPY_SHARE,
-            f"seed, {p['replicas']} replicas; time in Environment.run outside the callbacks",
-        )
-        add(
-            "NumPy calls per period",
-            f"{c['numpy_calls_per_period']:.0f} ({c['solver_calls_per_period']:.0f} in the "
-            f"solver, {c['newton_steps_per_period']:.1f} Newton steps)",
-            "reported",
-            None,
-            "ufuncs and array functions on the batch's arrays, any replica count",
-        )
-    if "replicas" in results:
-        r = results["replicas"]
-        few, many = r["events_few"], r["events_many"]
-        add(
-            "SimPy events, few vs many replicas",
-            f"{few['events']} at {few['replicas']}, {many['events']} at {many['replicas']}",
-            "the same count",
-            r["events_same"],
-            "dataset attribute simpy_events",
-        )
-        lo = min(r["rows"][1:], key=lambda x: x["us_per_replica_period"])
-        hi = max(r["rows"][1:], key=lambda x: x["us_per_replica_period"])
-        add(
-            "scaling in replicas",
-            f"{r['flatness']:.2f}x max/min ({lo['us_per_replica_period']:.0f} us at "
-            f"{lo['replicas']}, {hi['us_per_replica_period']:.0f} us at {hi['replicas']})",
-            f"<= {TARGET_FLATNESS:.0f}x",
-            r["flatness"] <= TARGET_FLATNESS,
-            f"seed, one batch, {r['rows'][1]['replicas']}-{r['rows'][-1]['replicas']} replicas",
-        )
-    if "sizes" in results:
-        z = results["sizes"]
-        for label, key in (
-            ("all sizes", "fit_all"),
-            ("dense spending system", "fit_dense_spending"),
-            ("iterated spending system", "fit_iterated_spending"),
-        ):
-            f = z[key]
-            if f["points"] >= 3:
-                add(
-                    f"scaling in size ({label})",
-                    f"t ~ R^{f['regions']:.2f} S^{f['sectors']:.2f} ({f['points']} points)",
-                    "reported",
-                    None,
-                    "time per replica-period, synthetic scenarios, least squares in logs",
-                )
-    if "peers" in results:
-        peers.peer_rows(results["peers"], add)
-    if "memory" in results:
-        for run in results["memory"]["runs"]:
-            _memory_row(add, run, f"seed, {run.get('mode', '?')}")
-    if "large" in results:
-        for fmt, run in results["large"].items():
-            label = str(run.get("mode", fmt))
-            attempts = run.get("attempts", [run])
-            if len(attempts) > 1:
-                lines = str(attempts[0].get("error", "")).splitlines()
-                why = next((line for line in lines if "needs" in line), lines[-1] if lines else "?")
-                add(
-                    f"large case, {label}, memory_limit 0.8",
-                    "refused: " + why.split(": ", 2)[-1][:100],
-                    "runs",
-                    False,
-                    "the engine's memory estimate before allocating",
-                )
-            _memory_row(add, run, f"large case 10x20x2000x80, {label}")
-    return rows
-
-
-def _memory_row(add: Callable[..., None], run: dict[str, Any], label: str) -> None:
-    if not run.get("ok"):
-        add(f"memory, {label}", "FAILED: " + str(run.get("error", "")), "runs", False, "")
-        return
-    add(
-        f"memory, {label}, {run['replicas']} replicas",
-        f"peak {_mb(run['peak_rss_bytes'])} for {_mb(run['output_bytes'])} of output "
-        f"({run['peak_over_output']:.2f}x); {run['simulate_seconds'] + run['write_seconds']:.0f} s",
-        f"<= {_mb(run['memory_limit_bytes'])}",
-        run["memory_met"],
-        f"fresh process, {run.get('mode', '?')}"
-        + (f" ({_mb(run['file_bytes'])} on disk)" if run.get("file_bytes") else ""),
-    )
-
-
-def print_table(rows: list[dict[str, str]]) -> None:
-    """A plain-text table on standard output."""
-    widths = {k: max(len(k), *(len(r[k]) for r in rows)) for k in ("figure", "measured")}
-    widths["target"] = max(len("target"), *(len(r["target"]) for r in rows))
-    head = (
-        f"{'figure':<{widths['figure']}}  {'measured':<{widths['measured']}}  "
-        f"{'target':<{widths['target']}}  status"
-    )
-    print(head)
-    print("-" * len(head))
-    for r in rows:
-        print(
-            f"{r['figure']:<{widths['figure']}}  {r['measured']:<{widths['measured']}}  "
-            f"{r['target']:<{widths['target']}}  {r['status']}"
-        )
-
-
 def main(argv: list[str] | None = None, config: Config | None = None) -> int:
     """Run the suite; return the exit status (1 when a check fails).
 
