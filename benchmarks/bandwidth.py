@@ -93,7 +93,7 @@ def kernel_bandwidths(model: Model, replicas: int, copy: float) -> list[dict[str
         f8 * (flows + 3 * cells + n * n_s + cells),
         "read cost changes, productivity, theta, unknowns; write unknowns",
     )
-    shocks = equilibrium._Shocks.build(model.baseline, b.theta, cost, state.tariff, quantity, None)
+    shocks = equilibrium.Shocks.build(model.baseline, b.theta, cost, state.tariff, quantity, None)
     system = equilibrium._System(
         model.baseline,
         model.labour_markets,

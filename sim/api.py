@@ -122,13 +122,21 @@ def simulate(
     count: int | None = None,
     batch_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    buffers: dict[str, np.ndarray] | None = None,
 ) -> xr.Dataset:
-    """Simulate replicas ``first .. first+count-1`` in batches and label the result."""
+    """Simulate replicas ``first .. first+count-1`` in batches and label the result.
+
+    ``buffers`` (one batch only): output arrays to reuse and leave for the next call
+    (sim.engine.simulate.simulate_batch); the dataset returned then shares their memory
+    and is valid only until the next call given them.
+    """
     check_batch_size(batch_size, origin="<override>")
     check_run_inputs(model.scenario)
     mc = model.scenario.data["monte_carlo"]
     count = mc["replicas"] if count is None else count
     size = batch_size or mc["batch_size"]
+    if buffers is not None and count > size:
+        raise ValueError("buffers can be reused only by a call that simulates one batch")
     check_memory(model, count, size)
     parts: dict[str, list[np.ndarray]] = {}
     drawn: dict[str, list[np.ndarray]] = {}
@@ -144,7 +152,7 @@ def simulate(
                 if progress is not None:
                     progress(done + n * (k + 1) // model.calendar.periods, count)
 
-            result = simulate_batch(model, batch, on_period)
+            result = simulate_batch(model, batch, on_period, buffers)
             events = max(events, result.events)
             for name, values in result.arrays.items():
                 parts.setdefault(name, []).append(values)
@@ -274,6 +282,9 @@ def stream_to_file(
         raise write_failed(target, exc) from exc
     try:
         writer = open_batch_writer(target, tmp, count, min(size, count))
+        # Each batch is written before the next is simulated, so the next can reuse its
+        # output arrays (already in memory: sim.engine.simulate.output_buffer).
+        buffers: dict[str, np.ndarray] = {}
         for start in range(0, count, size):
             n = min(size, count - start)
 
@@ -281,7 +292,11 @@ def stream_to_file(
                 if progress is not None:
                     progress(start + done, count)
 
-            writer.append(simulate(model, first=start, count=n, batch_size=n, progress=report))
+            writer.append(
+                simulate(
+                    model, first=start, count=n, batch_size=n, progress=report, buffers=buffers
+                )
+            )
         writer.close()
         publish(tmp, target)
     except (OSError, RuntimeError) as exc:

@@ -8,7 +8,8 @@ performance.md, "Threads"): one BLAS thread is as fast on the seed and 3x faster
 10 x 20 case than two. The engine therefore runs its simulation and counterfactual solves
 with one BLAS thread unless told otherwise: ``SIM_BLAS_THREADS`` in the environment, or
 ``--blas-threads`` on the command line (which sets it, so sweep workers inherit it).
-Parallelism across replicas comes from batching and from sweep workers, not from BLAS.
+Parallelism across replicas comes from batching, from replica parts solved side by side
+in threads (:mod:`sim.engine.parts`) and from sweep workers, not from BLAS.
 """
 
 from __future__ import annotations

@@ -134,7 +134,13 @@ def test_describe_prints_resolved_yaml(tiny_path: Path, capsys: pytest.CaptureFi
     assert data["output"]["path"] == "outputs/{name}.nc"
     assert data["investment"]["pipelines"]["slow"]["to_construction"] == 0.5
     # Values as written, dates as text, shorthand expanded.
-    assert data["monte_carlo"] == {"replicas": 8, "seed": 7, "batch_size": 8, "memory_limit": 0.8}
+    assert data["monte_carlo"] == {
+        "replicas": 8,
+        "seed": 7,
+        "batch_size": 8,
+        "solver_parts": 0,
+        "memory_limit": 0.8,
+    }
     assert data["time"]["start"] == "2020-01-01"
     assert data["regions"][0] == {"id": "A", "name": ""}
     assert data["trade"]["elasticity"]["goods"]["low"] == pytest.approx(1.0, abs=1e-12)

@@ -276,47 +276,6 @@ def test_a_warm_start_from_the_solution_takes_no_step() -> None:
     np.testing.assert_allclose(again.trade, sol.trade, rtol=1e-10)
 
 
-def test_broydens_update_of_the_inverse_is_the_inverse_of_the_updated_jacobian() -> None:
-    """Sherman-Morrison on H = (J + P)^-1 gives exactly (J' + P)^-1, J' Broyden's update."""
-    from sim.kernels.equilibrium import _broyden_update
-
-    rng = np.random.default_rng(7)
-    n, g = 4, 6
-    jac = rng.normal(size=(n, g, g)) + 4.0 * np.eye(g)
-    h = (rng.random(g) > 0.3).astype(float)
-    pin = np.outer(h, h)
-    inverse = np.linalg.inv(jac + pin)
-    moved, change = rng.normal(size=(n, g)), rng.normal(size=(n, g))
-    rows = np.array([0, 2, 3])  # replica 1 does not move and keeps its matrix
-    kept = inverse[1].copy()
-    ok = _broyden_update(inverse, rows, moved[rows], change[rows], pin)
-    assert ok.all()
-    for r in rows:
-        s, y = moved[r], change[r]
-        updated = jac[r] + np.outer(y - jac[r] @ s, s) / (s @ s)
-        np.testing.assert_allclose(inverse[r], np.linalg.inv(updated + pin), rtol=1e-9, atol=1e-12)
-        # The secant condition the update is built on: J' s = y.
-        np.testing.assert_allclose(np.linalg.solve(inverse[r], s) - pin @ s, y, atol=1e-10)
-    np.testing.assert_array_equal(inverse[1], kept)
-    # Every row at once (the in-place branch) agrees with the gathered one.
-    every = np.linalg.inv(jac + pin)
-    assert _broyden_update(every, np.arange(n), moved, change, pin).all()
-    np.testing.assert_allclose(every[rows], inverse[rows], rtol=1e-12, atol=1e-14)
-
-
-def test_broydens_update_is_refused_where_it_would_make_newtons_matrix_singular() -> None:
-    from sim.kernels.equilibrium import _broyden_update
-
-    g = 3
-    inverse = np.eye(g)[None].copy()
-    moved = np.array([[1.0, 0.0, 0.0]])
-    # y + P s orthogonal to s: s' H y~ = 0, the updated matrix maps s to 0.
-    change = np.array([[0.0, 1.0, 0.0]])
-    ok = _broyden_update(inverse, np.array([0]), moved, change, np.zeros((g, g)))
-    assert not ok[0]
-    np.testing.assert_array_equal(inverse[0], np.eye(g))
-
-
 def test_the_last_inverse_jacobian_warm_starts_a_nearby_solve() -> None:
     """A path of equilibria carries each replica's inverse Newton matrix: the next solve
     reaches the same equilibrium as one started from scratch, in no more steps."""

@@ -93,3 +93,26 @@ def test_netcdf_replica_is_a_fixed_dimension_with_filtered_chunks(
         assert trade.shuffle and trade.compression == "gzip" and trade.compression_opts == 1
         # Every chunk, the partial last one included, was written (none left to the fill).
         assert trade.id.get_num_chunks() == 3
+
+
+def test_a_batch_reuses_the_last_batchs_output_arrays_zeroed() -> None:
+    """Streamed runs reuse the output arrays between batches (fresh memory is slow to
+    touch): a buffer large enough is reused, zeroed; another shape gets a new one."""
+    from sim.engine.simulate import output_buffer
+
+    pool: dict[str, np.ndarray] = {}
+    first = output_buffer(pool, "trade", (4, 3, 2), np.float64)
+    first[:] = 7.0
+    again = output_buffer(pool, "trade", (3, 3, 2), np.float64)  # a smaller last batch
+    assert np.shares_memory(again, first) and again.shape == (3, 3, 2)
+    assert not again.any()
+    other = output_buffer(pool, "trade", (4, 5, 2), np.float64)
+    assert not np.shares_memory(other, first) and pool["trade"] is other
+    assert output_buffer(None, "trade", (2, 2), np.int8).dtype == np.int8
+
+
+def test_buffers_are_refused_for_several_batches(tiny_path: Path) -> None:
+    """Batches that share buffers would overwrite each other's results in memory."""
+    model = api.prepare(api.load_scenario(tiny_path, replicas=4))
+    with pytest.raises(ValueError, match="one batch"):
+        api.simulate(model, batch_size=2, buffers={})

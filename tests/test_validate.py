@@ -93,7 +93,13 @@ def test_defaults_are_filled(tiny_path: Path) -> None:
 def test_batch_size_default(tiny_dir: Path) -> None:
     path = edit(tiny_dir, "  batch_size: 8\n", "")
     mc = load_scenario(path).data["monte_carlo"]
-    assert mc == {"replicas": 8, "seed": 7, "batch_size": 1000, "memory_limit": 0.8}
+    assert mc == {
+        "replicas": 8,
+        "seed": 7,
+        "batch_size": 1000,
+        "solver_parts": 0,
+        "memory_limit": 0.8,
+    }
 
 
 def test_unbounded_distribution_truncated_to_key_range(tiny_path: Path) -> None:
@@ -631,6 +637,7 @@ def test_variant_overrides_validate(tiny_dir: Path) -> None:
         "replicas": 2,
         "seed": 7,
         "batch_size": 8,
+        "solver_parts": 0,
         "memory_limit": 0.8,
     }
     assert sc.files == [str(tiny_dir / "tiny.yaml"), str(variant)]

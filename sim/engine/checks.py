@@ -42,6 +42,12 @@ def check_period(model: Model, batch: Batch, out: dict[str, FloatArray], k: int)
     """
     for name, axes in _AXES.items():
         values = out[name][:, k]
+        # Screened by two reductions without temporaries (a NaN or an infinity makes the
+        # sum of non-negative values not finite; the minimum finds negatives); the mask
+        # is built only where the screen fails.
+        with np.errstate(over="ignore"):
+            if values.size == 0 or (values.min() >= 0 and np.isfinite(values.sum())):
+                continue
         bad = ~np.isfinite(values) | (values < 0)
         if not bad.any():
             continue

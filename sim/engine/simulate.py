@@ -29,6 +29,7 @@ from sim.engine.jobs import (
     sector_multipliers,
 )
 from sim.engine.model import Model
+from sim.engine.parts import PartSolver, choose_parts
 from sim.engine.projects import investment_legs
 from sim.errors import ConvergenceError
 from sim.kernels.equilibrium import extrapolate_unknowns, solve_equilibrium, unknowns_of
@@ -97,7 +98,9 @@ def _snap(model: Model, years: FloatArray) -> NDArray[np.int64]:
 class BatchSimulation:
     """State and step function for one batch; driven by a SimPy environment."""
 
-    def __init__(self, model: Model, batch: Batch) -> None:
+    def __init__(
+        self, model: Model, batch: Batch, buffers: dict[str, NDArray[Any]] | None = None
+    ) -> None:
         self.model = model
         self.batch = batch
         n = batch.count
@@ -142,9 +145,13 @@ class BatchSimulation:
         self.unknowns_before = self.unknowns
         self.path_unknowns = self.path_before = self.unknowns
         # Each replica's last inverse Newton matrix (Broyden-updated) starts its next
-        # period's solve; the first starts from the baseline's Jacobian, shared.
-        self.inverse: FloatArray | None = None
-        self.path_inverse: FloatArray | None = None
+        # period's solve (in single precision, updated in place by the next solve); the
+        # first starts from the baseline's Jacobian, shared. The batch is solved in
+        # replica parts side by side (sim.engine.parts), each carrying its own.
+        setting = model.scenario.data["monte_carlo"]["solver_parts"]
+        self.parts = PartSolver(n, choose_parts(setting, model.labour_markets.count))
+        self.inverse: list[NDArray[np.float32]] | None = None
+        self.path_inverse: list[NDArray[np.float32]] | None = None
         # Migration's state: persons employed last period (at first, the data's) and the
         # migrant stocks at the end of last period.
         self.prev_persons = np.broadcast_to(model.employment.sum(axis=1), (n, n_r))
@@ -180,17 +187,21 @@ class BatchSimulation:
             np.concatenate([np.zeros_like(log_growth[:, :1]), log_growth[:, :-1]], axis=1)
         )
         self.base_cost = 1.0 + batch.cost_per_day[:, None, None, :] * batch.border_days
+        # Iceberg costs relative to the baseline but for the trend: they change only at
+        # policy events, so they are computed again only then (None: to be computed).
+        self.event_cost: FloatArray | None = None
         # Direct jobs from jobs_per_capex, or from the plant's productivity relative to its
         # host region-sector; the labour income plants and construction sites pay.
         plants = batch_plant_accounts(model, batch)
-        # np.full, not np.zeros: it touches every page now, in order. np.zeros maps pages
-        # lazily, and the first writes of each period, one row per replica T periods
-        # apart, would then fault a page per replica (measured: ~5 % of a seed run).
+        # Zeroed output arrays: a previous batch's where ``buffers`` holds them (see
+        # output_buffer), else new ones.
         self.out = {
-            name: np.full((n, cal.periods, *shape), 0.0)
+            name: output_buffer(buffers, name, (n, cal.periods, *shape), np.float64)
             for name, shape in output_shapes(model).items()
         }
-        self.out["project_stage"] = np.full((n, cal.periods, n_p), 0, dtype=np.int8)
+        self.out["project_stage"] = output_buffer(
+            buffers, "project_stage", (n, cal.periods, n_p), np.int8
+        )
         # The implied employment multipliers: the sectors' (the same in every replica) and
         # those of the plants each region-sector hosts, at full operation.
         type1, type2 = sector_multipliers(model)
@@ -283,6 +294,7 @@ class BatchSimulation:
                 policy.mask[None], value[:, None, None], self.migration_cap
             )
             return
+        self.event_cost = None
         if policy.kind == "covariate":
             # A gravity covariate's change: a factor on iceberg costs by sector.
             factor = covariate_factor(value, self.batch.theta)[:, None, None, :]
@@ -355,12 +367,13 @@ class BatchSimulation:
             self.log_trend += b.trend_at(k - 1) * dt
         # Iceberg costs (policies, trend, border days) change relative to the baseline;
         # tariffs are tariffs, with revenue (sim.kernels.equilibrium).
-        cost = (
-            self.iceberg
-            * np.exp(self.log_trend)
-            * (1.0 + b.cost_per_day[:, None, None, :] * self.border_days)
-            / self.base_cost
-        )
+        if self.event_cost is None:
+            self.event_cost = (
+                self.iceberg
+                * (1.0 + b.cost_per_day[:, None, None, :] * self.border_days)
+                / self.base_cost
+            )
+        cost = self.event_cost * np.exp(self.log_trend)
         # Projects in operation: output and jobs after ramp-up (spending: see stage_changed).
         ramp = np.where(
             self.operating, np.clip((self.ramp_origin + k) * self.ramp_rate, 0.0, 1.0), 0.0
@@ -376,22 +389,26 @@ class BatchSimulation:
         # measured against its employment.
         path, target = None, None
         if model.solves_path:
-            path = solve_equilibrium(
-                model.baseline,
-                b.theta,
-                model.path_markets,
-                productivity=self.growth_level[:, k],
-                deficit_closure=model.deficit_closure,
-                numeraire=model.numeraire,
-                guess=extrapolate_unknowns(self.path_unknowns, self.path_before),
-                jacobian=model.path_jacobian,
-                inverse_jacobian=self.path_inverse,
-                tol=trade["tolerance"],
-                max_iter=trade["max_iterations"],
+            path, self.path_inverse = self.parts.solve(
+                solve_equilibrium,
+                {
+                    "theta": b.theta,
+                    "productivity": self.growth_level[:, k],
+                    "guess": extrapolate_unknowns(self.path_unknowns, self.path_before),
+                },
+                {
+                    "baseline": model.baseline,
+                    "labour": model.path_markets,
+                    "deficit_closure": model.deficit_closure,
+                    "numeraire": model.numeraire,
+                    "jacobian": model.path_jacobian,
+                    "tol": trade["tolerance"],
+                    "max_iter": trade["max_iterations"],
+                },
+                self.path_inverse,
             )
             self.path_before = self.path_unknowns
             self.path_unknowns = unknowns_of(path, model.path_markets)
-            self.path_inverse = path.inverse_jacobian
             if model.anchors_real_wages:
                 target = path.real_wage.reshape(n, -1)[:, model.labour_markets.first_cell]
         shocks = {
@@ -400,22 +417,27 @@ class BatchSimulation:
             "productivity": quantity,
             "real_wage_target": target,
         }
-        sol = solve_equilibrium(
-            model.baseline,
-            b.theta,
-            model.labour_markets,
-            cost_change=cost,
-            tariff=self.tariff,
-            productivity=quantity,
-            real_wage_target=target,
-            investment=self.investment,
-            deficit_closure=model.deficit_closure,
-            numeraire=model.numeraire,
-            guess=extrapolate_unknowns(self.unknowns, self.unknowns_before),
-            jacobian=model.jacobian,
-            inverse_jacobian=self.inverse,
-            tol=trade["tolerance"],
-            max_iter=trade["max_iterations"],
+        sol, self.inverse = self.parts.solve(
+            solve_equilibrium,
+            {
+                "theta": b.theta,
+                "cost_change": cost,
+                "tariff": self.tariff,
+                "productivity": quantity,
+                "real_wage_target": target,
+                "investment": self.investment,
+                "guess": extrapolate_unknowns(self.unknowns, self.unknowns_before),
+            },
+            {
+                "baseline": model.baseline,
+                "labour": model.labour_markets,
+                "deficit_closure": model.deficit_closure,
+                "numeraire": model.numeraire,
+                "jacobian": model.jacobian,
+                "tol": trade["tolerance"],
+                "max_iter": trade["max_iterations"],
+            },
+            self.inverse,
         )
         unpaid = unpaid_capex(sol.converged, sol.income, self.investment)
         if unpaid.any():
@@ -439,7 +461,6 @@ class BatchSimulation:
             )
         self.unknowns_before = self.unknowns
         self.unknowns = unknowns_of(sol, model.labour_markets)
-        self.inverse = sol.inverse_jacobian
 
         # Output per worker grows from the start (employment coefficients of the
         # input-output table) and from the intensity year (project job intensities).
@@ -552,14 +573,50 @@ def _group_sum(values: FloatArray, cells: NDArray[np.int64], n: int, size: int) 
     return np.asarray(total, dtype=np.float64).reshape(n, size)
 
 
+def output_buffer(
+    buffers: dict[str, NDArray[Any]] | None, name: str, shape: tuple[int, ...], dtype: type
+) -> NDArray[Any]:
+    """A zeroed output array of ``shape``: the first rows of ``buffers[name]`` where that
+    is large enough (a previous batch's, already in memory), else a new one put there.
+
+    A new array is filled now (``np.full``, not ``np.zeros``): that touches every page
+    in order, where ``np.zeros`` maps pages lazily and the first writes of each period,
+    one row per replica T periods apart, would fault a page per replica (~5 % of a seed
+    run). Touching fresh memory is itself slow (the kernel zeroes each page): on the
+    10 x 20 large case, 3.6 s of a 500-replica batch's 19 s, where zeroing the arrays a
+    previous batch left takes a tenth of that; hence the reuse when a run streams its
+    batches to a file (sim.api.stream_to_file).
+    """
+    held = None if buffers is None else buffers.get(name)
+    if (
+        held is not None
+        and held.dtype == dtype
+        and held.shape[1:] == shape[1:]
+        and held.shape[0] >= shape[0]
+    ):
+        view = held[: shape[0]]
+        view.fill(0)
+        return view
+    fresh: NDArray[Any] = np.full(shape, 0, dtype=dtype)
+    if buffers is not None:
+        buffers[name] = fresh
+    return fresh
+
+
 def simulate_batch(
-    model: Model, batch: Batch, on_period: Callable[[int], None] | None = None
+    model: Model,
+    batch: Batch,
+    on_period: Callable[[int], None] | None = None,
+    buffers: dict[str, NDArray[Any]] | None = None,
 ) -> BatchResult:
     """Run one batch through the SimPy calendar and return its raw arrays.
 
-    ``on_period(k)`` is called after each period (progress reporting).
+    ``on_period(k)`` is called after each period (progress reporting). With
+    ``buffers`` (a dict, empty at first), the output arrays are taken from it and left
+    in it: the next batch given the same dict reuses their memory, so this batch's
+    arrays are valid only until then.
     """
-    sim = BatchSimulation(model, batch)
+    sim = BatchSimulation(model, batch, buffers)
     env = simpy.Environment()
     counter = {"events": 0}
 
@@ -590,5 +647,8 @@ def simulate_batch(
                 on_period(k)
 
     env.process(periods())
-    env.run()
+    try:
+        env.run()
+    finally:
+        sim.parts.close()
     return BatchResult(arrays=sim.out, events=counter["events"])

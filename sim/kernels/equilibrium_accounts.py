@@ -8,6 +8,7 @@ Data containers and the functions that derive them from data, for
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -174,10 +175,10 @@ class EquilibriumSolution:
         :math:`\\hat w_{is} / \\hat P_i`.
     employment_group : (N, G)
         :math:`\\hat L_g`, employment change of each labour market.
-    inverse_jacobian : (N, G, G)
-        The inverse of the solver's last Newton matrix (its Broyden-updated Jacobian
-        plus the normalisation's pin): a warm start for a nearby problem
-        (``solve_equilibrium(..., inverse_jacobian=...)``).
+    inverse_jacobian : (N, G, G) float32
+        The solver's last inverse Newton matrix (of the Jacobian plus the
+        normalisation's pin, as Broyden's updates left it), in single precision: a warm
+        start for a nearby problem (``solve_equilibrium(..., inverse_jacobian=...)``).
     iterations : int
         Newton steps of the slowest replica.
     replica_iterations : (N,) int
@@ -203,7 +204,7 @@ class EquilibriumSolution:
     real_income: FloatArray
     real_wage: FloatArray
     employment_group: FloatArray
-    inverse_jacobian: FloatArray
+    inverse_jacobian: NDArray[np.floating[Any]]  # float32
     investment: FloatArray
     iterations: int
     replica_iterations: NDArray[np.int64]

@@ -10,6 +10,8 @@ labelled solution are built here too. The equations are in the docstring of
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,6 +22,7 @@ from sim.kernels.equilibrium_accounts import (
     EquilibriumSolution,
     LabourMarkets,
 )
+from sim.kernels.equilibrium_shocks import Shocks, TradeShares
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -29,67 +32,6 @@ def _excess(residual: FloatArray) -> FloatArray:
     """Largest relative excess demand per replica (inf where not a number)."""
     gap = np.abs(np.expm1(residual)).max(axis=1)
     return np.where(np.isfinite(gap), gap, np.inf)
-
-
-@dataclass(frozen=True)
-class _Shocks:
-    """The counterfactual's per-replica inputs in the form the evaluation needs."""
-
-    theta: FloatArray  # (N, S)
-    weight: FloatArray  # (N, i, j, s): pi_ijs (kappa_hat tau_hat)^-theta
-    net: FloatArray  # (N, i, j, s): 1 / (1 + tau')
-    log_productivity: FloatArray  # (N, R, S)
-    log_target: FloatArray  # (N, G)
-    investment: FloatArray  # (N, i, j, s) real, or (N, 0, 0, 0) when there is none
-
-    @classmethod
-    def build(
-        cls,
-        baseline: EquilibriumBaseline,
-        theta: FloatArray,
-        cost_change: FloatArray | None,
-        tariff: FloatArray | None,
-        productivity: FloatArray | None,
-        real_wage_target: FloatArray | None,
-        investment: FloatArray | None = None,
-    ) -> _Shocks:
-        n_rep = theta.shape[0]
-        n_r, n_s = baseline.shape
-        new_tariff = baseline.tariff[None] if tariff is None else tariff
-        factor = (1.0 + new_tariff) / (1.0 + baseline.tariff[None])
-        if cost_change is not None:
-            factor = factor * cost_change
-        weight = baseline.share[None] * factor ** (-theta[:, None, None, :])
-        net = np.broadcast_to(1.0 / (1.0 + new_tariff), weight.shape)
-        log_a = (
-            np.zeros((n_rep, n_r, n_s))
-            if productivity is None
-            else np.log(np.broadcast_to(productivity, (n_rep, n_r, n_s)))
-        )
-        log_target = (
-            np.zeros((n_rep, 1))
-            if real_wage_target is None
-            else np.log(np.broadcast_to(real_wage_target, (n_rep, real_wage_target.shape[-1])))
-        )
-        invest = (
-            np.zeros((n_rep, 0, 0, 0))
-            if investment is None or not np.any(investment)
-            else np.broadcast_to(investment, (n_rep, n_r, n_r, n_s)).astype(float)
-        )
-        return cls(theta, weight, net, log_a, log_target, invest)
-
-    def take(self, rows: BoolArray | NDArray[np.int64]) -> _Shocks:
-        return _Shocks(
-            self.theta[rows],
-            self.weight[rows],
-            self.net[rows],
-            self.log_productivity[rows],
-            self.log_target[rows],
-            self.investment[rows],
-        )
-
-    def repeat(self, times: int) -> _Shocks:
-        return _Shocks(*(np.repeat(a, times, axis=0) for a in self.__dict__.values()))
 
 
 @dataclass
@@ -121,7 +63,7 @@ class _Point:
     log_cost: FloatArray  # (N, R, S)
     log_price: FloatArray  # (N, R, S)
     log_cpi: FloatArray  # (N, R)
-    share: FloatArray  # (N, i, j, s)
+    shares: TradeShares  # pi'_ijs in factors
     spending: FloatArray  # (N, R, S)
     output: FloatArray  # (N, R, S)
     supply: FloatArray  # (N, G) value added the labour markets supply
@@ -164,6 +106,7 @@ class _System:
             )
         self.wage_unknown = wage_unknown
         h = wage_unknown.astype(float)
+        self.pin_vector = h
         self.pin = np.outer(h, h)
         # Regions' income from their labour markets: (G,) -> (R,) sums.
         self.to_region = np.zeros((labour.count, n_r))
@@ -188,21 +131,30 @@ class _System:
             * baseline.va_share[:, :, None]
             * baseline.final_share[:, None, :]
         )
-        # The price block's and the spending system's Newton matrices at the baseline
-        # shares, inverted once (the same for every replica).
-        rs = baseline.output.size
-        if dense and rs > 0:
-            at_base = np.einsum("kjs,kst->jskt", baseline.share, self.cost_in_prices)
-            self.price_newton = np.linalg.inv(np.eye(rs) - at_base.reshape(rs, rs))
-            to_producer = baseline.share / (1.0 + baseline.tariff)
-            tax = (baseline.share - to_producer).sum(axis=0)
-            spend_base = np.einsum("jst,jkt->jskt", self.gamma_t, to_producer)
-            for j in range(n_r):
-                spend_base[j, :, j, :] += baseline.final_share[j][:, None] * tax[j][None, :]
-            self.spend_newton = np.linalg.inv(np.eye(rs) - spend_base.reshape(rs, rs))
         # Floats of the largest arrays one evaluated point needs (Jacobian batches).
         rs = n_r * baseline.shape[1]
         self.point_size = n_r * rs + (rs * rs if dense and self.has_inputs else 0)
+
+    # The price block's and the spending system's Newton matrices at the baseline shares,
+    # inverted once (the same for every replica), and only where a dense Newton step needs
+    # them: with input-output linkages or a fixed real wage (two (RS, RS) inverses a solve).
+    @cached_property
+    def price_newton(self) -> FloatArray:
+        base = self.base
+        rs = base.output.size
+        at_base = np.einsum("kjs,kst->jskt", base.share, self.cost_in_prices)
+        return np.asarray(np.linalg.inv(np.eye(rs) - at_base.reshape(rs, rs)), dtype=np.float64)
+
+    @cached_property
+    def spend_newton(self) -> FloatArray:
+        base = self.base
+        rs = base.output.size
+        to_producer = base.share / (1.0 + base.tariff)
+        tax = (base.share - to_producer).sum(axis=0)
+        spend_base = np.einsum("jst,jkt->jskt", self.gamma_t, to_producer)
+        for j in range(base.shape[0]):
+            spend_base[j, :, j, :] += base.final_share[j][:, None] * tax[j][None, :]
+        return np.asarray(np.linalg.inv(np.eye(rs) - spend_base.reshape(rs, rs)), dtype=np.float64)
 
     # -- unknowns --------------------------------------------------------------------------
     def normalise(self, unknowns: FloatArray) -> FloatArray:
@@ -213,7 +165,7 @@ class _System:
         return out
 
     # -- one evaluation -------------------------------------------------------------------
-    def evaluate(self, unknowns: FloatArray, shocks: _Shocks, warm: _State | None) -> _State:
+    def evaluate(self, unknowns: FloatArray, shocks: Shocks, warm: _State | None) -> _State:
         point = self.point(unknowns, shocks, warm)
         return _State(point.log_price, point.spending, self.residual(unknowns, point))
 
@@ -229,7 +181,7 @@ class _System:
         out: FloatArray = np.where(self.live[None], gap, idle)
         return out
 
-    def point(self, unknowns: FloatArray, shocks: _Shocks, warm: _State | None) -> _Point:
+    def point(self, unknowns: FloatArray, shocks: Shocks, warm: _State | None) -> _Point:
         base = self.base
         n_rep = unknowns.shape[0]
         n_r, n_s = base.shape
@@ -256,8 +208,8 @@ class _System:
             log_cost = beta * (log_wage_unit - shocks.log_productivity)
             if has_inputs:
                 log_cost += np.matmul(base.input_share[None], log_price[:, :, :, None])[..., 0]
-            numer = shocks.weight * np.exp(-theta * log_cost)[:, :, None, :]
-            denom = numer.sum(axis=1)
+            cost = np.exp(-theta * log_cost)  # (N, i, s)
+            denom = np.einsum("nijs,nis->njs", shocks.weight, cost)
             new_price = -np.log(denom) / theta
             gap = new_price - log_price
             change = np.abs(gap).max()
@@ -273,18 +225,20 @@ class _System:
             if sweeps <= 2 or (contracting and sweeps <= 40 and not exact):
                 # Newton with the baseline's Jacobian (the same for every replica, so
                 # its inverse is computed once): fast while the shares move little.
-                step = np.matmul(self.price_newton, gap.reshape(n_rep, size, 1))
+                # One matrix product for all replicas (a batch of matrix-vector
+                # products would read the matrix once a replica).
+                step = gap.reshape(n_rep, size) @ self.price_newton.T
             else:
                 exact = True  # once the shares have moved too far, stay exact
                 # Newton: d new_price_js / d log_price_kt =
                 # pi'_kjs (gamma_kst + [fixed real wage at (k, s)] beta_ks alpha_kt).
-                share = numer / denom[:, None]
+                share = TradeShares(shocks.weight, cost, denom).full()
                 jac = np.einsum("nkjs,kst->njskt", share, self.cost_in_prices)
                 jac = np.eye(size)[None] - jac.reshape(n_rep, size, size)
                 step = np.linalg.solve(jac, gap.reshape(n_rep, size, 1))
             log_price = log_price + step.reshape(n_rep, n_r, n_s)
         log_cpi = (alpha[None] * log_price).sum(axis=2)
-        share = numer / denom[:, None]
+        shares = TradeShares(shocks.weight, cost, denom)
         log_employment = np.where(
             self.fixed[None],
             unknowns,
@@ -297,25 +251,25 @@ class _System:
             # Real investment goods at the host's sector prices; the investor pays for
             # them out of its consumption income, so the host's trade deficit rises by
             # what foreign investors spend there (the capital inflow that finances it).
-            nominal = shocks.investment * np.exp(log_price)[:, None]  # (N, i, j, s)
-            demand = nominal.sum(axis=1)  # (N, j, s)
-            outlay = nominal.sum(axis=(2, 3))  # (N, i)
+            price = np.exp(log_price)
+            demand = shocks.invested_in * price  # (N, j, s)
+            invested = np.einsum("nijs,njs->nij", shocks.investment, price)  # (N, i, j)
+            outlay = invested.sum(axis=2)  # (N, i)
             autonomous = autonomous - outlay
-            invested = nominal.sum(axis=3)  # (N, i, j)
             deficit = deficit + invested.sum(axis=1) - outlay
         else:
             demand, invested = None, np.zeros((n_rep, n_r, n_r))
-        spending = self.spend(share, shocks.net, autonomous, warm, demand)
-        bought = share * shocks.net * spending[:, None]  # producer prices, (N, i, j, s)
-        output = bought.sum(axis=2)
-        revenue = (share * spending[:, None]).sum(axis=(1, 3)) - bought.sum(axis=(1, 3))
+        spending, tax = self.spend(shares, shocks, autonomous, warm, demand)
+        # Producers receive spending net of tariffs; the tariffs are the importer's revenue.
+        output = shares.sales(shocks.net if shocks.taxed else None, spending)  # (N, i, s)
+        revenue = (tax * spending).sum(axis=2)
         return _Point(
             log_wage=log_wage,
             log_employment=log_employment,
             log_cost=log_cost,
             log_price=log_price,
             log_cpi=log_cpi,
-            share=share,
+            shares=shares,
             spending=spending,
             output=output,
             supply=supply,
@@ -344,12 +298,12 @@ class _System:
 
     def spend(
         self,
-        share: FloatArray,
-        net: FloatArray,
+        shares: TradeShares,
+        shocks: Shocks,
         autonomous: FloatArray,
         warm: _State | None,
         demand: FloatArray | None = None,
-    ) -> FloatArray:
+    ) -> tuple[FloatArray, FloatArray]:
         r"""Solve :math:`E = \Gamma(B E) + \alpha(\rho\cdot E + I^{\mathrm{aut}}) + K` for E, (N, R, S).
 
         ``autonomous`` (N, R) is income that does not depend on spending (value
@@ -358,11 +312,12 @@ class _System:
         :math:`K` by host region and sector (none if ``None``).
         """
         base = self.base
-        n_rep = share.shape[0]
+        n_rep = shares.denom.shape[0]
         n_r, n_s = base.shape
         alpha = base.final_share
-        to_producer = share * net  # b_ijs, (N, i, j, s)
-        tax = (share - to_producer).sum(axis=1)  # rho_js, (N, j, s)
+        net = shocks.net if shocks.taxed else None
+        # rho_js, the tariff's part of j's spending on s, (N, j, s)
+        tax = shares.collected(shocks.levy) if shocks.taxed else np.zeros((n_rep, n_r, n_s))
         rhs = alpha[None] * autonomous[:, :, None]
         if not self.has_inputs:
             # Final demand only: E_js = alpha_js (rho_j . E_j + a_j) + K_js, so rho_j . E_j
@@ -370,10 +325,10 @@ class _System:
             lead = 1.0 / (1.0 - (tax * alpha[None]).sum(axis=2))[:, :, None]
             if demand is None:
                 closed: FloatArray = rhs * lead
-                return closed
+                return closed, tax
             taxed = (tax * demand).sum(axis=2)[:, :, None]
             with_k: FloatArray = alpha[None] * (autonomous[:, :, None] + taxed) * lead + demand
-            return with_k
+            return with_k, tax
         if demand is not None:
             rhs = rhs + demand
         if self.dense:
@@ -382,28 +337,28 @@ class _System:
             # a few matrix-vector products while the shares move little; else a dense solve.
             spending = rhs.copy() if warm is None else warm.spending.copy()
             for _ in range(8):
-                output = (to_producer * spending[:, None]).sum(axis=2)
+                output = shares.sales(net, spending)
                 gap = np.matmul(self.gamma_t[None], output[:, :, :, None])[..., 0]
                 gap += alpha[None] * ((tax * spending).sum(axis=2) + autonomous)[:, :, None]
                 if demand is not None:
                     gap += demand
                 gap -= spending
                 if not np.abs(gap).max() > 1e-15 * np.abs(spending).max():
-                    return spending
-                step = np.matmul(self.spend_newton, gap.reshape(n_rep, size, 1))
+                    return spending, tax
+                step = gap.reshape(n_rep, size) @ self.spend_newton.T
                 spending = spending + step.reshape(n_rep, n_r, n_s)
             # M[(j, s), (k, t)] = gamma[j, s<-t] b[j, k, t] + delta_jk alpha_js rho_kt
-            mat = np.einsum("jst,njkt->njskt", self.gamma_t, to_producer)
+            mat = np.einsum("jst,njkt->njskt", self.gamma_t, shares.full() * shocks.net)
             idx = np.arange(n_r)
             mat[:, idx, :, idx, :] += alpha[None, :, :, None].transpose(1, 0, 2, 3) * tax[
                 :, :, None, :
             ].transpose(1, 0, 2, 3)
             system = np.eye(size)[None] - mat.reshape(n_rep, size, size)
             solved = np.linalg.solve(system, rhs.reshape(n_rep, size, 1))
-            return solved.reshape(n_rep, n_r, n_s)
+            return solved.reshape(n_rep, n_r, n_s), tax
         spending = rhs.copy() if warm is None else warm.spending.copy()
         for _ in range(100_000):
-            output = (to_producer * spending[:, None]).sum(axis=2)  # (N, j, t) as producer
+            output = shares.sales(net, spending)  # (N, j, t) as producer
             new = np.einsum("jst,njt->njs", self.gamma_t, output)
             new += alpha[None] * ((tax * spending).sum(axis=2) + autonomous)[:, :, None]
             if demand is not None:
@@ -412,10 +367,10 @@ class _System:
             spending = new
             if not gap > 1e-15:
                 break
-        return spending
+        return spending, tax
 
     # -- Newton's Jacobian ------------------------------------------------------------------
-    def jacobian(self, unknowns: FloatArray, shocks: _Shocks, state: _State) -> FloatArray:
+    def jacobian(self, unknowns: FloatArray, shocks: Shocks, state: _State) -> FloatArray:
         """Forward differences, (n, G, G); all perturbed points evaluated in batches."""
         n_rep, n_g = unknowns.shape
         h = 1e-6
@@ -430,7 +385,7 @@ class _System:
             points = moved.reshape(m * n_g, n_g)
             at = self.point(
                 points,
-                _Shocks(*(a[rows] for a in shocks.__dict__.values())).repeat(n_g),
+                shocks.sub(rows).repeat(n_g),
                 sub.repeat(n_g),
             )
             out = self.residual(points, at).reshape(m, n_g, n_g)  # [replica, moved k, g]
@@ -441,14 +396,15 @@ class _System:
     def solution(
         self,
         unknowns: FloatArray,
-        shocks: _Shocks,
+        shocks: Shocks,
         state: _State,
         iterations: NDArray[np.int64],
         tol: float,
-        inverse_jacobian: FloatArray,
+        inverse_jacobian: NDArray[np.floating[Any]],
     ) -> EquilibriumSolution:
         base = self.base
         point = self.point(unknowns, shocks, state)
+        share = point.shares.full()
         n_rep = unknowns.shape[0]
         n_r, n_s = base.shape
         value_added = base.va_share[None] * point.output
@@ -477,8 +433,8 @@ class _System:
             unit_cost=np.exp(point.log_cost) * s2,
             sector_price=np.exp(point.log_price) * s2,
             cpi=cpi,
-            share=point.share,
-            trade=point.share * shocks.net * point.spending[:, None] * s3,
+            share=share,
+            trade=share * shocks.net * point.spending[:, None] * s3,
             spending=point.spending * s2,
             output=point.output * s2,
             value_added=value_added * s2,
