@@ -283,7 +283,7 @@ def stream_to_file(
     try:
         writer = open_batch_writer(target, tmp, count, min(size, count))
         # Each batch is written before the next is simulated, so the next can reuse its
-        # output arrays (already in memory: sim.engine.simulate.output_buffer).
+        # output arrays (already in memory: sim.engine.outputs.output_buffer).
         buffers: dict[str, np.ndarray] = {}
         for start in range(0, count, size):
             n = min(size, count - start)

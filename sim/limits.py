@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from sim.engine.model import Model
-from sim.engine.simulate import static_shapes
+from sim.engine.outputs import static_shapes
 from sim.kernels.equilibrium_accounts import DENSE_SPENDING_LIMIT, JACOBIAN_BATCH_ELEMENTS
 
 #: Peak memory of a run relative to its output (batches, concatenation, derived variables).

@@ -10,7 +10,7 @@ import pytest
 import sim.api as api
 from sim.engine.checks import check_period
 from sim.engine.draw import draw_batch
-from sim.engine.simulate import output_buffer, output_shapes
+from sim.engine.outputs import output_buffer, output_shapes
 from sim.errors import SimError
 
 

@@ -451,3 +451,17 @@ def test_removing_deficits_gives_a_balanced_baseline() -> None:
     # Technology is unchanged; the world is rescaled only through the numeraire.
     np.testing.assert_array_equal(balanced.input_share, base.input_share)
     assert balanced.value_added.sum() == pytest.approx(base.value_added.sum(), rel=1e-10)
+
+
+def test_shares_that_do_not_add_up_are_refused() -> None:
+    """Value added below output without inputs leaks income: no equilibrium exists (the
+    solver stalled at a residual of about 1e-2), so the baseline is refused instead."""
+    rng = np.random.default_rng(4)
+    table = _table(rng, 3, 2, True)
+    beta = np.full((3, 2), 0.5)
+    with pytest.raises(ValueError, match=r"region 0, sector 0 sum to 0.5, not 1 \(6 region"):
+        build_equilibrium_baseline(table, np.zeros((3, 3, 2)), beta, np.zeros((3, 2, 2)))
+    gamma = np.zeros((3, 2, 2))
+    gamma[:, :, 0] = 0.5  # now they add up
+    base = build_equilibrium_baseline(table, np.zeros((3, 3, 2)), beta, gamma)
+    np.testing.assert_allclose(base.va_share + base.input_share.sum(axis=2), 1.0)

@@ -98,7 +98,7 @@ def test_netcdf_replica_is_a_fixed_dimension_with_filtered_chunks(
 def test_a_batch_reuses_the_last_batchs_output_arrays_zeroed() -> None:
     """Streamed runs reuse the output arrays between batches (fresh memory is slow to
     touch): a buffer large enough is reused, zeroed; another shape gets a new one."""
-    from sim.engine.simulate import output_buffer
+    from sim.engine.outputs import output_buffer
 
     pool: dict[str, np.ndarray] = {}
     first = output_buffer(pool, "trade", (4, 3, 2), np.float64)

@@ -250,6 +250,18 @@ def build_equilibrium_baseline(
         if input_share is None
         else np.asarray(input_share, dtype=np.float64)
     )
+    output = trade.sum(axis=1)
+    # Costs must add up: value added and inputs are all of what a producer receives, or
+    # income leaks out of the economy and no equilibrium exists (the solver's line search
+    # stalls at a residual of about 1e-2 instead of saying why).
+    gap = np.abs(beta + gamma.sum(axis=2) - 1.0)
+    bad = (output > 0) & ~(gap <= 1e-9)
+    if bad.any():
+        i, s = np.argwhere(bad)[0]
+        raise ValueError(
+            f"value-added and input shares of region {i}, sector {s} sum to "
+            f"{beta[i, s] + gamma[i, s].sum():.12g}, not 1 ({int(bad.sum())} region-sectors)"
+        )
     gross = trade * (1.0 + tariff)
     spending = gross.sum(axis=0)  # (j, s)
     share = np.divide(gross, spending[None], out=np.zeros_like(gross), where=spending[None] > 0)
@@ -257,7 +269,6 @@ def build_equilibrium_baseline(
     if empty.any():
         j, s = np.nonzero(empty)
         share[j, j, s] = 1.0
-    output = trade.sum(axis=1)
     value_added = beta * output
     intermediate = np.einsum("jts,jt->js", gamma, output)
     final_demand = spending - intermediate
