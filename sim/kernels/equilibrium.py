@@ -261,9 +261,9 @@ def solve_equilibrium(
     active = _excess(state.residual) > tol
     # Newton's matrix is the Jacobian of the residuals plus the normalisation's pin; the
     # solver keeps its inverse, so that a step is a matrix-vector product and Broyden's
-    # update a rank-one one (Sherman-Morrison), O(G^2) a replica instead of an O(G^3)
-    # solve: with sector-specific labour G is every region-sector (200 at 10 x 20),
-    # where the solves and the update of the Jacobian took 70 % of a period (Issue 15).
+    # update a rank-one term, O(G^2) a replica instead of an O(G^3) solve: with
+    # sector-specific labour G is every region-sector (200 at 10 x 20), where the solves
+    # and the update of the Jacobian took 70 % of a period (Issue 15).
     shape = (n_rep, labour.count, labour.count)
     fresh = np.zeros(n_rep, dtype=bool)
     if inverse_jacobian is not None:
@@ -283,9 +283,8 @@ def solve_equilibrium(
         # updates adapt it to each replica and a replica whose steps stall gets its own.
         # Finite differences cost G + 1 evaluations per replica, so this makes N replicas
         # cost far less than N solves. A shared (G, G) one is inverted once.
-        start = np.linalg.inv(np.asarray(jacobian, dtype=float) + system.pin)
         inverse = np.empty(shape, dtype=np.float32)
-        inverse[:] = start
+        inverse[:] = np.linalg.inv(np.asarray(jacobian, dtype=float) + system.pin)
     else:
         inverse = np.zeros(shape, dtype=np.float32)
         if active.any():
@@ -313,11 +312,12 @@ def solve_equilibrium(
             # Most replicas move: evaluate every one (the others at their point) rather
             # than copy the movers' (N, i, j, s) shocks, which costs more than the
             # evaluation's three passes over them when more than 3/7 move.
-            moving = unknowns.copy()
-            moving[rows] = trial
-            trial_state = system.evaluate(moving, shocks, state)
-            if rows.size < n_rep:
-                trial_state = trial_state.take(rows)
+            if rows.size == n_rep:
+                trial_state = system.evaluate(trial, shocks, state)
+            else:
+                moving = unknowns.copy()
+                moving[rows] = trial
+                trial_state = system.evaluate(moving, shocks, state).take(rows)
         else:
             trial_state = system.evaluate(trial, shocks.take(rows), state.take(rows))
         trial_size = _norm(trial_state.residual)
@@ -326,7 +326,7 @@ def solve_equilibrium(
         # A chord step (an old Jacobian) that did not halve the residual, or a rejected
         # step with an old Jacobian, asks for a fresh Jacobian; a rejected step with a
         # fresh one is retried at half length (backtracking). A fresh Jacobian costs G + 1
-        # evaluations and a Broyden step one evaluation and two passes over H, so with
+        # evaluations and a Broyden step one evaluation and one pass over H, so with
         # many labour markets Broyden's steps are the cheaper way on (at 10 x 20 with
         # sector-specific labour, halving instead of quartering: 7.6 steps a period
         # instead of 6.2, one seventh of the Jacobians, 0.88x the time).
