@@ -265,6 +265,20 @@ def test_singular_system_raises() -> None:
         leontief_inverse(_arr([[0.5, 0.5], [0.5, 0.5]]))
 
 
+def test_inverse_in_place_leaves_a_and_matches_numpy() -> None:
+    """The inverse is LAPACK's, computed in place on the transpose of I - A (no copy):
+    A is not touched, the result is row-major and equals NumPy's inverse of I - A."""
+    rng = np.random.default_rng(3)
+    A = rng.random((40, 40)) * (0.9 / 40)  # column sums below 0.9: productive
+    A[0, 1] = 0.3  # not symmetric
+    kept = A.copy()
+    L = leontief_inverse(A)
+    np.testing.assert_array_equal(A, kept)
+    assert L.flags.c_contiguous
+    np.testing.assert_allclose(L, np.linalg.inv(np.eye(40) - A), rtol=1e-13, atol=1e-15)
+    assert leontief_inverse(np.zeros((0, 0))).shape == (0, 0)
+
+
 def test_unit_coefficient_raises() -> None:
     with pytest.raises(NumericalError):
         leontief_inverse(_arr([[1.0]]))

@@ -36,6 +36,27 @@ def test_streamed_batches_equal_the_run_in_memory(
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no temporary left
 
 
+@pytest.mark.parametrize("name", ["tiny.nc", "tiny.zarr"])
+def test_a_run_of_one_batch_returns_it_identical_to_the_file(
+    tiny_path: Path, tmp_path: Path, name: str
+) -> None:
+    """A run of one batch returns the batch held in memory rather than reading the file
+    back (0.26 s of a seed run): the two must be identical, values, dtypes and attributes."""
+    sc = api.load_scenario(tiny_path, replicas=5)
+    returned, path = api.run_to_file(sc, tmp_path / name)
+    assert returned.sizes["replica"] == 5
+    assert not returned.encoding.get("source")  # not read back from the file
+    opener = xr.open_zarr if name.endswith(".zarr") else xr.open_dataset
+    with opener(path) as back:
+        xr.testing.assert_identical(returned, back.load())
+        for var in returned.variables:
+            assert returned[var].dtype == back[var].dtype, var
+    # Several batches: what is returned reads the file.
+    several, path = api.run_to_file(sc, tmp_path / f"several_{name}", batch_size=2)
+    assert several.encoding.get("source") or name.endswith(".zarr")
+    several.close()
+
+
 def test_a_failed_run_leaves_the_previous_file(
     tiny_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

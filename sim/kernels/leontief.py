@@ -166,18 +166,7 @@ def leontief_inverse(A: NDArray[np.float64]) -> NDArray[np.float64]:
             "allowed: finite coefficients; fix: look for industries with zero or missing "
             "output, or " + _FIX_HINT
         )
-    leontief_input = np.eye(n, dtype=np.float64) - A
-    try:
-        # An explicit inverse (LU, then its inverse in place) costs about 3/4 of a solve
-        # against the identity's n right-hand sides.
-        L = np.asarray(
-            scipy.linalg.inv(leontief_input, overwrite_a=True, check_finite=False),
-            dtype=np.float64,
-        )
-    except (np.linalg.LinAlgError, ValueError) as exc:
-        raise NumericalError(
-            f"I - A is singular ({n}x{n}), so the Leontief inverse does not exist; fix: {_FIX_HINT}"
-        ) from exc
+    L = _inverse_of_identity_minus(A)
     if not np.all(np.isfinite(L)):
         raise NumericalError(
             f"the Leontief inverse of the {n}x{n} system overflowed (I - A is numerically "
@@ -198,6 +187,56 @@ def leontief_inverse(A: NDArray[np.float64]) -> NDArray[np.float64]:
             f"{most_negative:.6g} is negative, allowed: L >= 0; fix: {_FIX_HINT}"
         )
     return L
+
+
+def _inverse_of_identity_minus(A: NDArray[np.float64]) -> NDArray[np.float64]:
+    r""":math:`(I - A)^{-1}` by LAPACK's LU factorisation and its inverse in place.
+
+    LAPACK works on column-major arrays; :math:`(I - A)^{\top}` is formed in one
+    column-major buffer, inverted in place (``getrf`` then ``getri`` with its optimal
+    workspace), and the result's transpose is :math:`(I - A)^{-1}` as a row-major view.
+    An explicit inverse costs 2 n^3 flops, against 8/3 n^3 for a solve against the
+    identity (0.89 s against 1.36 s at n = 2,000). Working on the transpose saves
+    ``scipy.linalg.inv``'s copy of a row-major argument to column order (51 ms against
+    56 ms at n = 1,000, docs/performance.md); the 2-D routines are called directly
+    because ``scipy.linalg.inv``'s batched path crashed on a transposed argument
+    (scipy 1.17.1).
+
+    Parameters
+    ----------
+    A : ndarray of float64, shape (n, n)
+        Finite technical coefficients.
+
+    Returns
+    -------
+    L : ndarray of float64, shape (n, n)
+        The inverse (C-contiguous).
+
+    Raises
+    ------
+    NumericalError
+        If :math:`I - A` is exactly singular (``getrf`` finds a zero pivot).
+    """
+    n = A.shape[0]
+    if n == 0:
+        return np.zeros((0, 0), dtype=np.float64)
+    # The transpose of a C-ordered I - A is a Fortran-ordered buffer LAPACK can overwrite.
+    work = np.negative(A.T, order="F")
+    work[np.diag_indices(n)] += 1.0
+    getrf, getri, getri_lwork = scipy.linalg.lapack.get_lapack_funcs(
+        ("getrf", "getri", "getri_lwork"), (work,)
+    )
+    lu, pivots, info = getrf(work, overwrite_a=True)
+    if info == 0:
+        lwork, info = getri_lwork(n)
+        lwork = int(lwork) if info == 0 else n
+        lu, info = getri(lu, pivots, lwork=lwork, overwrite_lu=True)
+    if info != 0:
+        raise NumericalError(
+            f"I - A is singular ({n}x{n}: LAPACK found a zero pivot at row {info}), so the "
+            f"Leontief inverse does not exist; fix: {_FIX_HINT}"
+        )
+    return np.ascontiguousarray(lu.T)
 
 
 def radius_bound(A: NDArray[np.float64], L: NDArray[np.float64]) -> float:
