@@ -12,18 +12,19 @@ Both formats grow along ``replica``: NetCDF-4 through an unlimited dimension
 
 from __future__ import annotations
 
-import gc
 import math
 import os
+import threading
 from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import h5netcdf
 import h5py
 import numpy as np
 import xarray as xr
+from numpy.typing import NDArray
 
 from sim.results.chunks import Job, chunk_jobs, workers, write_jobs
 
@@ -79,6 +80,28 @@ def replica_chunk(part: xr.Dataset, name: Hashable, batch: int) -> int:
     return max(x for pair in pairs for x in pair if x <= limit)
 
 
+def unwritten(dtype: np.dtype, shape: tuple[int, ...]) -> NDArray[np.generic]:
+    """A placeholder for values a file will hold but that are not written yet: the
+    shape and dtype of the variable in one element of memory (every stride 0)."""
+    return np.broadcast_to(np.zeros((), dtype=dtype), shape)
+
+
+def is_unwritten(values: object) -> bool:
+    """Whether ``values`` is a placeholder of :func:`unwritten` (all strides 0)."""
+    return isinstance(values, np.ndarray) and values.size > 1 and not any(values.strides)
+
+
+class StructureWriter:
+    """xarray's array-writer protocol (``add``) for a file's structure: a variable whose
+    values are :func:`unwritten` is created and left empty (HDF5 allocates none of its
+    chunks until a batch writes them); every other variable is written as it comes."""
+
+    def add(self, source: Any, target: Any, region: Any = None) -> None:
+        if is_unwritten(source):
+            return
+        target[... if region is None else region] = source
+
+
 class _Appender:
     """What both writers track: where they write, the run's size and what is written."""
 
@@ -92,10 +115,10 @@ class _Appender:
 class NetcdfBatchWriter(_Appender):
     """NetCDF-4 (HDF5, through h5netcdf), every variable created at the run's full size.
 
-    xarray creates the file from the first batch with lazy (never computed) arrays of
-    the run's replicas, which fixes every variable's encoding (dtype, fill value,
-    shuffle and deflate level 1, chunks of whole batches along ``replica``) and writes
-    nothing of them; ``replica`` is a fixed dimension, which readers size at once (an
+    xarray's store creates the file from the first batch with placeholders of the run's
+    replicas (:func:`unwritten`, never written: :class:`StructureWriter`), which fixes
+    every variable's encoding (dtype, fill value, shuffle and deflate level 1, chunks of
+    whole batches along ``replica``) and writes nothing of them; ``replica`` is a fixed dimension, which readers size at once (an
     unlimited one made h5netcdf scan every variable for every shape: 1.2-1.8 s to open
     a seed run). Every batch's chunks are then compressed in parallel and written
     directly (:mod:`sim.results.chunks`); a variable of another layout is written
@@ -129,15 +152,13 @@ class NetcdfBatchWriter(_Appender):
 
     def create(self, part: xr.Dataset) -> None:
         """The file with every variable of ``part`` at the run's size, its values unwritten."""
-        import dask.array
 
-        def lazy(var: xr.Variable) -> xr.Variable:
+        def placeholder(var: xr.Variable) -> xr.Variable:
             shape = tuple(
                 self.total if d == "replica" else s
                 for d, s in zip(var.dims, var.shape, strict=True)
             )
-            values = dask.array.zeros(shape, dtype=var.dtype, chunks=-1)
-            return xr.Variable(var.dims, values, var.attrs, var.encoding)
+            return xr.Variable(var.dims, unwritten(var.dtype, shape), var.attrs, var.encoding)
 
         encoding = {
             name: {
@@ -158,7 +179,7 @@ class NetcdfBatchWriter(_Appender):
         }
         replica = part["replica"].variable
         coords = {
-            name: lazy(coord.variable) if "replica" in coord.dims else coord.variable
+            name: placeholder(coord.variable) if "replica" in coord.dims else coord.variable
             for name, coord in part.coords.items()
             if name != "replica"
         }
@@ -167,18 +188,20 @@ class NetcdfBatchWriter(_Appender):
         )
         template = xr.Dataset(
             {
-                name: lazy(var.variable) if "replica" in var.dims else var.variable
+                name: placeholder(var.variable) if "replica" in var.dims else var.variable
                 for name, var in part.data_vars.items()
             },
             coords=coords,
             attrs=part.attrs,
         )
-        unwritten = template.to_netcdf(
-            self.path, engine="h5netcdf", encoding=encoding, compute=False
-        )
-        # Never computed: dropping it closes the file (nothing but the structure is in it).
-        del unwritten
-        gc.collect()
+        # Through xarray's store, not to_netcdf, which would write every value and asks Dask
+        # for its scheduler (importing dask.distributed where it is installed: 0.13-0.26 s);
+        # so does the store's default lock, and one process writes this file.
+        store = xr.backends.H5NetCDFStore.open(self.path, mode="w", lock=threading.Lock())
+        try:
+            template.dump_to_store(store, encoding=encoding, writer=StructureWriter())
+        finally:
+            store.close()
 
     def close(self) -> None:
         with h5netcdf.File(self.path, "a") as f:
