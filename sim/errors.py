@@ -149,6 +149,20 @@ class DataFileError(ScenarioError):
         super().__init__(problem, **kwargs)
 
 
+def not_a_number(column: str, text: str, file: str, line: int | None) -> DataFileError:
+    """The error for a table cell of ``column`` (already quoted) that is not a number,
+    saying why (:func:`number_problem`) and how to write it."""
+    why, fix = number_problem(text)
+    return DataFileError(
+        f"column {column} is not a number" + (f": {why}" if why else ""),
+        file=file,
+        line=line,
+        value=text,
+        allowed="a finite number",
+        hint=fix,
+    )
+
+
 class ConvergenceError(SimError):
     """A numerical solver did not converge within its iteration budget."""
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sim.errors import DataFileError, number_problem, quote, shorten
+from sim.errors import DataFileError, not_a_number, quote, shorten
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -149,15 +149,7 @@ def parse_number(
     try:
         value = float(text)
     except ValueError:
-        why, fix = number_problem(text)
-        raise DataFileError(
-            f"column '{column}' is not a number" + (f": {why}" if why else ""),
-            file=str(path),
-            line=line,
-            value=text,
-            allowed="a finite number",
-            hint=fix,
-        ) from None
+        raise not_a_number(f"'{column}'", text, str(path), line) from None
     if not math.isfinite(value) or value < minimum:
         bound = f" >= {minimum:g}" if math.isfinite(minimum) else ""
         raise DataFileError(

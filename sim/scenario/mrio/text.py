@@ -12,7 +12,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from sim.errors import DataFileError, number_problem, quote
+from sim.errors import DataFileError, not_a_number, quote
 from sim.scenario.files import sha256_file
 from sim.scenario.mrio.table import FloatArray, Label
 
@@ -113,15 +113,7 @@ def _numbers(path: Path, line: int, cells: list[str], columns: list[Label]) -> F
             try:
                 float(cell)
             except ValueError:
-                why, fix = number_problem(cell)
-                raise DataFileError(
-                    f"column {quote(_show(column))} is not a number" + (f": {why}" if why else ""),
-                    file=str(path),
-                    line=line,
-                    value=cell,
-                    allowed="a finite number",
-                    hint=fix,
-                ) from None
+                raise not_a_number(quote(_show(column)), cell, str(path), line) from None
         raise
     if not np.all(np.isfinite(row)):
         j = int(np.argmin(np.isfinite(row)))
