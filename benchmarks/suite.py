@@ -113,6 +113,8 @@ class Config:
     peer_rounds: int = 3
     peer_leontief_floor: float = peers.FLOOR_LEONTIEF
     peer_write_ceiling: float = peers.CEILING_WRITE
+    peer_gegravity_floor: float = peers.FLOOR_GEGRAVITY
+    peer_replicas_ceiling: float = peers.CEILING_REPLICAS
 
     @classmethod
     def small_mode(cls) -> Config:
@@ -470,7 +472,8 @@ def section_large(cfg: Config) -> dict[str, Any]:
 
 
 def section_peers(cfg: Config) -> dict[str, Any]:
-    """pymrio and Zarr against the engine's Leontief kernels and NetCDF writer."""
+    """pymrio, Zarr and gegravity against the engine's Leontief kernels, NetCDF writer and
+    static counterfactual."""
     return peers.section_peers(cfg.peer_leontief, cfg.peer_write_replicas, cfg.peer_rounds)
 
 
@@ -552,7 +555,11 @@ def main(argv: list[str] | None = None, config: Config | None = None) -> int:
             )
     if cfg.small and "peers" in results:
         failures += peers.peer_failures(
-            results["peers"], cfg.peer_leontief_floor, cfg.peer_write_ceiling
+            results["peers"],
+            cfg.peer_leontief_floor,
+            cfg.peer_write_ceiling,
+            cfg.peer_gegravity_floor,
+            cfg.peer_replicas_ceiling,
         )
     write(failures, complete=True)
     print_table(document["table"])

@@ -167,6 +167,7 @@ def tiny_config() -> suite.Config:
     # Peers at toy sizes: fixed costs dominate both ratios there, so no floors.
     cfg.peer_leontief, cfg.peer_write_replicas, cfg.peer_rounds = (3, 4), 6, 1
     cfg.peer_leontief_floor, cfg.peer_write_ceiling = 0.0, float("inf")
+    cfg.peer_gegravity_floor, cfg.peer_replicas_ceiling = 0.0, float("inf")
     return cfg
 
 
@@ -187,6 +188,11 @@ def test_small_mode_runs_and_writes_its_json(tmp_path: Path) -> None:
     assert "speed-up over the reference (simulation)" in figures
     assert "SimPy share of the run" in figures
     assert "writing the default NetCDF / Zarr" in figures
+    # gegravity is a test dependency: its script ran against sim counterfactual.
+    gegravity = doc["results"]["peers"]["gegravity"]
+    assert gegravity["gegravity_over_sim"] > 0 and gegravity["replicas_over_one"] > 0
+    assert len(gegravity["runs"]["gegravity 0.3 script"]) == 1
+    assert "static counterfactual: gegravity CPU / sim counterfactual CPU" in figures
 
 
 def test_small_mode_fails_below_the_floor(tmp_path: Path) -> None:
@@ -201,11 +207,14 @@ def test_small_mode_fails_when_a_peer_ratio_crosses_its_floor(tmp_path: Path) ->
     target = tmp_path / "bench.json"
     cfg = tiny_config()
     cfg.peer_leontief_floor, cfg.peer_write_ceiling = 1e9, 1e-9
+    cfg.peer_gegravity_floor, cfg.peer_replicas_ceiling = 1e9, 1e-9
     status = suite.main(["--small", "--only", "peers", "--json", str(target)], config=cfg)
     assert status == 1
     failures = json.loads(target.read_text())["failures"]
     assert any("Leontief kernels" in f and "below the floor" in f for f in failures), failures
-    assert any("above the ceiling" in f for f in failures), failures
+    assert any("NetCDF" in f and "above the ceiling" in f for f in failures), failures
+    assert any("gegravity" in f and "below the floor" in f for f in failures), failures
+    assert any("1,000 counterfactual" in f and "above the ceiling" in f for f in failures)
 
 
 def test_equilibrium_benchmark_measures_one_and_many_solves() -> None:

@@ -6,8 +6,8 @@ writers append to a temporary path; the caller publishes it atomically once the
 last batch is in (see :mod:`sim.results.write`), so a failed or killed run leaves
 the previous output or none.
 
-Both formats grow along ``replica``: NetCDF-4 through an unlimited dimension
-(HDF5 chunked datasets resized in place), Zarr by appending chunks.
+NetCDF-4 is created at the run's full size from the first batch and filled batch by
+batch along ``replica``; Zarr grows by appending chunks.
 """
 
 from __future__ import annotations
@@ -118,9 +118,9 @@ class NetcdfBatchWriter(_Appender):
     xarray's store creates the file from the first batch with placeholders of the run's
     replicas (:func:`unwritten`, never written: :class:`StructureWriter`), which fixes
     every variable's encoding (dtype, fill value, shuffle and deflate level 1, chunks of
-    whole batches along ``replica``) and writes nothing of them; ``replica`` is a fixed dimension, which readers size at once (an
-    unlimited one made h5netcdf scan every variable for every shape: 1.2-1.8 s to open
-    a seed run). Every batch's chunks are then compressed in parallel and written
+    whole batches along ``replica``) and writes nothing of them; ``replica`` is a fixed
+    dimension, which readers size at once (an unlimited one made h5netcdf scan every
+    variable for every shape: 1.2-1.8 s to open a seed run). Every batch's chunks are then compressed in parallel and written
     directly (:mod:`sim.results.chunks`); a variable of another layout is written
     through HDF5.
     """
