@@ -138,6 +138,8 @@ def test_the_file_is_created_at_full_size_without_writing_or_holding_its_values(
     placeholder = unwritten(np.dtype("float64"), (10**7, 400))
     assert is_unwritten(placeholder) and placeholder.nbytes == 32 * 10**9
     assert not is_unwritten(np.zeros((3, 2))) and not is_unwritten(np.float64(0.0))
+    with pytest.raises(TypeError, match="must hold numbers"):
+        unwritten(np.dtype(bool), (10, 2))
 
 
 def test_writing_a_run_does_not_import_dask_distributed(tiny_path: Path, tmp_path: Path) -> None:

@@ -82,7 +82,16 @@ def replica_chunk(part: xr.Dataset, name: Hashable, batch: int) -> int:
 
 def unwritten(dtype: np.dtype, shape: tuple[int, ...]) -> NDArray[np.generic]:
     """A placeholder for values a file will hold but that are not written yet: the
-    shape and dtype of the variable in one element of memory (every stride 0)."""
+    shape and dtype of the variable in one element of memory (every stride 0).
+
+    Numbers only: xarray encodes booleans and strings by converting their values,
+    which would allocate the whole variable.
+    """
+    if np.dtype(dtype).kind not in "fiuc":
+        raise TypeError(
+            f"an unwritten variable must hold numbers, not {np.dtype(dtype)}: xarray would "
+            "convert every value of it to encode it; write such a variable whole"
+        )
     return np.broadcast_to(np.zeros((), dtype=dtype), shape)
 
 
