@@ -94,7 +94,7 @@ def kernel_bandwidths(model: Model, replicas: int, copy: float) -> list[dict[str
         "read cost changes, productivity, theta, unknowns; write unknowns",
     )
     shocks = equilibrium.Shocks.build(model.baseline, b.theta, cost, state.tariff, quantity, None)
-    system = equilibrium._System(
+    system = equilibrium.EquilibriumSystem(
         model.baseline,
         model.labour_markets,
         model.deficit_closure,
@@ -104,7 +104,7 @@ def kernel_bandwidths(model: Model, replicas: int, copy: float) -> list[dict[str
     unknowns = system.normalise(np.zeros((n, model.labour_markets.count)))
     seconds, _ = best_of(5, lambda: system.evaluate(unknowns, shocks, None))
     record(
-        "equilibrium evaluation (_System.evaluate)",
+        "equilibrium evaluation (EquilibriumSystem.evaluate)",
         seconds,
         f8 * (2 * flows + 3 * cells + n * n_s + 2 * n * n_r),
         "read weights, productivity, theta, unknowns; write prices, spending, residual",

@@ -83,9 +83,9 @@ TARGETS: list[tuple[Any, str, str]] = [
     (BatchSimulation, "apply_policy", "policy_events"),
     (simulate_module, "solve_equilibrium", "solver"),
     (simulate_module, "migration_flows", "migration"),
-    (equilibrium._System, "evaluate", "solver.evaluate"),
-    (equilibrium._System, "jacobian", "solver.jacobian"),
-    (equilibrium._System, "normalise", "solver.normalise"),
+    (equilibrium.EquilibriumSystem, "evaluate", "solver.evaluate"),
+    (equilibrium.EquilibriumSystem, "jacobian", "solver.jacobian"),
+    (equilibrium.EquilibriumSystem, "normalise", "solver.normalise"),
     (np.linalg, "solve", "solver.linalg_solve"),
 ]
 
@@ -261,7 +261,7 @@ def numpy_calls(model: Model, replicas: int = 4) -> dict[str, float]:
         (BatchSimulation, "step", lambda fn: counted("step", fn)),
         (BatchSimulation, "apply_stage_changes", lambda fn: counted("events", fn)),
         (BatchSimulation, "apply_policy", lambda fn: counted("events", fn)),
-        (equilibrium._System, "evaluate", iteration),
+        (equilibrium.EquilibriumSystem, "evaluate", iteration),
     ]
     with swapped(swaps):
         simulate_batch(counted_model, batch)

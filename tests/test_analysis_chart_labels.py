@@ -199,7 +199,7 @@ def test_labels_travel_from_figure_to_png_to_page(run: xr.Dataset, tmp_path: Pat
 
     fig = charts_economy.jobs_in_year_figure(run, 2024)
     expected = labels_of(fig)
-    path = charts._save(fig, tmp_path / "jobs.png")
+    path = charts.save_figure(fig, tmp_path / "jobs.png")
     assert fig.axes == []  # the figure is cleared once saved
     assert chart_labels.read_png_labels(path) == expected
     parser = _Figures()

@@ -1570,7 +1570,7 @@ def test_validate_reports_an_impossible_date(tmp_path: Path) -> None:
 @pytest.mark.parametrize("bad", ["[normal]", "{a: 1}"])
 def test_dist_of_wrong_type_is_located(tmp_path: Path, bad: str) -> None:
     """Regression: a list or mapping after `dist:` raised TypeError (unhashable type) in the
-    validator instead of a located error (sim/scenario/validate.py, _Walker.distribution).
+    validator instead of a located error (sim/scenario/walk.py, Walker.distribution).
     Found by the mutation fuzzing; fixed in 5a364ee.
     """
     path, line = _tiny_with(tmp_path, "{goods: {dist: normal,", f"{{goods: {{dist: {bad},")
@@ -1653,7 +1653,7 @@ def test_unterminated_quote_in_a_pymrio_table_is_located(
 ) -> None:
     """Regression: a stray double quote in a cell of a pymrio table made the reader swallow
     the rest of the file into one cell and report a row count error on the last line of the
-    file, 47 lines below the quote (sim/scenario/mrio.py, _records). Found by the MRIO
+    file, 47 lines below the quote (sim/scenario/mrio/text.py, read_records). Found by the MRIO
     fuzzing.
     """
     scenario, z = _pymrio_with(mrio_folders, tmp_path, lambda x: _set_cell(x, 4, 5, '"12.5'))
@@ -1680,7 +1680,7 @@ def test_mistyped_label_in_the_first_row_is_located(
 
 def test_repeated_row_of_z_is_located(mrio_folders: dict[str, Path], tmp_path: Path) -> None:
     """Regression: a row of Z written twice was reported as "Z is not square" at the last
-    row of the file, not at the repeated row (sim/scenario/mrio.py, _check_z). Found by the
+    row of the file, not at the repeated row (sim/scenario/mrio/text.py, check_z). Found by the
     MRIO fuzzing.
     """
     scenario, z = _pymrio_with(mrio_folders, tmp_path, lambda x: x.insert(5, x[4]))

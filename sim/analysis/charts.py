@@ -81,7 +81,7 @@ def _figure(size: tuple[float, float] = SIZE) -> tuple[Figure, Axes]:
     return fig, ax
 
 
-def _thousands(ax: Axes) -> None:
+def thousands_ticks(ax: Axes) -> None:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
 
 
@@ -89,7 +89,7 @@ def _thousands(ax: Axes) -> None:
 EDGE = 6.0
 
 
-def _wrap_to(text: Text, fits: Callable[[Text], bool]) -> None:
+def wrap_to(text: Text, fits: Callable[[Text], bool]) -> None:
     """Rewrap ``text`` at word boundaries, narrower and narrower, until ``fits`` holds."""
     original = text.get_text()
     if not original or fits(text):
@@ -101,7 +101,7 @@ def _wrap_to(text: Text, fits: Callable[[Text], bool]) -> None:
         text.set_text("\n".join(textwrap.fill(part, width) for part in paragraphs))
 
 
-def _fit_text(fig: Figure) -> Figure:
+def fit_text(fig: Figure) -> Figure:
     """Wrap each axes' titles and axis labels so that they lie inside the canvas.
 
     Constrained layout moves the axes to make room for titles and labels but never
@@ -114,18 +114,18 @@ def _fit_text(fig: Figure) -> Figure:
     for ax in fig.axes:
         for loc in ("left", "center", "right"):
             title = ax.title if loc == "center" else getattr(ax, f"_{loc}_title")
-            _wrap_to(
+            wrap_to(
                 title,
                 lambda t: (
                     t.get_window_extent(renderer).x1 <= canvas.x1 - EDGE
                     and t.get_window_extent(renderer).x0 >= canvas.x0 + EDGE
                 ),
             )
-        _wrap_to(
+        wrap_to(
             ax.xaxis.label,
             lambda t: t.get_window_extent(renderer).width <= canvas.width - 2 * EDGE,
         )
-        _wrap_to(
+        wrap_to(
             ax.yaxis.label,
             lambda t: t.get_window_extent(renderer).height <= canvas.height - 2 * EDGE,
         )
@@ -133,7 +133,7 @@ def _fit_text(fig: Figure) -> Figure:
     return fig
 
 
-def _save(fig: Figure, path: str | Path, close: bool = True) -> Path:
+def save_figure(fig: Figure, path: str | Path, close: bool = True) -> Path:
     from sim.analysis.chart_labels import png_metadata
     from sim.results.guard import check_replaceable
 
@@ -149,7 +149,7 @@ def _save(fig: Figure, path: str | Path, close: bool = True) -> Path:
     return target
 
 
-def _x(da: xr.DataArray) -> tuple[str, np.ndarray]:
+def time_values(da: xr.DataArray) -> tuple[str, np.ndarray]:
     """The time dimension of ``da`` and its values as years (a period at its start's fraction)."""
     axis = "year" if "year" in da.dims else "time"
     return axis, decimal_years(da[axis].values)
@@ -164,18 +164,18 @@ def fan(
     label: str = "median",
 ) -> None:
     """Draw a fan: median line, 50 % band (25-75 %) and 90 % band (5-95 %) over ``dim``."""
-    axis, x = _x(draws)
+    axis, x = time_values(draws)
     q = draws.quantile([0.05, 0.25, 0.5, 0.75, 0.95], dim=dim).transpose("quantile", axis).values
     ax.fill_between(x, q[0], q[4], color=colour, alpha=0.18, linewidth=0, label="90 % band")
     ax.fill_between(x, q[1], q[3], color=colour, alpha=0.38, linewidth=0, label="50 % band")
     ax.plot(x, q[2], color=colour, linewidth=2.0, label=label)
 
 
-def _policies(ds: xr.Dataset) -> list[Mapping[str, Any]]:
+def policy_list(ds: xr.Dataset) -> list[Mapping[str, Any]]:
     return [p for p in scenario_data(ds).get("policies") or [] if isinstance(p, Mapping)]
 
 
-def _year_axis(ax: Axes, policies: Sequence[Mapping[str, Any]] = ()) -> None:
+def format_year_axis(ax: Axes, policies: Sequence[Mapping[str, Any]] = ()) -> None:
     """The one x axis of every time chart: "year", ticks at whole years (per-period series
     are drawn at their start's fraction of the year); and the policies' dates on it."""
     mark_policies(ax, policies, "year")
@@ -222,9 +222,9 @@ def turnover_fan_figure(ds: xr.Dataset, pair: str) -> Figure:
                 )
     ax.set_title(f"Trade turnover {label} (exports plus imports)", loc="left")
     ax.set_ylabel(str(da.attrs.get("units", "")))
-    _thousands(ax)
+    thousands_ticks(ax)
     ax.set_ylim(bottom=0)
-    _year_axis(ax, _policies(ds))
+    format_year_axis(ax, policy_list(ds))
     ax.legend(loc="upper left", frameon=False)
     return fig
 
@@ -242,8 +242,8 @@ def difference_fan_figure(
     ax.axhline(0.0, color=OKABE_ITO["black"], linewidth=0.9)
     ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), loc="left")
     ax.set_ylabel(str(draws.attrs.get("units", "")))
-    _thousands(ax)
-    _year_axis(ax, policies)
+    thousands_ticks(ax)
+    format_year_axis(ax, policies)
     ax.legend(loc="upper left", frameon=False)
     return fig
 
@@ -267,7 +267,7 @@ def jobs_by_kind_figure(ds: xr.Dataset) -> Figure:
     jobs = ds["jobs"].sum(("region", "sector"))
     mean = jobs.mean("replica")
     kinds = [str(k) for k in jobs["kind"].values]
-    _, x = _x(jobs)
+    _, x = time_values(jobs)
     fig, ax = _figure()
     _stacked_area(ax, x, [(k, mean.sel(kind=k).values) for k in kinds], colours(len(kinds)))
     total = jobs.sum("kind")
@@ -276,8 +276,8 @@ def jobs_by_kind_figure(ds: xr.Dataset) -> Figure:
     ax.plot(x, q[1], "--", color=OKABE_ITO["black"], linewidth=1.0)
     ax.set_title("Jobs created by the cooperation, by kind (mean over replicas)", loc="left")
     ax.set_ylabel("persons employed (average over the period)")
-    _thousands(ax)
-    _year_axis(ax, _policies(ds))
+    thousands_ticks(ax)
+    format_year_axis(ax, policy_list(ds))
     ax.legend(loc="upper left", frameon=False, ncols=2)
     return fig
 
@@ -286,13 +286,13 @@ def jobs_by_sector_figure(ds: xr.Dataset) -> Figure:
     """Stacked mean jobs by sector (all regions and kinds) over time."""
     jobs = ds["jobs"].sum(("region", "kind")).mean("replica")
     sectors = [str(s) for s in jobs["sector"].values]
-    _, x = _x(jobs)
+    _, x = time_values(jobs)
     fig, ax = _figure()
     _stacked_area(ax, x, [(s, jobs.sel(sector=s).values) for s in sectors], named_colours(sectors))
     ax.set_title("Jobs created by the cooperation, by sector (mean over replicas)", loc="left")
     ax.set_ylabel("persons employed (average over the period)")
-    _thousands(ax)
-    _year_axis(ax, _policies(ds))
+    thousands_ticks(ax)
+    format_year_axis(ax, policy_list(ds))
     ax.legend(loc="upper left", frameon=False, ncols=2)
     return fig
 
@@ -327,8 +327,8 @@ def capital_flows_figure(ds: xr.Dataset) -> Figure:
         bottom = bottom + values
     ax.set_title("Cross-border capital flows by sector (mean over replicas)", loc="left")
     ax.set_ylabel(units or "money per year")
-    _thousands(ax)
-    _year_axis(ax, _policies(ds))
+    thousands_ticks(ax)
+    format_year_axis(ax, policy_list(ds))
     ax.legend(loc="upper left", frameon=False, ncols=2, fontsize="small")
     return fig
 
@@ -337,7 +337,7 @@ def pipeline_figure(ds: xr.Dataset) -> Figure:
     """Stacked mean number of projects in each stage over time."""
     stages = ds["projects_by_stage"].mean("replica")
     names = [str(s) for s in stages["stage"].values]
-    _, x = _x(stages)
+    _, x = time_values(stages)
     fig, ax = _figure()
     _stacked_area(
         ax,
@@ -347,7 +347,7 @@ def pipeline_figure(ds: xr.Dataset) -> Figure:
     )
     ax.set_title("Project pipeline by stage (mean over replicas)", loc="left")
     ax.set_ylabel("number of projects")
-    _year_axis(ax, _policies(ds))
+    format_year_axis(ax, policy_list(ds))
     ax.legend(loc="upper left", frameon=False, ncols=3)
     ax.set_ylim(0, float(stages.sum("stage").max()) * 1.25 or 1.0)
     return fig
@@ -391,13 +391,13 @@ def sobol_figure(res: xr.Dataset, title: str = "") -> Figure:
     ax.axvline(0.0, color=OKABE_ITO["black"], linewidth=0.8)
     ax.set_title(title or "Sobol' indices", loc="left")
     fig.legend(loc="outside lower center", frameon=False, ncols=2)
-    return _fit_text(fig)
+    return fit_text(fig)
 
 
 def sensitivity_time_figure(res: xr.Dataset, title: str = "") -> Figure:
     """Total Sobol' index (or Morris mu*) of each parameter over time, with intervals."""
     name = "ST" if "ST" in res else "mu_star"
-    _, x = _x(res[name])
+    _, x = time_values(res[name])
     fig, ax = _figure()
     for p, colour in zip(res["parameter"].values, colours(res.sizes["parameter"]), strict=True):
         r = res.sel(parameter=p)
@@ -415,8 +415,8 @@ def sensitivity_time_figure(res: xr.Dataset, title: str = "") -> Figure:
         ax.set_ylim(bottom=0)
     else:
         ax.set_ylabel(f"Morris mu* ({res.attrs.get('units', '')} per swept range)")
-        _thousands(ax)
-    _year_axis(ax)
+        thousands_ticks(ax)
+    format_year_axis(ax)
     what = "total Sobol' index ST" if name == "ST" else "Morris mu*"
     level = f"{float(res.attrs['confidence']):.0%}"
     ax.set_title(
@@ -425,7 +425,7 @@ def sensitivity_time_figure(res: xr.Dataset, title: str = "") -> Figure:
         loc="left",
     )
     fig.legend(loc="outside lower center", frameon=False, fontsize="small", ncols=2)
-    return _fit_text(fig)
+    return fit_text(fig)
 
 
 def morris_figure(res: xr.Dataset, title: str = "") -> Figure:
@@ -490,21 +490,21 @@ def morris_figure(res: xr.Dataset, title: str = "") -> Figure:
     ax.set_ylim(bottom=-0.03 * top)
     ax.set_xlabel(f"mu*: mean |elementary effect| ({units} per swept range)")
     ax.set_ylabel(f"sigma ({units} per swept range)")
-    _thousands(ax)
+    thousands_ticks(ax)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_title(title or "Morris screening", loc="left")
     ax.legend(loc="upper left", frameon=False, fontsize="small")
-    return _fit_text(fig)
+    return fit_text(fig)
 
 
 def save(fig: Figure, path: str | Path) -> Path:
     """Write a figure as PNG (white background, the module's resolution); return the path."""
-    return _save(fig, path, close=False)
+    return save_figure(fig, path, close=False)
 
 
 def turnover_fan_chart(ds: xr.Dataset, pair: str, path: str | Path) -> Path:
     """Write :func:`turnover_fan_figure` as PNG."""
-    return _save(turnover_fan_figure(ds, pair), path)
+    return save_figure(turnover_fan_figure(ds, pair), path)
 
 
 def difference_fan_chart(
@@ -515,42 +515,42 @@ def difference_fan_chart(
     policies: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
     """Write :func:`difference_fan_figure` as PNG."""
-    return _save(difference_fan_figure(draws, title, subtitle, policies), path)
+    return save_figure(difference_fan_figure(draws, title, subtitle, policies), path)
 
 
 def jobs_by_kind_chart(ds: xr.Dataset, path: str | Path) -> Path:
     """Write :func:`jobs_by_kind_figure` as PNG."""
-    return _save(jobs_by_kind_figure(ds), path)
+    return save_figure(jobs_by_kind_figure(ds), path)
 
 
 def jobs_by_sector_chart(ds: xr.Dataset, path: str | Path) -> Path:
     """Write :func:`jobs_by_sector_figure` as PNG."""
-    return _save(jobs_by_sector_figure(ds), path)
+    return save_figure(jobs_by_sector_figure(ds), path)
 
 
 def capital_flows_chart(ds: xr.Dataset, path: str | Path) -> Path:
     """Write :func:`capital_flows_figure` as PNG."""
-    return _save(capital_flows_figure(ds), path)
+    return save_figure(capital_flows_figure(ds), path)
 
 
 def pipeline_chart(ds: xr.Dataset, path: str | Path) -> Path:
     """Write :func:`pipeline_figure` as PNG."""
-    return _save(pipeline_figure(ds), path)
+    return save_figure(pipeline_figure(ds), path)
 
 
 def sobol_chart(res: xr.Dataset, path: str | Path, title: str = "") -> Path:
     """Write :func:`sobol_figure` as PNG."""
-    return _save(sobol_figure(res, title), path)
+    return save_figure(sobol_figure(res, title), path)
 
 
 def sensitivity_time_chart(res: xr.Dataset, path: str | Path, title: str = "") -> Path:
     """Write :func:`sensitivity_time_figure` as PNG."""
-    return _save(sensitivity_time_figure(res, title), path)
+    return save_figure(sensitivity_time_figure(res, title), path)
 
 
 def morris_chart(res: xr.Dataset, path: str | Path, title: str = "") -> Path:
     """Write :func:`morris_figure` as PNG."""
-    return _save(morris_figure(res, title), path)
+    return save_figure(morris_figure(res, title), path)
 
 
 def run_charts(ds: xr.Dataset, folder: str | Path, pairs: Sequence[str]) -> dict[str, Path]:

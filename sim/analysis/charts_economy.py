@@ -22,10 +22,10 @@ from sim.analysis.charts import (
     GREY,
     LIGHT_GREY,
     OKABE_ITO,
-    _save,
-    _thousands,
     colours,
     named_colours,
+    save_figure,
+    thousands_ticks,
 )
 from sim.analysis.charts_panels import (
     annual,
@@ -69,7 +69,7 @@ def _fans_by_region(
         if zero:
             zero_line(ax)
         ax.set_title(names.get(region, region), loc="left")
-        _thousands(ax)
+        thousands_ticks(ax)
         year_axis(ax, ds)
     fig.suptitle(title)
     unit_label(fig, *label)
@@ -179,7 +179,7 @@ def _sector_bars(
         parts = [(s, at.sel(sector=s).values) for s in sectors]
         stacked_bars(ax, years, parts, named_colours(sectors))
         ax.set_title(name, loc="left")
-        _thousands(ax)
+        thousands_ticks(ax)
         year_axis(ax, ds)
     fig.suptitle(title)
     unit_label(fig, quantity, da.attrs["units"] or "money per year")
@@ -218,7 +218,7 @@ def trade_by_direction_figure(ds: xr.Dataset, pairs: Sequence[str]) -> Figure:
         ):
             band(ax, exports.sel(origin=o, destination=d), colour, f"{o} → {d}")
         ax.set_title(f"{names.get(a, a)} and {names.get(b, b)}", loc="left")
-        _thousands(ax)
+        thousands_ticks(ax)
         ax.set_ylim(bottom=0)
         year_axis(ax, ds)
     fig.suptitle("Exports by direction, all sectors (origin → destination)")
@@ -383,7 +383,7 @@ def jobs_in_year_figure(ds: xr.Dataset, year: int, regions: Sequence[str] = ()) 
         "change\nbars: medians over replicas (numbers); whiskers: 5-95 %",
         loc="left",
     )
-    _thousands(ax)
+    thousands_ticks(ax)
     legend_below(fig, [ax], ncols=3)
     return fit(fig)
 
@@ -434,7 +434,7 @@ def capital_by_direction_figure(ds: xr.Dataset) -> Figure:
         years = means[0][1]["year"].values
         stacked_bars(ax, years, [(n, m.values) for n, m in means], palette)
         ax.set_title(f"{names.get(o, o)} → {names.get(d, d)}", loc="left", fontsize="medium")
-        _thousands(ax)
+        thousands_ticks(ax)
         year_axis(ax, ds)
     units = parts[0][1].attrs.get("units") or "money per year"
     fig.suptitle("Cross-border capital flows by origin and destination (mean over replicas)")
@@ -450,7 +450,7 @@ def economy_charts(ds: xr.Dataset, folder: str | Path, pairs: Sequence[str]) -> 
     out: dict[str, Path] = {}
 
     def chart(key: str, file: str, fig: Figure) -> None:
-        out[key] = _save(fig, folder / file)
+        out[key] = save_figure(fig, folder / file)
 
     if "time" not in ds.dims:
         # A static counterfactual (sim counterfactual): no paths to draw, its real income

@@ -28,11 +28,11 @@ from sim.analysis.charts import (
     GREY,
     LIGHT_GREY,
     OKABE_ITO,
-    _fit_text,
-    _policies,
-    _wrap_to,
-    _x,
-    _year_axis,
+    fit_text,
+    format_year_axis,
+    policy_list,
+    time_values,
+    wrap_to,
 )
 from sim.analysis.results import annual_sum, scenario_data
 
@@ -93,7 +93,7 @@ def panels(
 
 def band(ax: Axes, draws: xr.DataArray, colour: str, label: str = "", dim: str = "replica") -> None:
     """Median line and 90 % band (5-95 %) of ``draws`` over ``dim``."""
-    axis, x = _x(draws)
+    axis, x = time_values(draws)
     q = draws.quantile([0.05, 0.5, 0.95], dim=dim).transpose("quantile", axis).values
     prefix = f"{label}: " if label else ""
     ax.fill_between(x, q[0], q[2], color=colour, alpha=0.2, linewidth=0, label=f"{prefix}5-95 %")
@@ -123,20 +123,20 @@ def _ends_before(text: Text, renderer: Any, right: float) -> bool:
 
 def fit(fig: Figure) -> Figure:
     """Wrap each panel's title to the panel's width (beside another panel it would run into
-    that one's title), then fit every text to the canvas (:func:`charts._fit_text`)."""
+    that one's title), then fit every text to the canvas (:func:`charts.fit_text`)."""
     if len(fig.axes) > 1:
         renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
         fig.draw_without_rendering()
         for ax in fig.axes:
             right = ax.get_window_extent(renderer).x1 + 8.0
             title = ax._left_title  # type: ignore[attr-defined]
-            _wrap_to(title, functools.partial(_ends_before, renderer=renderer, right=right))
-    return _fit_text(fig)
+            wrap_to(title, functools.partial(_ends_before, renderer=renderer, right=right))
+    return fit_text(fig)
 
 
 def year_axis(ax: Axes, ds: xr.Dataset) -> None:
     """The common year axis with the policies' dates; fewer ticks in narrower panels."""
-    _year_axis(ax, _policies(ds))
+    format_year_axis(ax, policy_list(ds))
     spec = ax.get_subplotspec()
     ncols = spec.get_gridspec().ncols if spec is not None else 1
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins={1: 10, 2: 7}.get(ncols, 5)))

@@ -47,7 +47,7 @@ def figure_html(path: Path, alt: str, caption: str, key: str = "") -> str:
     Parameters
     ----------
     path
-        The PNG written by :func:`sim.analysis.charts._save` (its labels travel in it).
+        The PNG written by :func:`sim.analysis.charts.save_figure` (its labels travel in it).
     alt, caption
         The image's alternative text and the caption (plain text, escaped here).
     key

@@ -124,7 +124,7 @@ from sim.kernels.equilibrium_accounts import (
     build_equilibrium_baseline,
     build_labour_markets,
 )
-from sim.kernels.equilibrium_conditions import _excess, _State, _System
+from sim.kernels.equilibrium_conditions import EquilibriumSystem, SolverState, excess_of
 from sim.kernels.equilibrium_shocks import Shocks
 
 FloatArray = NDArray[np.float64]
@@ -234,7 +234,9 @@ def solve_equilibrium(
     shocks = Shocks.build(
         baseline, theta, cost_change, tariff, productivity, real_wage_target, investment
     )
-    system = _System(baseline, labour, deficit_closure, numeraire, n_r * n_s <= dense_limit)
+    system = EquilibriumSystem(
+        baseline, labour, deficit_closure, numeraire, n_r * n_s <= dense_limit
+    )
     start = system.normalise(np.zeros((n_rep, labour.count)))
     if guess is None:
         unknowns = start
@@ -248,7 +250,7 @@ def solve_equilibrium(
         unknowns = system.normalise(np.array(guess, dtype=float))
         state = system.evaluate(unknowns, shocks, None)
         size = _norm(state.residual)
-        doubtful = np.flatnonzero(~(_excess(state.residual) <= WARM_START_EXCESS))
+        doubtful = np.flatnonzero(~(excess_of(state.residual) <= WARM_START_EXCESS))
         if doubtful.size:
             base = system.evaluate(start[doubtful], shocks.take(doubtful), None)
             base_size = _norm(base.residual)
@@ -258,7 +260,7 @@ def solve_equilibrium(
             unknowns[rows] = start[rows]
             state.put(rows, base.take(np.flatnonzero(worse)))
             size[rows] = base_size[worse]
-    active = _excess(state.residual) > tol
+    active = excess_of(state.residual) > tol
     # Newton's matrix is the Jacobian of the residuals plus the normalisation's pin; the
     # solver keeps its inverse, so that a step is a matrix-vector product and Broyden's
     # update a rank-one term, O(G^2) a replica instead of an O(G^3) solve: with
@@ -351,7 +353,7 @@ def solve_equilibrium(
         length[good] = 1.0
         length[bad[fresh[bad]]] *= 0.5
         fresh[:] = False
-        active = (_excess(state.residual) > tol) & (length > 1e-10)
+        active = (excess_of(state.residual) > tol) & (length > 1e-10)
         refresh = np.zeros(n_rep, dtype=bool)
         refresh[slow] = True
         refresh[retry] = True
@@ -382,7 +384,9 @@ def baseline_jacobian(
     """
     n_r, n_s = baseline.shape
     shocks = Shocks.build(baseline, np.asarray(theta, dtype=float)[None], None, None, None, None)
-    system = _System(baseline, labour, deficit_closure, numeraire, n_r * n_s <= dense_limit)
+    system = EquilibriumSystem(
+        baseline, labour, deficit_closure, numeraire, n_r * n_s <= dense_limit
+    )
     unknowns = np.zeros((1, labour.count))
     state = system.evaluate(unknowns, shocks, None)
     return system.jacobian(unknowns, shocks, state)[0]
@@ -443,7 +447,11 @@ def remove_deficits(
 
 
 def _newton_inverse(
-    system: _System, unknowns: FloatArray, shocks: Shocks, state: _State, rows: NDArray[np.bool_]
+    system: EquilibriumSystem,
+    unknowns: FloatArray,
+    shocks: Shocks,
+    state: SolverState,
+    rows: NDArray[np.bool_],
 ) -> FloatArray:
     """The inverse of the Newton matrix (fresh Jacobian plus pin) of the ``rows`` replicas."""
     jac = system.jacobian(unknowns[rows], shocks.take(rows), state.take(rows))

@@ -1,7 +1,7 @@
 """The general equilibrium's conditions at given unknowns (sim.kernels.equilibrium).
 
 Given the log wages (or log employment where the real wage is fixed) of every
-labour market, :class:`_System` solves the price block and the spending system and
+labour market, :class:`EquilibriumSystem` solves the price block and the spending system and
 returns the labour markets' excess demand; its finite-difference Jacobian and the
 labelled solution are built here too. The equations are in the docstring of
 :mod:`sim.kernels.equilibrium`.
@@ -28,30 +28,30 @@ FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
 
-def _excess(residual: FloatArray) -> FloatArray:
+def excess_of(residual: FloatArray) -> FloatArray:
     """Largest relative excess demand per replica (inf where not a number)."""
     gap = np.abs(np.expm1(residual)).max(axis=1)
     return np.where(np.isfinite(gap), gap, np.inf)
 
 
 @dataclass
-class _State:
+class SolverState:
     """What one evaluation leaves: warm starts and the residual."""
 
     log_price: FloatArray  # (N, R, S) sector price indices
     spending: FloatArray  # (N, R, S)
     residual: FloatArray  # (N, G)
 
-    def take(self, rows: BoolArray | NDArray[np.int64]) -> _State:
-        return _State(self.log_price[rows], self.spending[rows], self.residual[rows])
+    def take(self, rows: BoolArray | NDArray[np.int64]) -> SolverState:
+        return SolverState(self.log_price[rows], self.spending[rows], self.residual[rows])
 
-    def put(self, rows: NDArray[np.int64], other: _State) -> None:
+    def put(self, rows: NDArray[np.int64], other: SolverState) -> None:
         self.log_price[rows] = other.log_price
         self.spending[rows] = other.spending
         self.residual[rows] = other.residual
 
-    def repeat(self, times: int) -> _State:
-        return _State(*(np.repeat(a, times, axis=0) for a in self.__dict__.values()))
+    def repeat(self, times: int) -> SolverState:
+        return SolverState(*(np.repeat(a, times, axis=0) for a in self.__dict__.values()))
 
 
 @dataclass
@@ -73,7 +73,7 @@ class _Point:
     investment: FloatArray  # (N, i, j) nominal investment spending by investor and host
 
 
-class _System:
+class EquilibriumSystem:
     """The equilibrium conditions of one baseline and closure, for any replicas."""
 
     def __init__(
@@ -165,9 +165,11 @@ class _System:
         return out
 
     # -- one evaluation -------------------------------------------------------------------
-    def evaluate(self, unknowns: FloatArray, shocks: Shocks, warm: _State | None) -> _State:
+    def evaluate(
+        self, unknowns: FloatArray, shocks: Shocks, warm: SolverState | None
+    ) -> SolverState:
         point = self.point(unknowns, shocks, warm)
-        return _State(point.log_price, point.spending, self.residual(unknowns, point))
+        return SolverState(point.log_price, point.spending, self.residual(unknowns, point))
 
     def residual(self, unknowns: FloatArray, point: _Point) -> FloatArray:
         n_rep = unknowns.shape[0]
@@ -181,7 +183,7 @@ class _System:
         out: FloatArray = np.where(self.live[None], gap, idle)
         return out
 
-    def point(self, unknowns: FloatArray, shocks: Shocks, warm: _State | None) -> _Point:
+    def point(self, unknowns: FloatArray, shocks: Shocks, warm: SolverState | None) -> _Point:
         base = self.base
         n_rep = unknowns.shape[0]
         n_r, n_s = base.shape
@@ -301,7 +303,7 @@ class _System:
         shares: TradeShares,
         shocks: Shocks,
         autonomous: FloatArray,
-        warm: _State | None,
+        warm: SolverState | None,
         demand: FloatArray | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         r"""Solve :math:`E = \Gamma(B E) + \alpha(\rho\cdot E + I^{\mathrm{aut}}) + K` for E, (N, R, S).
@@ -370,7 +372,7 @@ class _System:
         return spending, tax
 
     # -- Newton's Jacobian ------------------------------------------------------------------
-    def jacobian(self, unknowns: FloatArray, shocks: Shocks, state: _State) -> FloatArray:
+    def jacobian(self, unknowns: FloatArray, shocks: Shocks, state: SolverState) -> FloatArray:
         """Forward differences, (n, G, G); all perturbed points evaluated in batches."""
         n_rep, n_g = unknowns.shape
         h = 1e-6
@@ -381,7 +383,7 @@ class _System:
             m = rows.stop - rows.start
             moved = np.repeat(unknowns[rows], n_g, axis=0).reshape(m, n_g, n_g)
             moved[:, np.arange(n_g), np.arange(n_g)] += h
-            sub = _State(state.log_price[rows], state.spending[rows], state.residual[rows])
+            sub = SolverState(state.log_price[rows], state.spending[rows], state.residual[rows])
             points = moved.reshape(m * n_g, n_g)
             at = self.point(
                 points,
@@ -397,7 +399,7 @@ class _System:
         self,
         unknowns: FloatArray,
         shocks: Shocks,
-        state: _State,
+        state: SolverState,
         iterations: NDArray[np.int64],
         tol: float,
         inverse_jacobian: NDArray[np.floating[Any]],
@@ -448,8 +450,8 @@ class _System:
             inverse_jacobian=inverse_jacobian,
             iterations=int(iterations.max(initial=0)),
             replica_iterations=iterations,
-            residual=_excess(residual),
-            converged=_excess(residual) <= tol,
+            residual=excess_of(residual),
+            converged=excess_of(residual) <= tol,
         )
 
 

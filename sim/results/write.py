@@ -173,7 +173,7 @@ def remove_stale_temporaries(target: Path) -> list[Path]:
             # it is the last complete version. Kept where it is if it cannot be put back.
             with contextlib.suppress(OSError):
                 os.replace(path, target)
-                _sync_directory(folder)
+                sync_directory(folder)
             continue
         discard(path)
         removed.append(path)
@@ -220,7 +220,7 @@ def temporary_path(target: Path, *, directory: bool) -> Path:
     return tmp
 
 
-def _sync_directory(folder: Path) -> None:
+def sync_directory(folder: Path) -> None:
     """fsync a folder, so that renames and new names in it survive a power loss."""
     fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
@@ -240,12 +240,12 @@ def _sync_file(path: Path) -> None:
         os.close(fd)
 
 
-def _sync_tree(root: Path) -> None:
+def sync_tree(root: Path) -> None:
     """fsync every file and folder under ``root`` (folders after their contents)."""
     for folder, _dirs, files in os.walk(root, topdown=False):
         for name in files:
             _sync_file(Path(folder) / name)
-        _sync_directory(Path(folder))
+        sync_directory(Path(folder))
 
 
 def publish(tmp: Path, target: Path) -> None:
@@ -274,7 +274,7 @@ def publish(tmp: Path, target: Path) -> None:
     """
     folder = target.parent
     if tmp.is_dir():
-        _sync_tree(tmp)
+        sync_tree(tmp)
     else:
         _sync_file(tmp)
     if tmp.is_dir() and target.is_dir() and not target.is_symlink():
@@ -285,7 +285,7 @@ def publish(tmp: Path, target: Path) -> None:
         except BaseException:
             os.replace(aside, target)
             raise
-        _sync_directory(folder)
+        sync_directory(folder)
         # Renamed to a .tmp name before removal: a half-removed folder must never be
         # taken for the last complete version by remove_stale_temporaries.
         doomed = aside.with_name(aside.name.removesuffix(OLD_SUFFIX) + TMP_SUFFIX)
@@ -293,7 +293,7 @@ def publish(tmp: Path, target: Path) -> None:
         shutil.rmtree(doomed, ignore_errors=True)
         return
     os.replace(tmp, target)
-    _sync_directory(folder)
+    sync_directory(folder)
 
 
 _HDF5_ERRNO = re.compile(r"errno = (\d+)")

@@ -12,18 +12,18 @@ from typing import Any
 
 from sim.errors import ScenarioError
 from sim.scenario.yaml_nodes import (
-    _DELETE,
-    _DICT_ORIGIN,
+    DELETE,
+    DICT_ORIGIN,
     LoadedDocument,
     Origin,
-    _child_path,
-    _collect_origins,
-    _item_path,
-    _parent_path,
-    _Replace,
-    _walk_paths,
+    ReplaceMarker,
+    collect_origins,
+    join_index,
+    join_key,
+    parent_of,
+    walk_paths,
 )
-from sim.scenario.yaml_read import _load_raw, _strip
+from sim.scenario.yaml_read import load_raw, resolve_markers
 
 
 def _merge(
@@ -40,13 +40,13 @@ def _merge(
     """
     out = dict(base)
     for key, value in variant.items():
-        path = _child_path(prefix, key)
-        if value is _DELETE:
+        path = join_key(prefix, key)
+        if value is DELETE:
             if origins is not None and key not in out:
                 _refuse_delete(path, out, origins)
             out.pop(key, None)
-        elif isinstance(value, _Replace):
-            out[key] = _strip(value)
+        elif isinstance(value, ReplaceMarker):
+            out[key] = resolve_markers(value)
         elif isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = _merge(out[key], value, origins, path)
         else:
@@ -54,24 +54,24 @@ def _merge(
                 # A mapping replacing a value that is not a mapping (or adding a new key):
                 # a !delete inside it has nothing to delete.
                 _deletes_in(value, path, origins)
-            out[key] = _strip(value)
+            out[key] = resolve_markers(value)
     return out
 
 
 def _deletes_in(value: dict[str, Any], prefix: str, origins: dict[str, Origin]) -> None:
     for key, child in value.items():
-        path = _child_path(prefix, key)
-        if child is _DELETE:
+        path = join_key(prefix, key)
+        if child is DELETE:
             _refuse_delete(path, {}, origins)
         elif isinstance(child, dict):
             _deletes_in(child, path, origins)
 
 
 def _refuse_delete(path: str, siblings: dict[str, Any], origins: dict[str, Origin]) -> None:
-    file, line = origins.get(path, _DICT_ORIGIN)
+    file, line = origins.get(path, DICT_ORIGIN)
     key = path.rsplit(".", 1)[-1]
     close = difflib.get_close_matches(key, [str(k) for k in siblings], n=1)
-    parent = _parent_path(path)
+    parent = parent_of(path)
     where = f"under {parent}" if parent else "at the top level"
     raise ScenarioError(
         f"!delete names a key the base does not have, so it would delete nothing: {path}",
@@ -95,7 +95,7 @@ def _extends_targets(
     items = value if is_list else [value]
     targets: list[tuple[str, Origin]] = []
     for index, item in enumerate(items):
-        item_where = origins.get(_item_path("extends", index), where) if is_list else where
+        item_where = origins.get(join_index("extends", index), where) if is_list else where
         if not isinstance(item, str) or not item.strip():
             raise ScenarioError(
                 "extends must name a scenario file",
@@ -115,20 +115,20 @@ MAX_EXTENDS_DEPTH = 64
 
 
 def _resolve(
-    data: dict[str, Any] | _Replace,
+    data: dict[str, Any] | ReplaceMarker,
     origins: dict[str, Origin],
     base_dir: Path,
     chain: list[tuple[Path, str]],
     max_nodes: int,
 ) -> LoadedDocument:
     """Apply ``data`` (one document, markers intact) onto its resolved bases."""
-    replace_all = isinstance(data, _Replace)
-    mapping = dict(data.mapping if isinstance(data, _Replace) else data)
+    replace_all = isinstance(data, ReplaceMarker)
+    mapping = dict(data.mapping if isinstance(data, ReplaceMarker) else data)
     if "extends" not in mapping:
-        stripped = _strip(mapping)
-        return LoadedDocument(stripped, _collect_origins(stripped, [origins]), [])
+        stripped = resolve_markers(mapping)
+        return LoadedDocument(stripped, collect_origins(stripped, [origins]), [])
     extends_value = mapping.pop("extends")
-    where = origins.get("extends", _DICT_ORIGIN)
+    where = origins.get("extends", DICT_ORIGIN)
     seen = {resolved for resolved, _ in chain}
 
     merged: dict[str, Any] = {}
@@ -168,7 +168,7 @@ def _resolve(
                 value=name,
                 hint=f"paths in extends are relative to the folder {base_dir}",
             )
-        raw, raw_origins = _load_raw(base_path, max_nodes)
+        raw, raw_origins = load_raw(base_path, max_nodes)
         base = _resolve(
             raw, raw_origins, base_path.parent, [*chain, (resolved, str(base_path))], max_nodes
         )
@@ -178,8 +178,8 @@ def _resolve(
         # A file reached twice through different bases (a diamond) is listed once.
         files.extend(f for f in [*base.files, str(base_path)] if f not in files)
 
-    result = _strip(mapping) if replace_all else _merge(merged, mapping, origins)
-    return LoadedDocument(result, _collect_origins(result, [origins, *layers]), files)
+    result = resolve_markers(mapping) if replace_all else _merge(merged, mapping, origins)
+    return LoadedDocument(result, collect_origins(result, [origins, *layers]), files)
 
 
 def load_scenario_document(path: str | Path, *, max_nodes: int = 1_000_000) -> LoadedDocument:
@@ -214,7 +214,7 @@ def load_scenario_document(path: str | Path, *, max_nodes: int = 1_000_000) -> L
     they are layered in order (``b`` onto ``a``), then the file itself.
     """
     path = Path(path)
-    raw, origins = _load_raw(path, max_nodes)
+    raw, origins = load_raw(path, max_nodes)
     doc = _resolve(raw, origins, path.parent, [(path.resolve(), str(path))], max_nodes)
     doc.files.append(str(path))
     return doc
@@ -246,5 +246,5 @@ def resolve_extends_dict(
     ScenarioError
         As :func:`load_scenario_document`.
     """
-    origins = {path: _DICT_ORIGIN for path in _walk_paths(data)}
+    origins = {path: DICT_ORIGIN for path in walk_paths(data)}
     return _resolve(data, origins, Path(base_dir), [], max_nodes)

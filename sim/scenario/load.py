@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from sim.scenario.extends import MAX_EXTENDS_DEPTH, load_scenario_document, resolve_extends_dict
-from sim.scenario.yaml_nodes import DELETE_TAG, REPLACE_TAG, LoadedDocument, _parent_path
+from sim.scenario.yaml_nodes import DELETE_TAG, REPLACE_TAG, LoadedDocument, parent_of
 from sim.scenario.yaml_read import MAX_DEPTH, load_yaml_document, load_yaml_text
 
 __all__ = [
@@ -67,5 +67,5 @@ def get_origin(doc: LoadedDocument, path: str) -> tuple[str | None, int | None]:
         found = doc.origins.get(current)
         if found is not None:
             return found
-        current = _parent_path(current)
+        current = parent_of(current)
     return None, None

@@ -42,7 +42,7 @@ from sim.scenario.hints import (
 from sim.scenario.load import LoadedDocument
 from sim.scenario.scenario import Scenario
 from sim.scenario.schema import load_schema, split_path
-from sim.scenario.walk import _Walker
+from sim.scenario.walk import Walker
 
 #: What the calendar engine (sim run) needs beyond a trade-only counterfactual, and why.
 RUN_INPUTS = {
@@ -121,7 +121,7 @@ def validate_value(key: str, value: Any, *, origin: str = "<override>") -> Any:
     for part in split_path(key):
         schema = schema.children[part]
     sc = Scenario(data={}, origins={key: (origin, 0)}, files=[], path=None, data_root=Path.cwd())
-    return _Walker(sc).node(schema, value, key)
+    return Walker(sc).node(schema, value, key)
 
 
 def validate_scenario(
@@ -153,7 +153,7 @@ def validate_scenario(
         data_root=root,
         extra_roots=list(extra_roots or []),
     )
-    _Walker(sc).run()
+    Walker(sc).run()
     for check in CHECKS:
         check(sc)
     return sc

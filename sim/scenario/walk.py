@@ -44,7 +44,7 @@ def _fmt_path(parent: str, child: str) -> str:
     return f"{parent}.{child}" if parent else child
 
 
-class _Walker:
+class Walker:
     """Walk the document along the schema, coercing values and filling defaults."""
 
     def __init__(self, scenario: Scenario) -> None:

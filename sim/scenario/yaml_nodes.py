@@ -31,7 +31,7 @@ _MERGE = _STD + "merge"
 _MAP = _STD + "map"
 _SEQ = _STD + "seq"
 
-_DICT_ORIGIN = ("<dict>", 0)
+DICT_ORIGIN = ("<dict>", 0)
 
 _ALLOWED_TAGS = (
     "plain strings, numbers, booleans, null, mappings and lists; "
@@ -49,7 +49,7 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 
-class _ScenarioLoader(_BaseLoader):
+class ScenarioLoader(_BaseLoader):
     """Safe loader that reads ``1e6`` and ``1.5e3`` as floats.
 
     YAML 1.1 (and so PyYAML) requires a dot and a signed exponent in a float,
@@ -59,8 +59,8 @@ class _ScenarioLoader(_BaseLoader):
     """
 
 
-class _ExplainingLoader(yaml.SafeLoader):
-    """Pure-Python twin of :class:`_ScenarioLoader`, run only to describe a syntax error.
+class ExplainingLoader(yaml.SafeLoader):
+    """Pure-Python twin of :class:`ScenarioLoader`, run only to describe a syntax error.
 
     libyaml's messages leave out the offending character or alias name
     ("found character that cannot start any token"); PyYAML's own parser names
@@ -68,7 +68,7 @@ class _ExplainingLoader(yaml.SafeLoader):
     """
 
 
-for _loader_class in (_ScenarioLoader, _ExplainingLoader):
+for _loader_class in (ScenarioLoader, ExplainingLoader):
     _loader_class.add_implicit_resolver(
         _FLOAT,
         re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
@@ -83,11 +83,11 @@ class _Delete:
         return "<!delete>"
 
 
-_DELETE = _Delete()
+DELETE = _Delete()
 
 
 @dataclass
-class _Replace:
+class ReplaceMarker:
     """A ``!replace`` mapping: overrides the base's mapping instead of merging into it."""
 
     mapping: dict[str, Any]
@@ -117,15 +117,15 @@ class LoadedDocument:
 # ---------------------------------------------------------------- paths
 
 
-def _child_path(prefix: str, key: object) -> str:
+def join_key(prefix: str, key: object) -> str:
     return str(key) if not prefix else f"{prefix}.{key}"
 
 
-def _item_path(prefix: str, index: int) -> str:
+def join_index(prefix: str, index: int) -> str:
     return f"{prefix}[{index}]"
 
 
-def _parent_path(path: str) -> str | None:
+def parent_of(path: str) -> str | None:
     """Path of the node containing ``path``, or None for a top-level key."""
     if path.endswith("]"):
         bracket = path.rfind("[")
@@ -135,7 +135,7 @@ def _parent_path(path: str) -> str | None:
     return path[:dot] if dot > 0 else None
 
 
-def _walk_paths(data: dict[str, Any]) -> list[str]:
+def walk_paths(data: dict[str, Any]) -> list[str]:
     """Every key path in ``data``, parents before children.
 
     Iterative rather than recursive: resolved documents can be large, and the
@@ -147,15 +147,15 @@ def _walk_paths(data: dict[str, Any]) -> list[str]:
         prefix, value = stack.pop()
         children: list[tuple[str, Any]] = []
         if isinstance(value, dict):
-            children = [(_child_path(prefix, k), v) for k, v in value.items()]
+            children = [(join_key(prefix, k), v) for k, v in value.items()]
         elif isinstance(value, list):
-            children = [(_item_path(prefix, i), v) for i, v in enumerate(value)]
+            children = [(join_index(prefix, i), v) for i, v in enumerate(value)]
         paths.extend(p for p, _ in children)
         stack.extend(reversed(children))
     return paths
 
 
-def _collect_origins(data: dict[str, Any], layers: list[dict[str, Origin]]) -> dict[str, Origin]:
+def collect_origins(data: dict[str, Any], layers: list[dict[str, Origin]]) -> dict[str, Origin]:
     """Origins for every path of ``data``, taken from the first layer that has the path.
 
     ``layers`` runs from the most derived document to its bases. Merging never
@@ -165,7 +165,7 @@ def _collect_origins(data: dict[str, Any], layers: list[dict[str, Origin]]) -> d
     visits what survived.
     """
     origins: dict[str, Origin] = {}
-    for path in _walk_paths(data):
+    for path in walk_paths(data):
         for layer in layers:
             found = layer.get(path)
             if found is not None:
@@ -177,7 +177,7 @@ def _collect_origins(data: dict[str, Any], layers: list[dict[str, Origin]]) -> d
 # ---------------------------------------------------------------- conversion
 
 
-def _line(node: Node) -> int:
+def node_line(node: Node) -> int:
     return int(node.start_mark.line) + 1
 
 
@@ -185,7 +185,7 @@ def _show_tag(tag: str) -> str:
     return "!!" + tag[len(_STD) :] if tag.startswith(_STD) else tag
 
 
-def _check_size(root: Node, file: str, max_nodes: int) -> None:
+def check_node_count(root: Node, file: str, max_nodes: int) -> None:
     """Refuse documents whose alias expansion exceeds ``max_nodes``, before expanding anything.
 
     The composed tree shares one node object per anchor, so it stays small even
@@ -209,7 +209,7 @@ def _check_size(root: Node, file: str, max_nodes: int) -> None:
             raise ScenarioError(
                 "an alias refers to the node that contains it; the document would be infinite",
                 file=file,
-                line=_line(node),
+                line=node_line(node),
                 hint="point the alias (*name) at an anchor (&name) defined outside itself",
             )
         in_progress.add(ident)
@@ -227,7 +227,7 @@ def _check_size(root: Node, file: str, max_nodes: int) -> None:
                 f"document has more than {max_nodes} nodes (keys, values and list items; "
                 "it uses no aliases): the limit on a scenario's size",
                 file=file,
-                line=_line(node),
+                line=node_line(node),
                 allowed=f"at most {max_nodes} nodes",
                 hint="move large tables into CSV data files (e.g. trade.baseline.file), "
                 "or raise max_nodes if the document is really meant to be this large",
@@ -237,7 +237,7 @@ def _check_size(root: Node, file: str, max_nodes: int) -> None:
                 f"document expands to more than {max_nodes} nodes once its aliases (*name) "
                 "are followed; YAML alias expansion refused",
                 file=file,
-                line=_line(node),
+                line=node_line(node),
                 allowed=f"at most {max_nodes} nodes after expanding aliases",
                 hint="reduce the nesting of aliases (*name), or raise max_nodes "
                 "if the document is really meant to be this large",
@@ -247,10 +247,10 @@ def _check_size(root: Node, file: str, max_nodes: int) -> None:
     size(root)
 
 
-class _Converter:
+class Converter:
     """Turns a composed node tree into plain Python and records each path's origin."""
 
-    def __init__(self, file: str, loader: _ScenarioLoader) -> None:
+    def __init__(self, file: str, loader: ScenarioLoader) -> None:
         self.file = file
         # The loader's construct_yaml_* methods are the reference parsers for
         # YAML 1.1 scalars (hex ints, sexagesimal, .nan); reuse them rather
@@ -259,7 +259,9 @@ class _Converter:
         self.origins: dict[str, Origin] = {}
 
     def error(self, problem: str, node: Node, path: str, **kwargs: Any) -> ScenarioError:
-        return ScenarioError(problem, file=self.file, line=_line(node), key=path or None, **kwargs)
+        return ScenarioError(
+            problem, file=self.file, line=node_line(node), key=path or None, **kwargs
+        )
 
     def unknown_tag(self, node: Node, path: str) -> ScenarioError:
         return self.error(
@@ -282,7 +284,7 @@ class _Converter:
     def scalar(self, node: ScalarNode, path: str) -> Any:
         tag = node.tag
         if tag == DELETE_TAG:
-            return _DELETE
+            return DELETE
         if tag == REPLACE_TAG:
             raise self.error(
                 "!replace applies to a mapping; a scalar always replaces the base's value",
@@ -326,10 +328,10 @@ class _Converter:
             raise self.unknown_tag(node, path)
         out: list[Any] = []
         for index, item in enumerate(node.value):
-            item_path = _item_path(path, index)
-            self.origins[item_path] = (self.file, _line(item))
+            item_path = join_index(path, index)
+            self.origins[item_path] = (self.file, node_line(item))
             value = self.convert(item, item_path)
-            if value is _DELETE:
+            if value is DELETE:
                 raise self.error(
                     "!delete cannot be used on a list item; lists are replaced as a whole",
                     item,
@@ -339,15 +341,15 @@ class _Converter:
             out.append(value)
         return out
 
-    def mapping(self, node: MappingNode, path: str) -> dict[str, Any] | _Replace:
+    def mapping(self, node: MappingNode, path: str) -> dict[str, Any] | ReplaceMarker:
         if node.tag not in (_MAP, REPLACE_TAG):
             raise self.unknown_tag(node, path)
         out: dict[str, Any] = {}
         for key, key_node, value_node in self.entries(node, path):
-            key_path = _child_path(path, key)
-            self.origins[key_path] = (self.file, _line(key_node))
+            key_path = join_key(path, key)
+            self.origins[key_path] = (self.file, node_line(key_node))
             out[key] = self.convert(value_node, key_path)
-        return _Replace(out) if node.tag == REPLACE_TAG else out
+        return ReplaceMarker(out) if node.tag == REPLACE_TAG else out
 
     def entries(self, node: MappingNode, path: str) -> list[tuple[str, Node, Node]]:
         """Key/value nodes of a mapping with ``<<`` merge keys flattened, duplicates refused.
@@ -367,9 +369,9 @@ class _Converter:
             previous = explicit.get(key)
             if previous is not None:
                 raise self.error(
-                    f"key {key!r} appears twice (lines {_line(previous[0])} and {_line(key_node)})",
+                    f"key {key!r} appears twice (lines {node_line(previous[0])} and {node_line(key_node)})",
                     key_node,
-                    _child_path(path, key),
+                    join_key(path, key),
                     hint="remove one of them; YAML would silently keep only the last",
                 )
             explicit[key] = (key_node, value_node)

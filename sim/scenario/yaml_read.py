@@ -11,16 +11,16 @@ from yaml.nodes import MappingNode, Node
 
 from sim.errors import ScenarioError
 from sim.scenario.yaml_nodes import (
-    _DELETE,
+    DELETE,
+    Converter,
+    ExplainingLoader,
     LoadedDocument,
     Origin,
-    _check_size,
-    _collect_origins,
-    _Converter,
-    _ExplainingLoader,
-    _line,
-    _Replace,
-    _ScenarioLoader,
+    ReplaceMarker,
+    ScenarioLoader,
+    check_node_count,
+    collect_origins,
+    node_line,
 )
 
 
@@ -100,10 +100,10 @@ def _check_depth(text: str, file: str) -> None:
         )
 
 
-def _compose(text: str, file: str) -> tuple[Node | None, _ScenarioLoader]:
+def _compose(text: str, file: str) -> tuple[Node | None, ScenarioLoader]:
     _check_depth(text, file)
     try:
-        loader = _ScenarioLoader(text)
+        loader = ScenarioLoader(text)
     except yaml.YAMLError as exc:  # the reader refuses control characters up front
         raise _syntax_error(text, file, exc) from None
     try:
@@ -115,9 +115,9 @@ def _compose(text: str, file: str) -> tuple[Node | None, _ScenarioLoader]:
 
 
 def _syntax_error(text: str, file: str, exc: yaml.YAMLError) -> ScenarioError:
-    if not issubclass(_ScenarioLoader, yaml.SafeLoader):
+    if not issubclass(ScenarioLoader, yaml.SafeLoader):
         try:
-            explainer = _ExplainingLoader(text)
+            explainer = ExplainingLoader(text)
         except yaml.YAMLError as better:  # the reader refuses control characters up front
             return _syntax_error_message(better, file, text)
         try:
@@ -159,14 +159,16 @@ def _syntax_error_message(exc: yaml.YAMLError, file: str, text: str | None = Non
     )
 
 
-def _load_raw(path: Path, max_nodes: int) -> tuple[dict[str, Any] | _Replace, dict[str, Origin]]:
+def load_raw(
+    path: Path, max_nodes: int
+) -> tuple[dict[str, Any] | ReplaceMarker, dict[str, Origin]]:
     """Convert one file, keeping ``!delete``/``!replace`` markers for the merge."""
     return _load_raw_text(_read_text(path), str(path), max_nodes)
 
 
 def _load_raw_text(
     text: str, file: str, max_nodes: int
-) -> tuple[dict[str, Any] | _Replace, dict[str, Origin]]:
+) -> tuple[dict[str, Any] | ReplaceMarker, dict[str, Origin]]:
     """Convert the text of one document (``file`` names it in errors)."""
     try:
         root, loader = _compose(text, file)
@@ -181,11 +183,11 @@ def _load_raw_text(
             raise ScenarioError(
                 "the top level of a scenario file must be a mapping of keys to values",
                 file=file,
-                line=_line(root),
+                line=node_line(root),
                 hint="start the file with `key: value` lines, not a list or a single value",
             )
-        _check_size(root, file, max_nodes)
-        converter = _Converter(file, loader)
+        check_node_count(root, file, max_nodes)
+        converter = Converter(file, loader)
         data = converter.mapping(root, "")
     except RecursionError:
         raise ScenarioError(
@@ -196,14 +198,14 @@ def _load_raw_text(
     return data, converter.origins
 
 
-def _strip(value: Any) -> Any:
+def resolve_markers(value: Any) -> Any:
     """Copy ``value`` with the merge markers resolved: deletions dropped, replacements unwrapped."""
-    if isinstance(value, _Replace):
+    if isinstance(value, ReplaceMarker):
         value = value.mapping
     if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if v is not _DELETE}
+        return {k: resolve_markers(v) for k, v in value.items() if v is not DELETE}
     if isinstance(value, list):
-        return [_strip(item) for item in value]
+        return [resolve_markers(item) for item in value]
     return value
 
 
@@ -230,9 +232,9 @@ def load_yaml_document(path: str | Path, *, max_nodes: int = 1_000_000) -> Loade
         an unknown tag, repeats a key, or expands beyond ``max_nodes``.
     """
     path = Path(path)
-    raw, origins = _load_raw(path, max_nodes)
-    data = _strip(raw)
-    return LoadedDocument(data, _collect_origins(data, [origins]), [str(path)])
+    raw, origins = load_raw(path, max_nodes)
+    data = resolve_markers(raw)
+    return LoadedDocument(data, collect_origins(data, [origins]), [str(path)])
 
 
 def load_yaml_text(text: str, file: str, *, max_nodes: int = 1_000_000) -> LoadedDocument:
@@ -244,5 +246,5 @@ def load_yaml_text(text: str, file: str, *, max_nodes: int = 1_000_000) -> Loade
     the text in errors.
     """
     raw, origins = _load_raw_text(text, file, max_nodes)
-    data = _strip(raw)
-    return LoadedDocument(data, _collect_origins(data, [origins]), [file])
+    data = resolve_markers(raw)
+    return LoadedDocument(data, collect_origins(data, [origins]), [file])

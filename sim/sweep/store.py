@@ -50,7 +50,7 @@ import numpy as np
 import xarray as xr
 
 from sim.errors import SimError
-from sim.results.write import _sync_directory, _sync_tree, publish, temporary_path
+from sim.results.write import publish, sync_directory, sync_tree, temporary_path
 from sim.sweep.plan import POINT, REPLICA, Plan
 
 log = logging.getLogger(__name__)
@@ -460,7 +460,7 @@ def _create_locked(plan: Plan, path: Path) -> IO[str] | None:
         (staging / DONE_DIR).mkdir(parents=True)
         handle = (staging / LOCK_FILE).open("a+", encoding="utf-8")
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        _sync_tree(staging)
+        sync_tree(staging)
         try:
             if os.path.lexists(path):
                 raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))
@@ -470,7 +470,7 @@ def _create_locked(plan: Plan, path: Path) -> IO[str] | None:
                 raise
             handle.close()
             return None
-        _sync_directory(path.parent)
+        sync_directory(path.parent)
         return handle
     except BaseException as exc:
         if handle is not None:

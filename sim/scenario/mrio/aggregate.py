@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from sim.errors import DataFileError, NumericalError, quote
 from sim.kernels import leontief
 from sim.scenario.mrio.table import FloatArray, MRIOTable
-from sim.scenario.mrio.text import _listing
+from sim.scenario.mrio.text import listing
 
 
 def _concordance(
@@ -28,7 +28,7 @@ def _concordance(
             raise DataFileError(
                 f"{what} {quote(label)} of the table is not mapped to a target {what}",
                 value=label,
-                allowed=f"a target for every {what} of the table: {_listing(labels)}",
+                allowed=f"a target for every {what} of the table: {listing(labels)}",
                 hint=f"add '{label}' to the {what} map",
             )
     produced = list(dict.fromkeys(mapping[label] for label in labels))
@@ -48,7 +48,7 @@ def _concordance(
             raise DataFileError(
                 f"target {what} '{missing[0]}' of the map is not in the target order",
                 value=missing[0],
-                allowed=_listing(targets),
+                allowed=listing(targets),
                 hint=f"add '{missing[0]}' to the target {what}s or fix the map",
             )
         unused = [t for t in targets if t not in produced]
@@ -58,7 +58,7 @@ def _concordance(
             raise DataFileError(
                 f"no {what} of the table maps to target {what} '{unused[0]}'",
                 value=unused[0],
-                allowed=f"targets of the map: {_listing(produced)}",
+                allowed=f"targets of the map: {listing(produced)}",
                 hint=f"map at least one {what} to '{unused[0]}' or remove it from the order",
             )
     position = {t: k for k, t in enumerate(targets)}

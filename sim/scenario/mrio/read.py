@@ -16,22 +16,22 @@ from sim.errors import DataFileError, quote
 from sim.scenario.files import what_is
 from sim.scenario.mrio.table import BALANCE_TOLERANCE, FloatArray, Label, MRIOTable
 from sim.scenario.mrio.text import (
-    _NO_FILES,
-    _PYMRIO_MATRIX_HEADER_ROWS,
-    _TEXT_SUFFIXES,
-    _check_columns,
-    _check_rows,
-    _check_z,
-    _collect,
-    _hash,
-    _infer_index_cols,
-    _listing,
-    _numbers,
-    _read_pymrio_text,
-    _records,
-    _require_index_cols,
-    _show,
-    _Table,
+    NO_FILES,
+    PYMRIO_MATRIX_HEADER_ROWS,
+    TEXT_SUFFIXES,
+    TextTable,
+    check_columns,
+    check_rows,
+    check_z,
+    infer_index_cols,
+    listing,
+    parse_numbers,
+    read_pymrio_text,
+    read_records,
+    record_hash,
+    require_index_cols,
+    show_label,
+    stack_values,
 )
 
 
@@ -47,7 +47,7 @@ def _file_parameters(folder: Path, files: dict[str, str]) -> dict[str, _Entry]:
     para = folder / "file_parameters.json"
     if not para.is_file():
         return {}
-    _hash(para, files)
+    record_hash(para, files)
     try:
         content = json.loads(para.read_text(encoding="utf-8"))
         entries = content["files"]
@@ -74,11 +74,11 @@ def _pymrio_entry(
     folder: Path, params: Mapping[str, _Entry], key: str, header_rows: int, *, required: bool
 ) -> _Entry | None:
     entry = params.get(key, _Entry(folder / f"{key}.txt", None, header_rows))
-    if entry.path.suffix.lower() not in _TEXT_SUFFIXES:
+    if entry.path.suffix.lower() not in TEXT_SUFFIXES:
         raise DataFileError(
             f"table {key} is stored as '{entry.path.suffix}', only pymrio's text format is read",
             file=str(entry.path),
-            allowed=", ".join(_TEXT_SUFFIXES),
+            allowed=", ".join(TEXT_SUFFIXES),
             hint='save the system with save_all(path, table_format="txt")',
         )
     if not entry.path.is_file():
@@ -96,26 +96,26 @@ def _pymrio_entry(
     return entry
 
 
-def _read_pymrio_matrix(entry: _Entry, files: dict[str, str], *, numeric: bool = True) -> _Table:
-    index_cols = entry.index_cols or _infer_index_cols(entry.path)
-    _hash(entry.path, files)
-    return _read_pymrio_text(
+def _read_pymrio_matrix(entry: _Entry, files: dict[str, str], *, numeric: bool = True) -> TextTable:
+    index_cols = entry.index_cols or infer_index_cols(entry.path)
+    record_hash(entry.path, files)
+    return read_pymrio_text(
         entry.path, index_cols=index_cols, header_rows=entry.header_rows, numeric=numeric
     )
 
 
 def _assemble(
-    z: _Table,
+    z: TextTable,
     grid: tuple[list[str], list[str]],
-    y: _Table,
-    x_table: _Table | None,
+    y: TextTable,
+    x_table: TextTable | None,
     satellites: dict[str, FloatArray],
     units: dict[str, str],
     files: dict[str, str],
 ) -> MRIOTable:
-    """Check Y and x against Z (and its ``grid`` from _check_z) and build the table."""
+    """Check Y and x against Z (and its ``grid`` from check_z) and build the table."""
     regions, sectors = grid
-    _check_rows(y, z.rows, "Y")
+    check_rows(y, z.rows, "Y")
     if y.values.shape[1] == 0:
         raise DataFileError(
             "Y has no final-demand columns", file=str(y.path), line=y.column_lines[0]
@@ -125,7 +125,7 @@ def _assemble(
     if np.any(x < 0):
         i = int(np.argmin(x))
         raise DataFileError(
-            f"total output of {quote(_show(z.rows[i]))} is negative (Z row sum + final demand)",
+            f"total output of {quote(show_label(z.rows[i]))} is negative (Z row sum + final demand)",
             file=str(y.path),
             line=y.lines[i],
             value=float(x[i]),
@@ -133,7 +133,7 @@ def _assemble(
             hint="check the signs of the final-demand columns (inventory changes, exports)",
         )
     if x_table is not None:
-        _check_rows(x_table, z.rows, "x")
+        check_rows(x_table, z.rows, "x")
         if x_table.values.shape[1] != 1:
             raise DataFileError(
                 f"x has {x_table.values.shape[1]} value columns, expected 1",
@@ -147,7 +147,7 @@ def _assemble(
         if bad.size:
             i = int(bad[0])
             raise DataFileError(
-                f"the table does not balance: total output of {quote(_show(z.rows[i]))} is "
+                f"the table does not balance: total output of {quote(show_label(z.rows[i]))} is "
                 f"{given[i]:.12g} but Z row sum + final demand is {x[i]:.12g} "
                 f"(relative difference {gap[i] / scale[i]:.3g})",
                 file=str(x_table.path),
@@ -181,16 +181,16 @@ def _extension_folders(folder: Path) -> list[Path]:
     )
 
 
-def _satellite_rows(table: _Table, extension: str) -> dict[str, int]:
+def _satellite_rows(table: TextTable, extension: str) -> dict[str, int]:
     names: dict[str, int] = {}
     for k, label in enumerate(table.rows):
-        name = f"{extension}/{_show(label)}"
+        name = f"{extension}/{show_label(label)}"
         if name in names:
             raise DataFileError(
                 f"satellite {quote(name)} appears twice (first on line {table.lines[names[name]]})",
                 file=str(table.path),
                 line=table.lines[k],
-                value=_show(label),
+                value=show_label(label),
                 hint="give every satellite row a distinct label",
             )
         names[name] = k
@@ -201,7 +201,7 @@ def _unknown_satellite(folder: Path, name: str) -> DataFileError:
     available: list[str] = []
     for ext in _extension_folders(folder):
         params = _file_parameters(ext, {})
-        entry = _pymrio_entry(ext, params, "F", _PYMRIO_MATRIX_HEADER_ROWS, required=False)
+        entry = _pymrio_entry(ext, params, "F", PYMRIO_MATRIX_HEADER_ROWS, required=False)
         if entry is not None:
             table = _read_pymrio_matrix(entry, {}, numeric=False)
             available.extend(_satellite_rows(table, ext.name))
@@ -215,18 +215,18 @@ def _unknown_satellite(folder: Path, name: str) -> DataFileError:
         f"unknown satellite '{name}'",
         file=str(folder),
         value=name,
-        allowed=_listing(available) if available else "none: the folder has no extensions",
+        allowed=listing(available) if available else "none: the folder has no extensions",
         hint=hint,
     )
 
 
 def _read_extension(
     folder: Path, extension: str, names: list[str], files: dict[str, str]
-) -> tuple[_Table, dict[str, int], dict[str, str]]:
+) -> tuple[TextTable, dict[str, int], dict[str, str]]:
     """An extension's F table, its satellite rows by name, and their units."""
     ext_folder = folder / extension
     params = _file_parameters(ext_folder, files)
-    entry = _pymrio_entry(ext_folder, params, "F", _PYMRIO_MATRIX_HEADER_ROWS, required=True)
+    entry = _pymrio_entry(ext_folder, params, "F", PYMRIO_MATRIX_HEADER_ROWS, required=True)
     assert entry is not None
     table = _read_pymrio_matrix(entry, files)
     rows = _satellite_rows(table, extension)
@@ -241,7 +241,7 @@ def _read_extension(
         unit_table = _read_pymrio_matrix(unit_entry, files, numeric=False)
         for label, cells in zip(unit_table.rows, unit_table.text, strict=True):
             if cells:
-                units[f"{extension}/{_show(label)}"] = cells[0].strip()
+                units[f"{extension}/{show_label(label)}"] = cells[0].strip()
     return table, rows, units
 
 
@@ -294,17 +294,17 @@ def read_pymrio_folder(path: Path, *, satellites: Sequence[str] = ()) -> MRIOTab
         )
     files: dict[str, str] = {}
     params = _file_parameters(folder, files)
-    header = _PYMRIO_MATRIX_HEADER_ROWS
+    header = PYMRIO_MATRIX_HEADER_ROWS
     z_entry = _pymrio_entry(folder, params, "Z", header, required=True)
     y_entry = _pymrio_entry(folder, params, "Y", header, required=True)
     x_entry = _pymrio_entry(folder, params, "x", 1, required=False)
     assert z_entry is not None and y_entry is not None
     z = _read_pymrio_matrix(z_entry, files)
-    _require_index_cols(z, 2, "Z")
-    grid = _check_z(z)
+    require_index_cols(z, 2, "Z")
+    grid = check_z(z)
     money_unit = _read_money_unit(folder, params, files)
     y = _read_pymrio_matrix(y_entry, files)
-    _require_index_cols(y, 2, "Y")
+    require_index_cols(y, 2, "Y")
     x_table = None
     if x_entry is not None:
         x_table = _read_pymrio_matrix(x_entry, files)
@@ -319,7 +319,7 @@ def read_pymrio_folder(path: Path, *, satellites: Sequence[str] = ()) -> MRIOTab
     units: dict[str, str] = {}
     for extension, names in wanted.items():
         table, index, ext_units = _read_extension(folder, extension, names, files)
-        _check_columns(table, z.rows, f"{extension}/F")
+        check_columns(table, z.rows, f"{extension}/F")
         for name in names:
             rows[name] = table.values[index[name]]
             if name in ext_units:
@@ -411,17 +411,17 @@ def parse_money_unit(text: str) -> tuple[str | None, str | None]:
     return currency, scales.pop() if scales else "one"
 
 
-def _read_csv(path: Path, what: str, *, unit_column: bool = False) -> _Table:
+def _read_csv(path: Path, what: str, *, unit_column: bool = False) -> TextTable:
     """A CSV table: a header row of column labels, then one label and the values per row.
 
     With ``unit_column``, a second column headed ``unit`` holds each row's unit
     in ``text``.
     """
-    table = _Table(path=path, columns=[], column_lines=[1])
+    table = TextTable(path=path, columns=[], column_lines=[1])
     rows: list[FloatArray] = []
     width = 0
     units_here = False
-    for line, cells in _records(path, ","):
+    for line, cells in read_records(path, ","):
         cells = [c.strip() for c in cells]
         if line == 1:
             units_here = unit_column and len(cells) > 1 and cells[1].lower() == "unit"
@@ -451,10 +451,10 @@ def _read_csv(path: Path, what: str, *, unit_column: bool = False) -> _Table:
         table.lines.append(line)
         if units_here:
             table.text.append([cells[1]])
-        rows.append(_numbers(path, line, cells[first:], table.columns))
+        rows.append(parse_numbers(path, line, cells[first:], table.columns))
     if not table.columns:
         raise DataFileError(f"{what} file is empty", file=str(path), line=1)
-    _collect(table, rows)
+    stack_values(table, rows)
     return table
 
 
@@ -471,14 +471,14 @@ def _split_label(path: Path, line: int, text: str) -> Label:
     return (region.strip(), sector.strip())
 
 
-def _split_rows(table: _Table) -> None:
+def _split_rows(table: TextTable) -> None:
     table.rows = [
         _split_label(table.path, line, label[0])
         for line, label in zip(table.lines, table.rows, strict=True)
     ]
 
 
-def _split_columns(table: _Table) -> None:
+def _split_columns(table: TextTable) -> None:
     table.columns = [_split_label(table.path, 1, label[0]) for label in table.columns]
 
 
@@ -486,7 +486,7 @@ def read_csv_matrices(
     z_file: Path,
     y_file: Path,
     *,
-    satellite_files: Mapping[str, Path] = _NO_FILES,
+    satellite_files: Mapping[str, Path] = NO_FILES,
     x_file: Path | None = None,
 ) -> MRIOTable:
     """Read an MRIO table from plain CSV matrices.
@@ -545,12 +545,12 @@ def read_csv_matrices(
                 if kind == "not found"
                 else "point the key at the CSV file itself",
             )
-        _hash(path, files)
+        record_hash(path, files)
 
     z = _read_csv(Path(z_file), "Z")
     _split_columns(z)
     _split_rows(z)
-    grid = _check_z(z)
+    grid = check_z(z)
     y = _read_csv(Path(y_file), "Y")
     _split_rows(y)
     x_table = None
@@ -563,7 +563,7 @@ def read_csv_matrices(
     for extension, sat_path in satellite_files.items():
         table = _read_csv(Path(sat_path), "satellite", unit_column=True)
         _split_columns(table)
-        _check_columns(table, z.rows, "the satellite file")
+        check_columns(table, z.rows, "the satellite file")
         for k, (label, line) in enumerate(zip(table.rows, table.lines, strict=True)):
             name = f"{extension}/{label[0]}"
             if name in satellites:

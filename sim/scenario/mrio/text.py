@@ -19,19 +19,19 @@ from sim.scenario.mrio.table import FloatArray, Label
 # pymrio's loader reads every text table with a tab, whatever the file suffix
 # (save_all(table_format="csv") writes tab-separated ``Z.csv``).
 _PYMRIO_SEPARATOR = "\t"
-_TEXT_SUFFIXES = (".txt", ".tsv", ".csv")
+TEXT_SUFFIXES = (".txt", ".tsv", ".csv")
 
 # Header rows of a pymrio matrix: region and sector (or final-demand category).
-_PYMRIO_MATRIX_HEADER_ROWS = 2
+PYMRIO_MATRIX_HEADER_ROWS = 2
 
 # Long lists of satellites (EXIOBASE has over a thousand) would bury the message.
 _MAX_LISTED = 30
 
-_NO_FILES: Mapping[str, Path] = MappingProxyType({})
+NO_FILES: Mapping[str, Path] = MappingProxyType({})
 
 
 @dataclass
-class _Table:
+class TextTable:
     """A labelled table as read from a file, with the line of every row.
 
     ``values`` holds the numbers of a numeric table, ``text`` the cells of a
@@ -47,18 +47,18 @@ class _Table:
     text: list[list[str]] = field(default_factory=list)
 
 
-def _show(label: Label) -> str:
+def show_label(label: Label) -> str:
     return ":".join(label)
 
 
-def _listing(names: Sequence[str]) -> str:
+def listing(names: Sequence[str]) -> str:
     shown = ", ".join(names[:_MAX_LISTED])
     if len(names) > _MAX_LISTED:
         shown += f", ... ({len(names) - _MAX_LISTED} more)"
     return shown
 
 
-def _hash(path: Path, files: dict[str, str]) -> None:
+def record_hash(path: Path, files: dict[str, str]) -> None:
     try:
         files[str(path)] = sha256_file(path)
     except OSError as exc:
@@ -67,7 +67,7 @@ def _hash(path: Path, files: dict[str, str]) -> None:
         ) from None
 
 
-def _records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+def read_records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     """Rows of a delimited text file with the 1-based line number each starts on.
 
     A cell that spans lines (a quote opened and not closed on its line) is
@@ -103,7 +103,7 @@ def _records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
         raise DataFileError(f"malformed delimited text: {exc}", file=str(path)) from None
 
 
-def _numbers(path: Path, line: int, cells: list[str], columns: list[Label]) -> FloatArray:
+def parse_numbers(path: Path, line: int, cells: list[str], columns: list[Label]) -> FloatArray:
     """One row of numbers, or an error naming the first bad cell."""
     try:
         row = np.array(cells, dtype=np.float64)
@@ -113,12 +113,12 @@ def _numbers(path: Path, line: int, cells: list[str], columns: list[Label]) -> F
             try:
                 float(cell)
             except ValueError:
-                raise not_a_number(quote(_show(column)), cell, str(path), line) from None
+                raise not_a_number(quote(show_label(column)), cell, str(path), line) from None
         raise
     if not np.all(np.isfinite(row)):
         j = int(np.argmin(np.isfinite(row)))
         raise DataFileError(
-            f"column {quote(_show(columns[j]))} is not a finite number",
+            f"column {quote(show_label(columns[j]))} is not a finite number",
             file=str(path),
             line=line,
             value=cells[j],
@@ -128,11 +128,11 @@ def _numbers(path: Path, line: int, cells: list[str], columns: list[Label]) -> F
     return row
 
 
-def _collect(table: _Table, rows: list[FloatArray]) -> None:
+def stack_values(table: TextTable, rows: list[FloatArray]) -> None:
     table.values = np.vstack(rows) if rows else np.zeros((0, len(table.columns)))
 
 
-def _read_pymrio_text(path: Path, *, index_cols: int, header_rows: int, numeric: bool) -> _Table:
+def read_pymrio_text(path: Path, *, index_cols: int, header_rows: int, numeric: bool) -> TextTable:
     """Read one table that pymrio wrote with ``DataFrame.to_csv(sep="\\t")``.
 
     The first ``header_rows`` lines hold one column-index level each after
@@ -142,10 +142,10 @@ def _read_pymrio_text(path: Path, *, index_cols: int, header_rows: int, numeric:
     followed by the values.
     """
     header: list[list[str]] = []
-    table = _Table(path=path, columns=[], column_lines=[])
+    table = TextTable(path=path, columns=[], column_lines=[])
     rows: list[FloatArray] = []
     width = 0
-    for line, cells in _records(path, _PYMRIO_SEPARATOR):
+    for line, cells in read_records(path, _PYMRIO_SEPARATOR):
         if line <= header_rows:
             if len(cells) <= index_cols:
                 raise DataFileError(
@@ -183,7 +183,7 @@ def _read_pymrio_text(path: Path, *, index_cols: int, header_rows: int, numeric:
         table.rows.append(tuple(cells[:index_cols]))
         table.lines.append(line)
         if numeric:
-            rows.append(_numbers(path, line, cells[index_cols:], table.columns))
+            rows.append(parse_numbers(path, line, cells[index_cols:], table.columns))
         else:
             table.text.append(cells[index_cols:])
     if len(header) < header_rows:
@@ -193,17 +193,17 @@ def _read_pymrio_text(path: Path, *, index_cols: int, header_rows: int, numeric:
             hint="the file does not look like a table written by pymrio's save_all()",
         )
     if numeric:
-        _collect(table, rows)
+        stack_values(table, rows)
     return table
 
 
-def _infer_index_cols(path: Path) -> int:
+def infer_index_cols(path: Path) -> int:
     """Number of index columns of a pymrio matrix written without file_parameters.json.
 
     The first header line is the column level's name (or blank), blanks up
     to the last index column, then the column labels.
     """
-    for _, cells in _records(path, _PYMRIO_SEPARATOR):
+    for _, cells in read_records(path, _PYMRIO_SEPARATOR):
         for j in range(1, len(cells)):
             if cells[j].strip():
                 return j
@@ -216,18 +216,18 @@ def _infer_index_cols(path: Path) -> int:
     )
 
 
-def _require_index_cols(table: _Table, count: int, what: str) -> None:
+def require_index_cols(table: TextTable, count: int, what: str) -> None:
     width = len(table.rows[0]) if table.rows else count
     if width != count:
         raise DataFileError(
             f"{what} has {width} index column(s), expected {count} (region, sector)",
             file=str(table.path),
             line=table.lines[0],
-            value=_show(table.rows[0]),
+            value=show_label(table.rows[0]),
         )
 
 
-def _check_rows(table: _Table, expected: list[Label], what: str) -> None:
+def check_rows(table: TextTable, expected: list[Label], what: str) -> None:
     """The rows of ``table`` must be ``expected``, in order."""
     for k, label in enumerate(table.rows):
         if k >= len(expected):
@@ -235,29 +235,29 @@ def _check_rows(table: _Table, expected: list[Label], what: str) -> None:
                 f"{what} has more rows than Z ({len(table.rows)} against {len(expected)})",
                 file=str(table.path),
                 line=table.lines[k],
-                value=_show(label),
+                value=show_label(label),
                 hint="remove the extra row",
             )
         if label != expected[k]:
             raise DataFileError(
-                f"row {k + 1} of {what} is {quote(_show(label))}, expected {quote(_show(expected[k]))}",
+                f"row {k + 1} of {what} is {quote(show_label(label))}, expected {quote(show_label(expected[k]))}",
                 file=str(table.path),
                 line=table.lines[k],
-                value=_show(label),
+                value=show_label(label),
                 allowed="the rows of Z, in the same order",
                 hint="add the missing row or reorder the rows like Z",
             )
     if len(table.rows) < len(expected):
         raise DataFileError(
             f"{what} has {len(table.rows)} rows, Z has {len(expected)}: "
-            f"row {quote(_show(expected[len(table.rows)]))} is missing",
+            f"row {quote(show_label(expected[len(table.rows)]))} is missing",
             file=str(table.path),
             line=table.lines[-1] + 1 if table.lines else None,
             allowed="the rows of Z, in the same order",
         )
 
 
-def _check_columns(table: _Table, expected: list[Label], what: str) -> None:
+def check_columns(table: TextTable, expected: list[Label], what: str) -> None:
     """The columns of ``table`` must be ``expected``, in order."""
     for j, label in enumerate(table.columns):
         if j >= len(expected) or label != expected[j]:
@@ -267,21 +267,21 @@ def _check_columns(table: _Table, expected: list[Label], what: str) -> None:
                 pairs = zip(label, expected[j], strict=False)
                 level = next((i for i, (a, b) in enumerate(pairs) if a != b), 0)
             detail = (
-                f"is {quote(_show(label))}, expected {quote(_show(expected[j]))}"
+                f"is {quote(show_label(label))}, expected {quote(show_label(expected[j]))}"
                 if j < len(expected)
-                else f"{quote(_show(label))} is one more than the {len(expected)} rows of Z"
+                else f"{quote(show_label(label))} is one more than the {len(expected)} rows of Z"
             )
             raise DataFileError(
                 f"column {j + 1} of {what} {detail}",
                 file=str(table.path),
                 line=table.column_lines[min(level, len(table.column_lines) - 1)],
-                value=_show(label),
+                value=show_label(label),
                 allowed="one column per row of Z, in the same order (Z must be square)",
             )
     if len(table.columns) < len(expected):
         raise DataFileError(
             f"{what} has {len(table.columns)} columns, Z has {len(expected)} rows: "
-            f"column {quote(_show(expected[len(table.columns)]))} is missing",
+            f"column {quote(show_label(expected[len(table.columns)]))} is missing",
             file=str(table.path),
             line=table.column_lines[0],
             allowed="one column per row of Z, in the same order (Z must be square)",
@@ -315,7 +315,7 @@ def _majority_grid(rows: list[Label]) -> tuple[list[str], list[str]] | None:
     return regions, sectors
 
 
-def _grid(table: _Table) -> tuple[list[str], list[str]]:
+def _grid(table: TextTable) -> tuple[list[str], list[str]]:
     """Regions and sectors of Z's rows, which must be a complete region-major grid."""
     majority = _majority_grid(table.rows)
     if majority is not None:
@@ -328,7 +328,7 @@ def _grid(table: _Table) -> tuple[list[str], list[str]]:
         expected = (regions[k // size], sectors[k % size])
         if k >= len(table.rows):
             raise DataFileError(
-                f"Z has no row for {quote(_show(expected))}: the rows must cover every "
+                f"Z has no row for {quote(show_label(expected))}: the rows must cover every "
                 "region x sector pair",
                 file=str(table.path),
                 line=table.lines[-1] + 1,
@@ -336,10 +336,10 @@ def _grid(table: _Table) -> tuple[list[str], list[str]]:
             )
         if table.rows[k] != expected:
             raise DataFileError(
-                f"row {k + 1} of Z is {quote(_show(table.rows[k]))}, expected {quote(_show(expected))}",
+                f"row {k + 1} of Z is {quote(show_label(table.rows[k]))}, expected {quote(show_label(expected))}",
                 file=str(table.path),
                 line=table.lines[k],
-                value=_show(table.rows[k]),
+                value=show_label(table.rows[k]),
                 allowed="every sector once per region, regions in blocks (region-major order), "
                 "sectors in the same order in every region",
                 hint="add the missing row, remove the duplicate or reorder the rows",
@@ -347,7 +347,7 @@ def _grid(table: _Table) -> tuple[list[str], list[str]]:
     return regions, sectors
 
 
-def _check_z(z: _Table) -> tuple[list[str], list[str]]:
+def check_z(z: TextTable) -> tuple[list[str], list[str]]:
     """Check that Z is a square, nonnegative region-major grid; its regions and sectors."""
     if not z.rows:
         raise DataFileError("Z has no data rows", file=str(z.path))
@@ -357,11 +357,11 @@ def _check_z(z: _Table) -> tuple[list[str], list[str]]:
     for k, label in enumerate(z.rows):
         if label in first:
             raise DataFileError(
-                f"row {k + 1} of Z repeats {quote(_show(label))} (first on line "
+                f"row {k + 1} of Z repeats {quote(show_label(label))} (first on line "
                 f"{z.lines[first[label]]})",
                 file=str(z.path),
                 line=z.lines[k],
-                value=_show(label),
+                value=show_label(label),
                 allowed="every region:sector row once",
                 hint="remove one of the two rows, or fix the label of this one",
             )
@@ -372,16 +372,16 @@ def _check_z(z: _Table) -> tuple[list[str], list[str]]:
             f"Z is not square: row {k + 1} is beyond the {k} columns of the header",
             file=str(z.path),
             line=z.lines[k],
-            value=_show(z.rows[k]),
+            value=show_label(z.rows[k]),
             allowed="one row per column",
         )
     regions, sectors = _grid(z)
-    _check_columns(z, z.rows, "Z")
+    check_columns(z, z.rows, "Z")
     negative = np.argwhere(z.values < 0)
     if negative.size:
         i, j = negative[0]
         raise DataFileError(
-            f"negative intermediate flow from {quote(_show(z.rows[i]))} to {quote(_show(z.columns[j]))}",
+            f"negative intermediate flow from {quote(show_label(z.rows[i]))} to {quote(show_label(z.columns[j]))}",
             file=str(z.path),
             line=z.lines[i],
             value=float(z.values[i, j]),
