@@ -5,8 +5,8 @@ cut into parts solved at the same time. NumPy releases the interpreter lock insi
 its loops, so on a machine with two cores two parts take about 0.6 of the time of
 one batch (docs/performance.md, "Replica parts"). How many parts a batch is cut into
 is the scenario's (``monte_carlo.solver_parts``), never the machine's: a part's
-result may differ from the whole batch's in the last bits (the price block's inner
-iterations stop when all its replicas have converged), and a rerun on another
+result may differ from the whole batch's at the solver's tolerance (up to 5e-10
+relative: convergence and fresh Jacobians are decided for the part), and a rerun on another
 machine must give the same numbers. Only the threads that run the parts follow the
 machine's cores.
 """
