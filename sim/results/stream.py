@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,6 +26,7 @@ import xarray as xr
 from numpy.typing import NDArray
 
 from sim.results.chunks import Job, chunk_jobs, workers, write_jobs
+from sim.results.write import ValueWriter, dump_netcdf
 
 #: Target size of one compressed chunk before compression; readers that select a
 #: few replicas decompress whole chunks, so they should not be much larger.
@@ -100,15 +100,14 @@ def is_unwritten(values: object) -> bool:
     return isinstance(values, np.ndarray) and values.size > 1 and not any(values.strides)
 
 
-class StructureWriter:
+class StructureWriter(ValueWriter):
     """xarray's array-writer protocol (``add``) for a file's structure: a variable whose
     values are :func:`unwritten` is created and left empty (HDF5 allocates none of its
     chunks until a batch writes them); every other variable is written as it comes."""
 
     def add(self, source: Any, target: Any, region: Any = None) -> None:
-        if is_unwritten(source):
-            return
-        target[... if region is None else region] = source
+        if not is_unwritten(source):
+            super().add(source, target, region)
 
 
 class _Appender:
@@ -203,14 +202,8 @@ class NetcdfBatchWriter(_Appender):
             coords=coords,
             attrs=part.attrs,
         )
-        # Through xarray's store, not to_netcdf, which would write every value and asks Dask
-        # for its scheduler (importing dask.distributed where it is installed: 0.13-0.26 s);
-        # so does the store's default lock, and one process writes this file.
-        store = xr.backends.H5NetCDFStore.open(self.path, mode="w", lock=threading.Lock())
-        try:
-            template.dump_to_store(store, encoding=encoding, writer=StructureWriter())
-        finally:
-            store.close()
+        # Not to_netcdf, which would write every value (and import dask.distributed).
+        dump_netcdf(template, self.path, encoding=encoding, writer=StructureWriter())
 
     def close(self) -> None:
         with h5netcdf.File(self.path, "a") as f:

@@ -34,7 +34,9 @@ import re
 import shutil
 import socket
 import tempfile
+import threading
 from pathlib import Path
+from typing import Any
 
 import xarray as xr
 
@@ -352,6 +354,42 @@ def write_failed(target: Path, exc: OSError) -> SimError:
     )
 
 
+class ValueWriter:
+    """xarray's array-writer protocol (``add``) for values held in memory: each variable's
+    values are written to the file as they come."""
+
+    def add(self, source: Any, target: Any, region: Any = None) -> None:
+        target[... if region is None else region] = source
+
+
+def dump_netcdf(
+    ds: xr.Dataset,
+    path: Path,
+    *,
+    encoding: dict[Any, dict[str, Any]],
+    writer: ValueWriter | None = None,
+) -> None:
+    """Create the NetCDF-4 file ``path`` (h5netcdf) holding ``ds``, through xarray's store.
+
+    Not ``to_netcdf``: for a dataset held in memory it only adds asking Dask for its
+    scheduler, twice (for its file lock and its autoclose), which imports
+    ``dask.distributed`` where Dask is installed (0.13-0.26 s a process, more than a
+    counterfactual's solve and writing, docs/performance.md). One process writes the
+    file, under a lock of its own. ``writer`` decides what is written of each variable
+    (default: everything, :class:`ValueWriter`); values must be in memory, not Dask arrays.
+    """
+    store = xr.backends.H5NetCDFStore.open(path, mode="w", lock=threading.Lock())
+    try:
+        ds.dump_to_store(
+            store,
+            encoding=encoding,
+            writer=writer or ValueWriter(),
+            unlimited_dims=ds.encoding.get("unlimited_dims"),
+        )
+    finally:
+        store.close()
+
+
 def write_netcdf(
     ds: xr.Dataset, path: str | Path, *, inputs: Inputs | None = None, overwrite: bool = True
 ) -> Path:
@@ -388,7 +426,11 @@ def write_netcdf(
     except OSError as exc:
         raise write_failed(target, exc) from exc
     try:
-        ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
+        if any(var.chunks is not None for var in ds.variables.values()):
+            # Lazy values (a comparison of runs opened from their files) go through Dask.
+            ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
+        else:
+            dump_netcdf(ds, tmp, encoding=encoding)
         publish(tmp, target)
     except (OSError, RuntimeError) as exc:
         discard(tmp)
@@ -442,7 +484,9 @@ def write_dataset(
 
 
 __all__ = [
+    "ValueWriter",
     "discard",
+    "dump_netcdf",
     "io_error",
     "process_alive",
     "publish",
