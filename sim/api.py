@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ def load_scenario(
     *,
     replicas: int | None = None,
     seed: int | None = None,
-    data_roots: list[Path] | None = None,
+    data_roots: Sequence[str | Path] | None = None,
     base_dir: str | Path | None = None,
     overrides_from: str = "<override>",
 ) -> Scenario:
@@ -55,7 +55,7 @@ def load_scenario(
         Override ``monte_carlo.replicas`` and ``monte_carlo.seed``; validated
         as if written in the file (type and bounds of the schema).
     data_roots
-        Further folders data files may be read from.
+        Further folders data files may be read from (paths or strings).
     base_dir
         Folder for relative paths of a scenario given as a mapping (default: cwd).
     overrides_from
@@ -88,7 +88,8 @@ def load_scenario(
         doc = load_scenario_document(path)
         root = path.parent
     _override(doc, overrides, overrides_from)
-    return validate_scenario(doc, path=path, data_root=root, extra_roots=data_roots)
+    roots = None if data_roots is None else [Path(r) for r in data_roots]
+    return validate_scenario(doc, path=path, data_root=root, extra_roots=roots)
 
 
 def _override(doc: LoadedDocument, overrides: dict[str, Any], origin: str) -> None:

@@ -426,6 +426,8 @@ def test_a_base_elsewhere_does_not_open_its_parents(tmp_path: Path) -> None:
     variant = mine / "v.yaml"
     variant.write_text("extends: ../shared/base/tiny.yaml\n", encoding="utf-8")
     assert prepare(load_scenario(variant, data_roots=[base_dir])).flows.shape == (3, 3, 2)
+    # A notebook passes folders as strings as often as paths.
+    assert prepare(load_scenario(variant, data_roots=[str(base_dir)])).flows.shape == (3, 3, 2)
     variant.write_text(
         "extends: ../shared/base/tiny.yaml\ntrade:\n  baseline: {file: ../shared/secret.csv}\n",
         encoding="utf-8",
