@@ -66,17 +66,22 @@ def test_merged_parts_are_the_replicas_in_order() -> None:
         solve_equilibrium(base, theta[a:b], labour, cost_change=cost[a:b])
         for a, b in ((0, 1), (1, 4))
     ]
-    merged = merge_solutions(pieces)
+    merged = merge_solutions(pieces, unused=("share", "spending"))
     np.testing.assert_allclose(merged.trade, whole.trade, rtol=1e-11)
+    # Fields the caller does not read are not copied: empty stacks of the field's shape.
+    assert merged.share.shape == (0, regions, regions, sectors)
+    assert merged.spending.shape == (0, regions, sectors)
+    np.testing.assert_allclose(merge_solutions(pieces).share, whole.share, rtol=1e-11)
     np.testing.assert_array_equal(merged.replica_iterations, whole.replica_iterations)
     assert merged.iterations == max(p.iterations for p in pieces)
     # The parts keep their own inverse Newton matrices; the merged solution has none.
     assert merged.inverse_jacobian.shape == (0, *whole.inverse_jacobian.shape[1:])
 
 
-def _tiny(tiny_path: Path, parts_setting: int) -> dict[str, Any]:
+def _tiny(tiny_path: Path, parts_setting: int, mobility: str = "sector_specific") -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load(tiny_path.read_text())
     data["time"]["end"] = "2023-12-31"
+    data["labour"] = {"mobility": mobility}
     data["monte_carlo"].update(batch_size=2 * PART_MIN + 2, solver_parts=parts_setting)
     return data
 
@@ -99,11 +104,13 @@ def test_parts_on_one_or_two_threads_give_the_same_bits(
         np.testing.assert_array_equal(one[name].values, two[name].values, err_msg=name)
 
 
-def test_two_parts_agree_with_one_batch(tiny_path: Path) -> None:
+@pytest.mark.parametrize("mobility", ["sector_specific", "mobile"])
+def test_two_parts_agree_with_one_batch(tiny_path: Path, mobility: str) -> None:
     """Replicas are independent economies: solving them in two parts changes results
-    only at the solver's tolerance (the inner iterations stop per part)."""
-    whole = _run(tiny_path, _tiny(tiny_path, 1))
-    split = _run(tiny_path, _tiny(tiny_path, 2))
+    only at the solver's tolerance (the inner iterations stop per part). With mobile
+    labour each period also solves the growth path, whose parts are merged too."""
+    whole = _run(tiny_path, _tiny(tiny_path, 1, mobility))
+    split = _run(tiny_path, _tiny(tiny_path, 2, mobility))
     for name in whole.data_vars:
         np.testing.assert_allclose(
             split[name].values, whole[name].values, rtol=1e-9, atol=1e-9, err_msg=name

@@ -8,7 +8,8 @@ from numpy.typing import NDArray
 from sim.engine.draw import Batch
 from sim.engine.jobs import JOB_KINDS
 from sim.engine.model import Model
-from sim.errors import NumericalError
+from sim.errors import ConvergenceError, NumericalError
+from sim.kernels.equilibrium_accounts import EquilibriumSolution
 
 FloatArray = NDArray[np.float64]
 
@@ -74,3 +75,49 @@ def check_period(model: Model, batch: Batch, out: dict[str, FloatArray], k: int)
 
 
 __all__ = ["check_period"]
+
+
+def check_converged(
+    solution: EquilibriumSolution,
+    model: Model,
+    batch: Batch,
+    k: int,
+    *,
+    path: bool = False,
+    investment: bool = False,
+) -> None:
+    """Stop the run where a replica's equilibrium of period ``k`` did not converge.
+
+    ``path``: the solve is the growth path without the scenario's shocks, against
+    which employment is measured and real wages are anchored (an unconverged path
+    would skew every replica's employment change). ``investment``: foreign investors
+    pay capex in the period, which the hint then explains.
+    """
+    if solution.converged.all():
+        return
+    bad = int(np.argmin(solution.converged))
+    trade = model.scenario.data["trade"]
+    what = (
+        "of the growth path (the scenario without its trade costs, policies and plants) "
+        if path
+        else ""
+    )
+    raise ConvergenceError(
+        f"the trade equilibrium {what}did not converge in period "
+        f"{model.calendar.starts[k]} (replica {batch.first + bad}): max relative excess "
+        f"demand {solution.residual[bad]:.3g} after {solution.iterations} iterations\n"
+        f"  allowed: below trade.tolerance = {trade['tolerance']:g}\n"
+        "  fix: raise trade.max_iterations, loosen trade.tolerance, or check for "
+        + (
+            "extreme growth rates or elasticities"
+            if path
+            else "extreme trade-cost shocks or elasticities"
+        )
+        + (
+            "; capex paid by a foreign investor is a transfer the host's trade "
+            "deficit must carry, so it needs trade between them (near-closed "
+            "economies cannot absorb it)"
+            if investment
+            else ""
+        )
+    )

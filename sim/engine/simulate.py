@@ -19,7 +19,7 @@ import numpy as np
 import simpy
 from numpy.typing import NDArray
 
-from sim.engine.checks import check_period
+from sim.engine.checks import check_converged, check_period
 from sim.engine.draw import Batch, covariate_factor
 from sim.engine.financing import capex_financing_error, unpaid_capex
 from sim.engine.jobs import (
@@ -31,12 +31,19 @@ from sim.engine.model import Model
 from sim.engine.outputs import output_buffer, output_shapes
 from sim.engine.parts import PartSolver, choose_parts
 from sim.engine.projects import investment_legs
-from sim.errors import ConvergenceError
 from sim.kernels.equilibrium import extrapolate_unknowns, solve_equilibrium, unknowns_of
 from sim.kernels.migration import migrant_stocks, migration_flows
 from sim.kernels.stages import ABANDONED, CONSTRUCTION, OPERATING, STAGES
 
 FloatArray = NDArray[np.float64]
+
+#: Fields of a period's equilibrium the step does not read, and of the growth path's: a
+#: batch solved in parts does not merge them (sim.engine.parts.merge_solutions).
+_UNREAD = ("share", "spending", "sector_price", "deficit", "real_income", "real_wage")
+_UNREAD_ON_PATH = (
+    "share", "spending", "sector_price", "deficit", "real_income", "trade", "output",
+    "value_added", "unit_cost", "cpi", "tariff_revenue", "income", "investment",
+)  # fmt: skip
 
 
 @dataclass
@@ -366,7 +373,9 @@ class BatchSimulation:
                     "max_iter": trade["max_iterations"],
                 },
                 self.path_inverse,
+                unused=_UNREAD_ON_PATH,
             )
+            check_converged(path, model, b, k, path=True)
             self.path_before = self.path_unknowns
             self.path_unknowns = unknowns_of(path, model.path_markets)
             if model.anchors_real_wages:
@@ -398,27 +407,12 @@ class BatchSimulation:
                 "max_iter": trade["max_iterations"],
             },
             self.inverse,
+            unused=_UNREAD,
         )
         unpaid = unpaid_capex(sol.converged, sol.income, self.investment)
         if unpaid.any():
             self.check_financing(k, int(np.argmax(unpaid)), shocks)
-        if not sol.converged.all():
-            bad = int(np.argmin(sol.converged))
-            raise ConvergenceError(
-                f"the trade equilibrium did not converge in period {model.calendar.starts[k]} "
-                f"(replica {b.first + bad}): max relative excess demand "
-                f"{sol.residual[bad]:.3g} after {sol.iterations} iterations\n"
-                f"  allowed: below trade.tolerance = {trade['tolerance']:g}\n"
-                "  fix: raise trade.max_iterations, loosen trade.tolerance, or check for "
-                "extreme trade-cost shocks or elasticities"
-                + (
-                    "; capex paid by a foreign investor is a transfer the host's trade "
-                    "deficit must carry, so it needs trade between them (near-closed "
-                    "economies cannot absorb it)"
-                    if self.investment is not None
-                    else ""
-                )
-            )
+        check_converged(sol, model, b, k, investment=self.investment is not None)
         self.unknowns_before = self.unknowns
         self.unknowns = unknowns_of(sol, model.labour_markets)
 
