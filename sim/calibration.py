@@ -133,6 +133,9 @@ class CalibrationResult:
     # The automatic backtest of a full fit (calibration.backtest), or why there is none.
     backtest: CalibrationResult | None = None
     backtest_note: str = ""
+    # Whether the optimizer met its tolerances (not its evaluation budget), and its word.
+    optimizer_converged: bool = True
+    optimizer_message: str = ""
 
 
 def parse_key(key: str) -> list[str | int]:
@@ -393,14 +396,13 @@ def calibrate(
                 x_scale=np.maximum(upper - lower, 1e-12), xtol=1e-8, ftol=1e-6, gtol=1e-8,
                 max_nfev=200,
             )  # fmt: skip
-            fitted = solution.x
         else:
             solution = optimize.minimize(
                 lambda x: float(np.sum(residuals(x) ** 2)), x0, method="Powell",
                 bounds=list(zip(lower, upper, strict=True)),
                 options={"xtol": 1e-6, "ftol": 1e-10, "maxfev": 400},
             )  # fmt: skip
-            fitted = solution.x
+        fitted = solution.x
     except SimError as exc:
         raise SimError(f"the calibration stopped: a trial run failed\n{exc}") from exc
     # Final values for every target, the held-out ones included.
@@ -412,6 +414,7 @@ def calibrate(
         fit_indices=[t.index for t in fit], holdout_indices=[t.index for t in holdout],
         until=until, method=method, evaluations=ev.evaluations + 1,
         seconds=time.perf_counter() - started, cost=float(0.5 * np.sum(res**2)),
+        optimizer_converged=bool(solution.success), optimizer_message=str(solution.message),
     )  # fmt: skip
     fit_targets = [t for t in targets if t.index in result.fit_indices]
     result.identification = check_identification(fit_targets, params, fitted, ev.values)
@@ -440,6 +443,13 @@ def holdout_error(result: CalibrationResult, values: dict[int, float]) -> float:
 
 def _warnings(sc: Scenario, result: CalibrationResult) -> list[str]:
     out = []
+    if not result.optimizer_converged:
+        out.append(
+            f"the optimizer ({result.method}) stopped before meeting its tolerances "
+            f"({result.optimizer_message.rstrip('.')}): the parameters may not minimise the "
+            "targets' errors; check the fit below, narrow the bounds, or drop targets the "
+            "model cannot meet together"
+        )
     poor = sc.data["calibration"]["poor_fit"]
     for p, v in zip(result.parameters, result.fitted, strict=True):
         span = p.upper - p.lower

@@ -21,6 +21,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 
+from sim.engine.checks import check_converged
 from sim.engine.draw import Batch, covariate_factor, draw_batch
 from sim.engine.model import Model
 from sim.engine.simulate import employed_persons
@@ -199,6 +200,7 @@ def counterfactual(model: Model) -> xr.Dataset:
     batch = draw_batch(model, 0, replicas)
     with limit_blas():  # small batched algebra: one BLAS thread unless told (sim.threads)
         solution = solve_counterfactual(model, batch)
+    check_converged(solution, model)
     return build_counterfactual_dataset(model, batch, solution)
 
 

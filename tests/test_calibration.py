@@ -52,9 +52,32 @@ def test_recovers_a_known_parameter(tiny_dir: Path) -> None:
     result = calibrate(sc, backtest=False)
     assert result.fitted[0] == pytest.approx(-0.05, abs=1e-6)
     assert result.cost < 1e-12
-    assert not result.warnings
+    assert not result.warnings and result.optimizer_converged
     again = calibrate(sc, backtest=False)
     assert again.fitted[0] == result.fitted[0]  # deterministic for a given seed
+
+
+def test_an_optimizer_stopped_by_its_budget_is_reported(
+    tiny_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fit that ran out of evaluations before its tolerances were met says so (it was
+    reported as a fit like any other)."""
+    from scipy import optimize
+
+    real = optimize.least_squares
+
+    def short(*args: Any, **kwargs: Any) -> Any:
+        return real(*args, **{**kwargs, "max_nfev": 2})
+
+    monkeypatch.setattr("sim.calibration.optimize.least_squares", short)
+    path = tiny_with_calibration(tiny_dir, truth=-0.05)
+    sc = api.load_scenario(path)
+    result = calibrate(sc, backtest=False)
+    assert not result.optimizer_converged
+    assert "maximum number of function evaluations" in result.optimizer_message
+    assert any("the optimizer (least_squares) stopped before meeting" in w
+               for w in result.warnings)  # fmt: skip
+    assert "stopped before meeting its tolerances" in format_report(sc, result)
 
 
 def test_bound_and_identification_warnings(tiny_dir: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 import xarray as xr
 
 from sim import api
-from sim.errors import ScenarioError
+from sim.errors import ConvergenceError, ScenarioError
 from sim.scenario.load import load_scenario_document
 
 
@@ -44,6 +44,17 @@ def test_it_is_the_engine_once_every_policy_is_in_force(tiny_path: Path) -> None
     assert (
         static.trade_turnover.sel(pair="A-B") > static.trade_turnover_baseline.sel(pair="A-B")
     ).all()
+
+
+def test_an_equilibrium_that_does_not_converge_is_refused(tiny_path: Path) -> None:
+    """A replica whose counterfactual did not converge stops the command, named, as a
+    period of `sim run` does (its numbers used to be written as if it had converged)."""
+    data = _static(tiny_path)
+    data["trade"]["max_iterations"] = 1
+    with pytest.raises(ConvergenceError, match=r"did not converge \(replica 0\)") as err:
+        api.counterfactual(data, replicas=2, base_dir=tiny_path.parent)
+    assert "after 1 iterations" in str(err.value)
+    assert "fix: raise trade.max_iterations" in str(err.value)
 
 
 def test_without_policies_nothing_changes(tiny_path: Path) -> None:

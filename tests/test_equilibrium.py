@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sim.errors import ConvergenceError
 from sim.kernels.equilibrium import (
     EquilibriumBaseline,
     EquilibriumSolution,
@@ -451,6 +452,15 @@ def test_removing_deficits_gives_a_balanced_baseline() -> None:
     # Technology is unchanged; the world is rescaled only through the numeraire.
     np.testing.assert_array_equal(balanced.input_share, base.input_share)
     assert balanced.value_added.sum() == pytest.approx(base.value_added.sum(), rel=1e-10)
+
+
+def test_a_balanced_world_not_found_is_refused() -> None:
+    """Caliendo & Parro's first solve must converge: its flows become the baseline."""
+    rng = np.random.default_rng(8)
+    beta, gamma = _technology(rng, 3, 2)
+    base = build_equilibrium_baseline(_table(rng, 3, 2, False), None, beta, gamma)
+    with pytest.raises(ConvergenceError, match=r"without trade deficits .* did not converge"):
+        remove_deficits(base, np.array([4.0, 6.0]), tol=1e-300)  # no float is that close
 
 
 def test_shares_that_do_not_add_up_are_refused() -> None:

@@ -80,18 +80,19 @@ __all__ = ["check_period"]
 def check_converged(
     solution: EquilibriumSolution,
     model: Model,
-    batch: Batch,
-    k: int,
     *,
+    first: int = 0,
+    period: int | None = None,
     path: bool = False,
     investment: bool = False,
 ) -> None:
-    """Stop the run where a replica's equilibrium of period ``k`` did not converge.
+    """Stop where a replica's equilibrium did not converge, naming the replica.
 
-    ``path``: the solve is the growth path without the scenario's shocks, against
-    which employment is measured and real wages are anchored (an unconverged path
-    would skew every replica's employment change). ``investment``: foreign investors
-    pay capex in the period, which the hint then explains.
+    ``first`` is the batch's first replica; ``period`` the period solved (``None``: the
+    static counterfactual). ``path``: the solve is the growth path without the
+    scenario's shocks, against which employment is measured and real wages are
+    anchored (an unconverged path would skew every replica's employment change).
+    ``investment``: foreign investors pay capex in the period, which the hint explains.
     """
     if solution.converged.all():
         return
@@ -102,10 +103,11 @@ def check_converged(
         if path
         else ""
     )
+    when = "" if period is None else f"in period {model.calendar.starts[period]} "
     raise ConvergenceError(
-        f"the trade equilibrium {what}did not converge in period "
-        f"{model.calendar.starts[k]} (replica {batch.first + bad}): max relative excess "
-        f"demand {solution.residual[bad]:.3g} after {solution.iterations} iterations\n"
+        f"the trade equilibrium {what}did not converge {when}(replica {first + bad}): max "
+        f"relative excess demand {solution.residual[bad]:.3g} after {solution.iterations} "
+        f"iterations\n"
         f"  allowed: below trade.tolerance = {trade['tolerance']:g}\n"
         "  fix: raise trade.max_iterations, loosen trade.tolerance, or check for "
         + (

@@ -375,7 +375,7 @@ class BatchSimulation:
                 self.path_inverse,
                 unused=_UNREAD_ON_PATH,
             )
-            check_converged(path, model, b, k, path=True)
+            check_converged(path, model, first=b.first, period=k, path=True)
             self.path_before = self.path_unknowns
             self.path_unknowns = unknowns_of(path, model.path_markets)
             if model.anchors_real_wages:
@@ -412,7 +412,7 @@ class BatchSimulation:
         unpaid = unpaid_capex(sol.converged, sol.income, self.investment)
         if unpaid.any():
             self.check_financing(k, int(np.argmax(unpaid)), shocks)
-        check_converged(sol, model, b, k, investment=self.investment is not None)
+        check_converged(sol, model, first=b.first, period=k, investment=self.investment is not None)
         self.unknowns_before = self.unknowns
         self.unknowns = unknowns_of(sol, model.labour_markets)
 

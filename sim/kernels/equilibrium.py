@@ -114,6 +114,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from sim.errors import ConvergenceError
 from sim.kernels.broyden import InverseNewton
 from sim.kernels.equilibrium_accounts import (
     DEFICIT_CLOSURES,
@@ -435,12 +436,25 @@ def remove_deficits(
     baseline : EquilibriumBaseline
     theta : (S,)
         Trade elasticities.
+
+    Raises
+    ------
+    ConvergenceError
+        If the balanced equilibrium is not found to ``tol``.
     """
     n_r, n_s = baseline.shape
     labour = build_labour_markets(n_s, np.ones(n_r, dtype=bool), np.zeros(n_r))
     sol = solve_equilibrium(
         baseline, np.asarray(theta, dtype=float)[None], labour, deficit_closure="zero", tol=tol
     )
+    if not sol.converged.all():
+        raise ConvergenceError(
+            "the world without trade deficits (Caliendo & Parro's first solve) did not "
+            f"converge: max relative excess demand {sol.residual[0]:.3g} after "
+            f"{sol.iterations} iterations, allowed: below {tol:g}; fix: look for regions "
+            "whose deficit is large against their value added, or keep the deficits "
+            "(another deficit closure)"
+        )
     return build_equilibrium_baseline(
         sol.trade[0], baseline.tariff, baseline.va_share, baseline.input_share
     )
