@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,7 +176,9 @@ def multiplier_rows(ds: xr.Dataset) -> tuple[list[MultiplierRow], dict[str, floa
     if not all(n in ds for n in names):
         return [], limits
     # Loaded once: a cell-by-cell read of a reopened file is one computation per cell.
-    medians = {n: ds[n].median("replica", skipna=True).load() for n in names}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells: no plants there
+        medians = {n: ds[n].median("replica", skipna=True).load() for n in names}
     productivity = ds.plant_productivity.load() if "plant_productivity" in ds else None
     th1, th2 = limits.get("type1", np.inf), limits.get("type2", np.inf)
     rows = []

@@ -441,6 +441,16 @@ def test_seed_multipliers_are_reported(seed_run: xr.Dataset) -> None:
     assert "Bivens 2019" in page  # the warnings, with their notes
 
 
+def test_the_multiplier_table_of_a_file_opened_lazily_warns_nothing(seed_run: xr.Dataset) -> None:
+    """Cells without plants are all-NaN: their median is NaN, and the table skips them
+    without the RuntimeWarning NumPy raises on a Dask-backed (reopened) run."""
+    import warnings as python_warnings
+
+    with python_warnings.catch_warnings():
+        python_warnings.simplefilter("error", RuntimeWarning)
+        assert summary_table(seed_run.chunk({"replica": 1})) == summary_table(seed_run)
+
+
 def test_seed_direct_jobs_are_the_reported_13000() -> None:
     """The input: jobs_per_capex gives the listed portfolio about 13,000 direct jobs at full
     operation; the plants' own jobs do not change with their implied productivity."""
