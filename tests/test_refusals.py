@@ -364,7 +364,7 @@ def test_disk_full_while_closing_netcdf_is_the_disk_full_error(
     assert "the filesystem is full" in err and "Traceback" not in err
     assert out.read_bytes() == b"previous" and _temporaries(tmp_path) == []
 
-    monkeypatch.setattr(xr.Dataset, "to_netcdf", full)
+    monkeypatch.setattr(write, "dump_netcdf", full)
     with pytest.raises(SimError, match="the filesystem is full"):
         write.write_netcdf(xr.Dataset({"v": ("x", [1.0])}), out)
     assert out.read_bytes() == b"previous" and _temporaries(tmp_path) == []
@@ -372,7 +372,7 @@ def test_disk_full_while_closing_netcdf_is_the_disk_full_error(
     def bug(*args: object, **kwargs: object) -> None:
         raise RuntimeError("not an I/O error")
 
-    monkeypatch.setattr(xr.Dataset, "to_netcdf", bug)
+    monkeypatch.setattr(write, "dump_netcdf", bug)
     with pytest.raises(RuntimeError, match="not an I/O error"):  # a bug stays a bug
         write.write_netcdf(xr.Dataset({"v": ("x", [1.0])}), out)
     record(AREA, "disk full while HDF5 closes the file (RuntimeError)", "disk-full message")
