@@ -243,7 +243,7 @@ def run_to_file(
     Without ``path``, the output is the scenario's ``output.path``, which
     must lie inside the scenario's folder tree or under ``outputs/`` of the
     current directory: a scenario from someone else cannot write elsewhere.
-    An existing output of a run (a regular file, a Zarr store that is not a
+    An existing output of a run (a NetCDF file, a Zarr store that is not a
     sweep store) is replaced; anything else there, or any file the run reads,
     is refused before the run (:mod:`sim.results.guard`).
     """
@@ -252,10 +252,22 @@ def run_to_file(
     if path is None:
         check_scenario_output(scenario, target)
     model = prepare(scenario)
-    check_output(target, "zarr" if is_zarr(target) else "file", inputs=scenario_inputs(scenario))
+    check_run_output(target, scenario)
     replicas = scenario.data["monte_carlo"]["replicas"]
     check_disk(model, replicas, target)
     return stream_to_file(model, target, batch_size=batch_size, progress=progress)
+
+
+def check_run_output(target: Path, scenario: Scenario) -> None:
+    """Refuse an output of a run that is one of the scenario's files, or is anything but
+    an earlier run's output (a NetCDF file, or a Zarr store that is not a sweep store)."""
+    zarr = is_zarr(target)
+    check_output(
+        target,
+        "zarr" if zarr else "file",
+        inputs=scenario_inputs(scenario),
+        format=None if zarr else "NetCDF",
+    )
 
 
 def stream_to_file(
@@ -270,9 +282,7 @@ def stream_to_file(
     ``target`` is checked as :func:`run_to_file` does (none of the scenario's
     files, only an output of a run replaced) before anything is simulated.
     """
-    check_output(
-        target, "zarr" if is_zarr(target) else "file", inputs=scenario_inputs(model.scenario)
-    )
+    check_run_output(target, model.scenario)
     check_batch_size(batch_size, origin="<override>")
     mc = model.scenario.data["monte_carlo"]
     count = mc["replicas"]

@@ -20,6 +20,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -544,7 +545,7 @@ def write_calibrated(
     write leaves the previous files, if any, and no partial file.
     """
     from sim.calibration_report import format_report
-    from sim.results.write import discard, publish, temporary_path, write_failed
+    from sim.results.write import write_file
 
     if sc.path is None:
         raise ScenarioError("only a scenario read from a file can be extended by its calibration")
@@ -565,19 +566,7 @@ def write_calibrated(
     )
     text = header + yaml.safe_dump(variant, sort_keys=False, default_flow_style=None, width=100)
     for path, body in ((out, text), (report, format_report(sc, result))):
-        try:
-            tmp = temporary_path(path, directory=False)
-        except OSError as exc:
-            raise write_failed(path, exc) from exc
-        try:
-            tmp.write_text(body, encoding="utf-8")
-            publish(tmp, path)
-        except OSError as exc:
-            discard(tmp)
-            raise write_failed(path, exc) from exc
-        except BaseException:
-            discard(tmp)
-            raise
+        write_file(path, partial(Path.write_text, data=body, encoding="utf-8"))
     return out, report
 
 

@@ -192,8 +192,10 @@ def _counterfactual(args: argparse.Namespace) -> int:
     model = prepare(sc)
     path = Path(args.output) if args.output else default_path(model)
     inputs = scenario_inputs(sc)
-    # Refused before solving, not after.
-    check_output(path, "zarr" if is_zarr(path) else "file", inputs=inputs)
+    # Refused before solving, not after: an earlier output (NetCDF, or a Zarr store that is
+    # not a sweep store) is replaced, as by `sim run`; anything else there is refused.
+    zarr = is_zarr(path)
+    check_output(path, "zarr" if zarr else "file", inputs=inputs, format=None if zarr else "NetCDF")
     ds = counterfactual(model)
     write_dataset(ds, path, inputs=inputs)
     if not args.quiet:
@@ -221,7 +223,7 @@ def _inspect(args: argparse.Namespace) -> int:
         print(inspect.format_table(data))
         return 0
     table = inspect.tidy(data)
-    write_export(table, target, run=Path(args.scenario))
+    write_export(table, target, run=Path(args.scenario), overwrite=args.overwrite)
     if not args.quiet:
         print(f"wrote {target} ({len(table)} rows: {args.table} of {sc.name})")
     return 0

@@ -15,7 +15,7 @@ import yaml
 import sim.api
 from sim.analysis.compare import Target, compare, jobs_decomposition
 from sim.analysis.compare_format import format_comparison, format_decomposition
-from sim.analysis.errors import PairingError, TargetError
+from sim.analysis.errors import AnalysisError, PairingError, TargetError
 from sim.cli import main
 from sim.results.write import write_netcdf
 
@@ -102,6 +102,19 @@ def test_refuses_runs_that_cannot_be_paired(runs) -> None:
     unpaired = compare(base, shorter, paired=False)
     assert [int(y) for y in unpaired.year.values] == list(range(2020, 2026))
     assert unpaired.attrs["paired"] == 0 and "time axes" in unpaired.attrs["pairing_problems"]
+
+
+def test_refuses_runs_in_other_currencies_or_prices(runs) -> None:
+    """Regression: a run in EUR at 2015 prices was compared with one in USD at 2020
+    prices as if the money were the same (labelled with one run's units)."""
+    base, _ = runs
+    data = _variant_data()
+    data["metadata"].update(currency="EUR", price_base_year=2015)
+    euros = sim.api.run(data, base_dir=TINY.parent, replicas=16)
+    with pytest.raises(AnalysisError, match="in different units") as exc:
+        compare(base, euros)
+    assert "USD million" in str(exc.value) and "EUR million" in str(exc.value)
+    assert "price_base_year" in str(exc.value)
 
 
 def test_unpaired_uses_independent_pairs_of_replicas(runs) -> None:

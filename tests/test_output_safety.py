@@ -520,6 +520,140 @@ def test_report_and_sensitivity_onto_an_existing_file(
            "refused, exit 2; the file unchanged")  # fmt: skip
 
 
+def test_a_run_replaces_only_a_netcdf_file(tmp_path: Path) -> None:
+    """Regression: "its own kind" of file was any regular file, so `sim run` and `sim
+    counterfactual` (which replace their earlier output by default) turned a scenario, a
+    table or notes named as the output into HDF5, including a path a received
+    scenario's output.path named inside its own tree."""
+    work = tiny_copy(tmp_path)
+    scenario = work / "tiny.yaml"
+    for name, text in (("notes.md", "# my notes\n"), ("keep.csv", "a,b\n1,2\n")):
+        target = work / name
+        target.write_text(text, encoding="utf-8")
+        for command in ("run", "counterfactual"):
+            code, _, err = run_cli(["-q", command, str(scenario), "--replicas", "2",
+                                    "-o", str(target)])  # fmt: skip
+            assert_refused(code, err, f"will not write the output {target}",
+                           "is not a NetCDF file")  # fmt: skip
+        assert target.read_text(encoding="utf-8") == text
+    received = work / "received.yaml"
+    received.write_text(scenario.read_text(encoding="utf-8")
+                        + f"output:\n  path: {work / 'notes.md'}\n", encoding="utf-8")  # fmt: skip
+    code, _, err = run_cli(["-q", "run", str(received), "--replicas", "2"])
+    assert_refused(code, err, "is not a NetCDF file")
+    assert (work / "notes.md").read_text(encoding="utf-8") == "# my notes\n"
+    # Its own earlier output, or an empty file, is replaced as before.
+    (work / "empty.nc").touch()
+    for target in (work / "empty.nc", work / "cf.nc", work / "cf.nc"):
+        code, _, err = run_cli(["-q", "counterfactual", str(scenario), "--replicas", "2",
+                                "-o", str(target)])  # fmt: skip
+        assert code == 0, err
+    record(AREA, "sim run / sim counterfactual -o a scenario, table or notes (also through "
+           "output.path)", "refused, exit 2: only an empty or NetCDF file is replaced")  # fmt: skip
+
+
+def test_report_never_writes_through_a_link_nor_over_files_it_did_not_write(
+    two_runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Regression: `sim report` wrote its charts and page in place, through symlinks (a
+    chart named like a link to the run turned the run into a PNG), and replaced files
+    named like its charts without --overwrite."""
+    run = tmp_path / "run.nc"
+    shutil.copy(two_runs[0], run)
+    kept = digest(run)
+    folder = tmp_path / "rep"
+    folder.mkdir()
+    (folder / "jobs_by_kind.png").symlink_to(run)
+    for extra in ([], ["--overwrite"]):
+        code, _, err = run_cli(["-q", "report", str(run), "-o", str(folder), *extra])
+        assert_refused(code, err, str(folder / "jobs_by_kind.png"))
+        assert digest(run) == kept and sorted(p.name for p in folder.iterdir()) == [
+            "jobs_by_kind.png"
+        ]
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    mine = figures / "pipeline_by_stage.png"
+    picture = b"\x89PNG\r\n\x1a\n my own figure"
+    mine.write_bytes(picture)
+    code, _, err = run_cli(["-q", "report", str(run), "-o", str(figures)])
+    assert_refused(code, err, f"the output {mine} exists", "--overwrite")
+    assert mine.read_bytes() == picture and not (figures / "report.html").exists()
+    notes = figures / "pipeline_by_stage.png"
+    notes.write_text("my notes, misnamed\n", encoding="utf-8")
+    for extra in ([], ["--overwrite"]):
+        code, _, err = run_cli(["-q", "report", str(run), "-o", str(figures), *extra])
+        assert_refused(code, err, "is not a PNG file")
+    assert notes.read_text(encoding="utf-8") == "my notes, misnamed\n"
+    # A page named by a link: the link is replaced by the page, what it named is kept.
+    page_folder = tmp_path / "rep2"
+    page_folder.mkdir()
+    document = tmp_path / "mydoc.html"
+    document.write_text("<p>mine</p>\n", encoding="utf-8")
+    (page_folder / "report.html").symlink_to(document)
+    code, _, err = run_cli(["-q", "report", str(run), "-o", str(page_folder), "--overwrite"])
+    assert code == 0, err
+    assert document.read_text(encoding="utf-8") == "<p>mine</p>\n"
+    assert not (page_folder / "report.html").is_symlink()
+    assert digest(run) == kept
+    record(AREA, "sim report into a folder holding a link to the run, or the user's files, "
+           "named like its charts", "refused before any chart; a page link is replaced, "
+           "not written through")  # fmt: skip
+
+
+def test_sensitivity_never_writes_a_chart_through_a_link(
+    saltelli_store: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "sens"
+    folder.mkdir()
+    keep = tmp_path / "keep_sweep.yaml"
+    keep.write_text("sweep: mine\n", encoding="utf-8")
+    (folder / "sensitivity_over_time.png").symlink_to(keep)
+    code, _, err = run_cli(["sensitivity", str(saltelli_store), "-o", str(folder), "--overwrite"])
+    assert_refused(code, err, "is not a PNG file")
+    assert keep.read_text(encoding="utf-8") == "sweep: mine\n"
+    record(AREA, "sim sensitivity --overwrite with a chart name linked to another file",
+           "refused, exit 2; the file unchanged")  # fmt: skip
+
+
+def test_export_replaces_a_file_only_with_overwrite(
+    two_runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Regression: `sim export` had no --overwrite and replaced any regular file."""
+    notes = tmp_path / "notes.csv"
+    notes.write_text("my,notes\n", encoding="utf-8")
+    argv = ["-q", "export", str(two_runs[0]), "--var", "trade_turnover_annual", "-o", str(notes)]
+    code, _, err = run_cli(argv)
+    assert_refused(code, err, f"the output {notes} exists", "--overwrite")
+    assert notes.read_text(encoding="utf-8") == "my,notes\n"
+    assert run_cli([*argv, "--overwrite"])[0] == 0
+    assert notes.read_text(encoding="utf-8").startswith("variable,")
+    record(AREA, "sim export -o an existing file", "refused without --overwrite")  # fmt: skip
+
+
+def test_estimate_never_replaces_a_folder_holding_its_data(tmp_path: Path) -> None:
+    """Regression: `sim estimate DATA -o FOLDER --overwrite` with DATA inside FOLDER
+    replaced the folder, data included; a link as -o ended in a traceback."""
+    folder = tmp_path / "est"
+    folder.mkdir()
+    data = folder / "fitted_trade.csv"
+    shutil.copy(REPO / "tests" / "data" / "reference" / "gegravity_sample_2006.csv", data)
+    kept = digest(data)
+    argv = ["-q", "estimate", str(data), "--covariates", "lndist,contiguity", "--value",
+            "trade", "-o", str(folder), "--overwrite"]  # fmt: skip
+    code, _, err = run_cli(argv)
+    assert_refused(code, err, "holding the trade data")
+    assert digest(data) == kept
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    argv[-2] = str(tmp_path / "link")
+    argv[2] = str(tmp_path / "data.csv")
+    shutil.copy(data, argv[2])
+    code, _, err = run_cli(argv)
+    assert_refused(code, err, "is a symbolic link")
+    record(AREA, "sim estimate --overwrite into the folder of its data, or into a link",
+           "refused, exit 2; the data unchanged")  # fmt: skip
+
+
 # ---------------------------------------------------------------- 5. sensitivity arguments
 
 

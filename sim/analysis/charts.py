@@ -136,14 +136,22 @@ def fit_text(fig: Figure) -> Figure:
 def save_figure(fig: Figure, path: str | Path, close: bool = True) -> Path:
     from sim.analysis.chart_labels import png_metadata
     from sim.results.guard import check_replaceable
+    from sim.results.write import write_file
 
     target = Path(path)
-    check_replaceable(target, "file")  # a chart replaces a file, never a folder or a device
+    # A chart replaces a PNG, never another file, a folder or a device; it is written to a
+    # temporary file and renamed, so a symlink there is replaced, not written through.
+    check_replaceable(target, "file", format="PNG")
     target.parent.mkdir(parents=True, exist_ok=True)
     # bbox_inches="tight": whatever still reaches past the canvas widens the PNG, not cut;
     # the labels travel in the PNG, for the report page (sim.analysis.chart_labels).
-    fig.savefig(target, dpi=DPI, facecolor="white", bbox_inches="tight", pad_inches=0.1,
-                metadata=png_metadata(fig))  # fmt: skip
+    write_file(
+        target,
+        lambda tmp: fig.savefig(
+            tmp, format="png", dpi=DPI, facecolor="white", bbox_inches="tight",
+            pad_inches=0.1, metadata=png_metadata(fig),
+        ),
+    )  # fmt: skip
     if close:
         fig.clear()  # free the artists now, not when the figure is collected
     return target

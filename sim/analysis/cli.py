@@ -40,7 +40,7 @@ def _compare(args: argparse.Namespace) -> int:
 
     inputs = {args.base: "the base run", args.variant: "the variant run"}
     if args.output:  # refused before the comparison, not after it
-        check_output(args.output, "file", inputs=inputs, overwrite=args.overwrite)
+        check_output(args.output, "file", inputs=inputs, overwrite=args.overwrite, format="NetCDF")
     cmp = compare(args.base, args.variant, paired=not args.unpaired, targets=args.target)
     if not args.quiet:
         print(
@@ -150,7 +150,8 @@ def _sensitivity(args: argparse.Namespace) -> int:
     inputs = {store: "the sweep store"}
     check_output(folder, "folder", inputs=inputs)
     for path in names.values():
-        check_output(path, "file", inputs=inputs, overwrite=args.overwrite)
+        kind = "PNG" if path.suffix == ".png" else "NetCDF"
+        check_output(path, "file", inputs=inputs, overwrite=args.overwrite, format=kind)
     common: dict[str, Any] = {
         "selection": selection,
         "confidence": args.confidence,
@@ -218,13 +219,16 @@ def _rerun(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from sim.analysis.export import export_quantiles, parse_quantiles, write_export
     from sim.analysis.results import open_results
+    from sim.results.guard import check_output
 
     quantiles = parse_quantiles(args.quantiles)
     run = Path(args.run)
+    target = Path(args.output) if args.output else run.with_suffix(".quantiles.csv")
+    # Refused before the quantiles are computed: never the run, an existing file only if asked.
+    check_output(target, "file", inputs={run: "the run it exports"}, overwrite=args.overwrite)
     ds = open_results(run)
     table = export_quantiles(ds, args.var, quantiles)
-    target = Path(args.output) if args.output else run.with_suffix(".quantiles.csv")
-    write_export(table, target, run=run)
+    write_export(table, target, run=run, overwrite=args.overwrite)
     if not args.quiet:
         print(f"wrote {target} ({len(table)} rows: {', '.join(args.var)})")
     return 0
@@ -365,6 +369,7 @@ def register(subparsers: Any) -> None:
         "--quantiles", default="5,50,95", help="percents, comma-separated (default 5,50,95)"
     )
     p.add_argument("-o", "--output", help="CSV file (default: RUN.quantiles.csv)")
+    p.add_argument("--overwrite", action="store_true", help="replace the CSV file if it exists")
     p.set_defaults(handler=_export)
 
 

@@ -260,6 +260,19 @@ def _check_labels(b: xr.DataArray, v: xr.DataArray, name: str) -> None:
             )
 
 
+def _check_units(b: xr.DataArray, v: xr.DataArray, name: str) -> None:
+    """Refuse a change between runs that measure ``name`` in different units (another
+    currency, money unit or price basis): their difference would mean nothing."""
+    ub, uv = str(b.attrs.get("units", "")), str(v.attrs.get("units", ""))
+    if ub != uv:
+        raise AnalysisError(
+            f"the runs measure {name} in different units: base {ub!r}, variant {uv!r}",
+            allowed="runs whose variable has the same units",
+            hint="compare runs in the same currency, money unit and price basis (rerun one "
+            "with the other's metadata.currency, money_unit, price_basis and price_base_year)",
+        )
+
+
 def _draws(nb: int, nv: int, paired: bool, max_pairs: int) -> tuple[np.ndarray, np.ndarray]:
     if paired:
         idx = np.arange(nb)
@@ -382,6 +395,7 @@ def compare(
         if b is None or v is None:
             continue
         _check_labels(b, v, name)
+        _check_units(b, v, name)
         d = change_draws(b, v, paired=paired, max_pairs=max_pairs)
         n_draws = d.sizes["draw"]
         if d.sizes.get("year", 1) == 0:

@@ -16,7 +16,7 @@ import xarray as xr
 
 from sim.errors import SimError
 from sim.results.guard import check_output
-from sim.results.write import discard, publish, temporary_path
+from sim.results.write import write_file
 
 __all__ = ["export_quantiles", "parse_quantiles", "write_export"]
 
@@ -76,14 +76,8 @@ def export_quantiles(
     return table[[*first[:1], *[c for c in table.columns if c not in first], *first[1:]]]
 
 
-def write_export(table: pd.DataFrame, target: Path, *, run: Path) -> Path:
-    """Write ``table`` as CSV to ``target`` atomically; never over ``run`` or a non-file."""
-    check_output(target, "file", inputs={run: "the run it exports"})
-    tmp = temporary_path(target, directory=False)
-    try:
-        table.to_csv(tmp, index=False)
-        publish(tmp, target)
-    except BaseException:
-        discard(tmp)
-        raise
-    return target
+def write_export(table: pd.DataFrame, target: Path, *, run: Path, overwrite: bool = False) -> Path:
+    """Write ``table`` as CSV to ``target`` atomically; never over ``run`` or a non-file,
+    over an existing file only with ``overwrite``."""
+    check_output(target, "file", inputs={run: "the run it exports"}, overwrite=overwrite)
+    return write_file(target, lambda tmp: table.to_csv(tmp, index=False))

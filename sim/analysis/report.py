@@ -317,8 +317,9 @@ def write_report(
     paired, targets
         Passed to :func:`sim.analysis.compare.compare`.
     overwrite
-        Whether an earlier report in the folder (its ``report.html``) may be
-        replaced.
+        Whether an earlier report in the folder (its ``report.html`` and PNG charts) may
+        be replaced. Other files in the folder are never touched, and a ``.png`` there
+        that is not a PNG image, or is an input, is refused.
 
     Returns
     -------
@@ -358,6 +359,11 @@ def _check_report_outputs(
     }
     check_output(folder, "folder", inputs=inputs)
     check_output(folder / PAGE, "file", inputs=inputs, overwrite=overwrite)
+    # Every chart the report may write is a PNG in the folder: existing ones are replaced
+    # only with --overwrite, only if they are PNG images, and never if they are an input.
+    if folder.is_dir():
+        for chart in sorted(folder.glob("*.png")):
+            check_output(chart, "file", inputs=inputs, overwrite=overwrite, format="PNG")
 
 
 def _write_report(
@@ -467,9 +473,9 @@ def _write_report(
         + f"\n<footer><p><small>Written by sim {html.escape(sim.__version__)}.</small></p>"
         "</footer></body></html>\n"
     )
-    target = folder / PAGE
-    target.write_text(page, encoding="utf-8")
-    return target
+    from sim.results.write import write_file
+
+    return write_file(folder / PAGE, lambda tmp: tmp.write_text(page, encoding="utf-8"))
 
 
 __all__ = ["PAGE", "comparison_html", "multipliers_html", "summary_html", "write_report"]

@@ -23,8 +23,8 @@ from typing import Any
 import yaml
 
 from sim.estimation.gravity import GravityEstimate
-from sim.results.guard import OutputError, check_output
-from sim.results.write import discard, publish, temporary_path
+from sim.results.guard import OutputError, check_not_input, check_output
+from sim.results.write import discard, publish, temporary_path, write_failed
 
 FITTED = "fitted_trade.csv"
 #: The files of an estimation folder: an existing folder holding anything else is not
@@ -105,9 +105,15 @@ def write_estimate(
 ) -> Path:
     """Write the estimation folder ``target`` atomically (see the module docstring)."""
     check_estimate_folder(target, overwrite=overwrite)
-    check_output(target, "folder", inputs={data: "the trade data"}, overwrite=overwrite)
+    inputs = {data: "the trade data"}
+    # The folder is replaced whole: one holding the data it reads is refused.
+    check_not_input(target, inputs, whole=True)
+    check_output(target, "folder", inputs=inputs, overwrite=overwrite)
     digest = hashlib.sha256(data.read_bytes()).hexdigest()
-    tmp = temporary_path(target, directory=True)
+    try:
+        tmp = temporary_path(target, directory=True)
+    except OSError as exc:
+        raise write_failed(target, exc) from exc
     try:
         estimate.table().to_csv(tmp / "coefficients.csv", index=False)
         fitted = estimate.used.copy()
@@ -121,6 +127,9 @@ def write_estimate(
         text = yaml.safe_dump(fragment(estimate, data), sort_keys=False)
         (tmp / "gravity.yaml").write_text(header + text)
         publish(tmp, target)
+    except OSError as exc:
+        discard(tmp)
+        raise write_failed(target, exc) from exc
     except BaseException:
         discard(tmp)
         raise
@@ -129,6 +138,13 @@ def write_estimate(
 
 def check_estimate_folder(target: Path, *, overwrite: bool) -> None:
     """Refuse an existing folder unless it is an earlier estimation and ``overwrite``."""
+    if target.is_symlink():
+        raise OutputError(
+            f"{target} is a symbolic link: the estimation folder is replaced whole, which "
+            "would replace the link, not the folder it points to",
+            allowed="a new folder, or an earlier estimation folder (not a link to one)",
+            hint="give the folder's own path as -o",
+        )
     if not target.exists():
         return
     if not target.is_dir():

@@ -11,7 +11,9 @@ leaves nothing written:
    identity and with symlinks resolved), not a path inside an input folder,
    and not a folder that holds an input (replacing it would delete the input).
 2. A writer replaces only its own kind of output (:func:`check_replaceable`):
-   a regular file for a file output; for a Zarr output, an empty folder or a
+   a regular file for a file output, and where the writer names its format
+   (NetCDF, PNG), only an empty file or one of that format (a scenario, a table or
+   notes never count as a run's output, whatever their name); for a Zarr output, an empty folder or a
    Zarr store that is not a sweep store (those belong to ``sim sweep``); for
    an output folder (``sim report``, ``sim sensitivity``), a folder. A
    folder that is not a Zarr store, a character or block device, a named
@@ -59,6 +61,14 @@ DATA_KEYS = (
     "economy.deficits.file",
     "trade.elasticity_table.file",
 )
+
+#: The first bytes of the file formats writers name (``format=``): an existing file is
+#: replaced as the writer's own kind of output only if it is empty or starts with one.
+SIGNATURES: dict[str, tuple[bytes, ...]] = {
+    # HDF5 (NetCDF-4) and the classic, 64-bit offset and CDF-5 NetCDF formats.
+    "NetCDF": (b"\x89HDF\r\n\x1a\n", b"CDF\x01", b"CDF\x02", b"CDF\x05"),
+    "PNG": (b"\x89PNG\r\n\x1a\n",),
+}
 
 #: Files and folders at the top of a Zarr store (format 2, format 3).
 _ZARR_MARKERS = (".zgroup", ".zarray", "zarr.json")
@@ -172,7 +182,17 @@ def is_zarr_store(path: Path) -> bool:
     return any((path / name).is_file() for name in _ZARR_MARKERS)
 
 
-def check_replaceable(target: str | Path, kind: Kind, *, overwrite: bool = True) -> None:
+def has_signature(path: Path, format: str) -> bool:
+    """Whether the regular file ``path`` is empty or starts as a file of ``format`` does
+    (a key of :data:`SIGNATURES`)."""
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    return not head or head.startswith(SIGNATURES[format])
+
+
+def check_replaceable(
+    target: str | Path, kind: Kind, *, overwrite: bool = True, format: str | None = None
+) -> None:
     """Refuse to write ``target`` over anything that is not this writer's own kind of output.
 
     Parameters
@@ -187,6 +207,9 @@ def check_replaceable(target: str | Path, kind: Kind, *, overwrite: bool = True)
     overwrite
         Whether an existing output of the writer's own kind may be replaced;
         when False it is refused with a hint to pass ``--overwrite``.
+    format
+        For a file: the format the writer writes (a key of :data:`SIGNATURES`); an
+        existing file must then be empty or of that format (default: any regular file).
 
     Raises
     ------
@@ -214,6 +237,23 @@ def check_replaceable(target: str | Path, kind: Kind, *, overwrite: bool = True)
                 hint=keep,
             )
         what = "a file"
+        if format is not None:
+            try:
+                same = has_signature(path, format)
+            except OSError as exc:
+                raise OutputError(
+                    f"cannot examine the output {path}: {exc.strerror or exc}",
+                    allowed="an output path this user can reach",
+                    hint="choose another output path (-o)",
+                ) from None
+            if not same:
+                raise OutputError(
+                    f"will not write the output {path}: it exists and is not a {format} file, "
+                    f"which this {format} output would replace",
+                    allowed=f"a new path, or an existing {format} file",
+                    hint=keep,
+                )
+            what = f"a {format} file"
     elif kind == "zarr":
         if not stat.S_ISDIR(mode):
             raise OutputError(
@@ -303,7 +343,12 @@ def check_writable(target: str | Path, *, into: bool = False) -> None:
 
 
 def check_output(
-    target: str | Path, kind: Kind, *, inputs: Inputs | None = None, overwrite: bool = True
+    target: str | Path,
+    kind: Kind,
+    *,
+    inputs: Inputs | None = None,
+    overwrite: bool = True,
+    format: str | None = None,
 ) -> None:
     """All three checks for one output (see the module's docstring), in order.
 
@@ -317,6 +362,8 @@ def check_output(
         Everything the command reads, path -> what it is (:func:`check_not_input`).
     overwrite
         Whether an existing output of the writer's own kind may be replaced.
+    format
+        The format of a file output (:func:`check_replaceable`).
 
     Raises
     ------
@@ -325,7 +372,7 @@ def check_output(
     """
     if inputs:
         check_not_input(target, inputs, whole=kind != "folder")
-    check_replaceable(target, kind, overwrite=overwrite)
+    check_replaceable(target, kind, overwrite=overwrite, format=format)
     check_writable(target, into=kind == "folder")
 
 
@@ -400,6 +447,7 @@ def check_scenario_output(scenario: Scenario, target: Path) -> None:
 
 __all__ = [
     "DATA_KEYS",
+    "SIGNATURES",
     "Inputs",
     "Kind",
     "OutputError",
@@ -408,6 +456,7 @@ __all__ = [
     "check_replaceable",
     "check_scenario_output",
     "check_writable",
+    "has_signature",
     "is_sweep_store",
     "is_zarr_store",
     "output_failed",

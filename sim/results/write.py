@@ -35,6 +35,7 @@ import shutil
 import socket
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -354,6 +355,35 @@ def write_failed(target: Path, exc: OSError) -> SimError:
     )
 
 
+def write_file(target: Path, fill: Callable[[Path], object]) -> Path:
+    """Write the file ``target`` atomically: ``fill(tmp)`` writes a temporary file next
+    to it, which is then published over it (:func:`publish`).
+
+    What was at ``target`` stays whole until the new file is complete, and a symlink
+    there is replaced, never written through (writing through one destroyed what it
+    pointed to). The caller checks the target first (:mod:`sim.results.guard`).
+
+    Raises
+    ------
+    SimError
+        If writing fails for lack of space or permission (the temporary is removed).
+    """
+    try:
+        tmp = temporary_path(target, directory=False)
+    except OSError as exc:
+        raise write_failed(target, exc) from exc
+    try:
+        fill(tmp)
+        publish(tmp, target)
+    except OSError as exc:
+        discard(tmp)
+        raise write_failed(target, exc) from exc
+    except BaseException:
+        discard(tmp)
+        raise
+    return target
+
+
 class ValueWriter:
     """xarray's array-writer protocol (``add``) for values held in memory: each variable's
     values are written to the file as they come."""
@@ -400,7 +430,7 @@ def write_netcdf(
     ds
         The dataset.
     path
-        The file; an existing regular file is replaced (unless ``overwrite``
+        The file; an existing NetCDF file is replaced (unless ``overwrite``
         is False), anything else there is refused (:mod:`sim.results.guard`).
     inputs
         Files the caller read, which the output must not be (path -> what it is).
@@ -415,7 +445,7 @@ def write_netcdf(
         If writing fails (the previous file, if any, is kept).
     """
     target = Path(path)
-    check_output(target, "file", inputs=inputs, overwrite=overwrite)
+    check_output(target, "file", inputs=inputs, overwrite=overwrite, format="NetCDF")
     encoding = {
         name: {"zlib": True, "complevel": 1, "shuffle": True}
         for name, var in ds.data_vars.items()
@@ -494,6 +524,7 @@ __all__ = [
     "temporary_path",
     "write_dataset",
     "write_failed",
+    "write_file",
     "write_netcdf",
     "write_zarr",
 ]

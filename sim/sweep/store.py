@@ -283,7 +283,8 @@ def template_dataset(plan: Plan) -> xr.Dataset:
         data_vars[var.name] = ((POINT, REPLICA, *var.dims), lazy, var.attrs)
     data_vars["point_failed"] = (
         (POINT,), da.zeros(n, dtype=bool, chunks=per_task),
-        {"long_name": "the point's run raised; its values are NaN (-1 for integers)"},
+        {"long_name": "the point's run raised; its values are NaN (-1 for integers)",
+         "units": "1"},
     )  # fmt: skip
     data_vars["point_error"] = (
         (POINT,), da.full(n, "", dtype=f"<U{ERROR_CHARS}", chunks=per_task),  # type: ignore[no-untyped-call]
