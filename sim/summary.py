@@ -53,9 +53,14 @@ def _layout(rows: list[tuple[str, int, list[str]]], header: list[str]) -> list[s
 
 
 def report_years(ds: xr.Dataset, wanted: list[int] | None = None) -> list[int]:
+    """``wanted`` where the run has them; by default the first, a middle and the last year
+    the run simulates whole (a year it covers in part has no annual sums)."""
     years = [int(y) for y in ds["year"].values]
     if wanted:
         return [y for y in wanted if y in years]
+    if "year_coverage" in ds.coords:
+        whole = [y for y, c in zip(years, ds["year_coverage"].values, strict=True) if c == 1.0]
+        years = whole or years
     return sorted({years[0], years[len(years) // 2], years[-1]})
 
 
@@ -145,6 +150,20 @@ def summary_table(ds: xr.Dataset, scenario_data: dict[str, Any] | None = None) -
                 digits=2,
             )
     lines += _layout(rows, ["quantity", "year", "median", "5%", "95%"])
+    if "jobs_gross_to_direct" in ds:
+        # The ratio exists only in replicas with direct jobs that year (a project built):
+        # its band is then over those replicas, which the reader must be told.
+        ratio = ds.jobs_gross_to_direct.sel(account="type1")
+        counted = np.isfinite(ratio).sum("replica").sel(year=years).values
+        total = ds.sizes["replica"]
+        fewer = [f"{y}: {int(n)} of {total}" for y, n in zip(years, counted, strict=True)
+                 if n < total]  # fmt: skip
+        if fewer:
+            lines.append(
+                "Jobs per direct job: over the replicas with direct jobs in the year only ("
+                + "; ".join(fewer)
+                + ")."
+            )
     lines += multiplier_lines(full)
     return "\n".join(lines)
 

@@ -18,7 +18,13 @@ import xarray as xr
 from scipy.stats import qmc
 
 from sim.analysis.errors import AnalysisError
-from sim.analysis.sensitivity import _indices, morris_effects, sensitivity, sobol_from_saltelli
+from sim.analysis.sensitivity import (
+    _at,
+    _indices,
+    morris_effects,
+    sensitivity,
+    sobol_from_saltelli,
+)
 from sim.cli import main
 
 PARAMS = ["trade.elasticity.goods", "trade_costs.cost_per_border_day", "labour.displacement"]
@@ -115,6 +121,18 @@ def test_sobol_indices_of_ishigami(saltelli_store: Path) -> None:
     # without selecting the pair, the noise of pair A-C is summed in and blurs the indices
     summed = sensitivity(saltelli_store, at=2029)
     assert abs(float(summed.ST[2]) - ST_TRUE[2]) > 0.2
+
+
+def test_a_date_outside_the_periods_is_refused() -> None:
+    """Regression: --at after the last period picked the last period."""
+    times = np.array(["2020-01-01", "2020-04-01", "2020-07-01", "2020-10-01"], "datetime64[ns]")
+    da = xr.DataArray(np.arange(4.0), dims="time", coords={"time": times}, name="trade")
+    assert _at(da, "2020-12-31").values.tolist() == [3.0]  # inside the last quarter
+    assert _at(da, "2020").values.tolist() == [0.0]  # a year: its first period
+    for outside in ("2021-01-01", "2019-12-31", "2035"):
+        with pytest.raises(AnalysisError, match="outside the sweep's periods") as err:
+            _at(da, outside)
+        assert "2020-01-01 to 2020-12-31" in str(err.value)
 
 
 def test_estimator_matches_scipy_for_any_n() -> None:

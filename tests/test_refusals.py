@@ -352,7 +352,8 @@ def test_disk_full_while_closing_netcdf_is_the_disk_full_error(
     from sim.results import stream, write
 
     out = tmp_path / "x.nc"
-    out.write_bytes(b"previous")
+    xr.Dataset({"v": ("x", [0.0])}).to_netcdf(out, engine="h5netcdf")  # an earlier output
+    previous = out.read_bytes()
 
     def full(*args: object, **kwargs: object) -> None:
         raise RuntimeError(HDF5_FULL)
@@ -362,12 +363,12 @@ def test_disk_full_while_closing_netcdf_is_the_disk_full_error(
     code, _, err = run_cli(argv)
     assert code == 2, err
     assert "the filesystem is full" in err and "Traceback" not in err
-    assert out.read_bytes() == b"previous" and _temporaries(tmp_path) == []
+    assert out.read_bytes() == previous and _temporaries(tmp_path) == []
 
     monkeypatch.setattr(write, "dump_netcdf", full)
     with pytest.raises(SimError, match="the filesystem is full"):
         write.write_netcdf(xr.Dataset({"v": ("x", [1.0])}), out)
-    assert out.read_bytes() == b"previous" and _temporaries(tmp_path) == []
+    assert out.read_bytes() == previous and _temporaries(tmp_path) == []
 
     def bug(*args: object, **kwargs: object) -> None:
         raise RuntimeError("not an I/O error")

@@ -46,7 +46,7 @@ def test_overrides_replicas_seed_and_batch(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         LHS + "  - {key: trade.elasticity.services, range: [3, 5]}\n"
-        "replicas: 3\nseed: 11\nbatch: {points: 5, replicas: 2}\noutput: here.zarr\n",
+        "replicas: 3\nseed: 11\nbatch: {points: 5, replicas: 2}\noutput: outputs/here.zarr\n",
     )
     sweep = read_sweep(path)
     assert (sweep.replicas, sweep.seed, sweep.replica_batch, sweep.points_per_task) == (
@@ -54,7 +54,21 @@ def test_overrides_replicas_seed_and_batch(tmp_path: Path) -> None:
     )  # fmt: skip
     mc = sweep.scenario.data["monte_carlo"]
     assert (mc["replicas"], mc["seed"], mc["batch_size"]) == (3, 11, 2)
-    assert sweep.output == Path("here.zarr")
+    assert sweep.output == Path("outputs/here.zarr")
+
+
+def test_an_output_from_the_file_stays_in_its_tree_or_outputs(tmp_path: Path) -> None:
+    """Regression: a received sweep file's output could name any store on the machine
+    (a scenario's output.path could not)."""
+    outside = tmp_path.parent / "elsewhere" / "evil.zarr"
+    path = write(tmp_path, LHS + "  - {key: trade.elasticity.services, range: [3, 5]}\n"
+                 f"output: {outside}\n")  # fmt: skip
+    err = error_of(path)
+    assert err.key == "output" and "outside the sweep file's folder tree" in str(err)
+    inside = write(tmp_path, LHS + "  - {key: trade.elasticity.services, range: [3, 5]}\n"
+                   f"output: {tmp_path / 'store.zarr'}\n")  # fmt: skip
+    assert read_sweep(inside).output == tmp_path / "store.zarr"
+    assert read_sweep(path, output=str(outside)).output == outside  # -o is the user's own
 
 
 def test_unknown_top_level_key_suggests_the_right_one(tmp_path: Path) -> None:

@@ -531,6 +531,20 @@ MISTAKES = [
         id="migration-same-region",
     ),
     pytest.param(
+        "    - {origin: B, destination: A, flow: 1000, recruitment: 0.1}\n",
+        "    - {origin: B, destination: A, flow: 1000, recruitment: 0.1}\n"
+        "    - {origin: B, destination: A, flow: 500, return_rate: 0.5}\n",
+        "labour.migration[1].origin",
+        "flow: 500",
+        [
+            "corridor B -> A has a second entry",
+            "labour.migration[0], line 53",
+            "one entry per origin and destination",
+            "merge the entries",
+        ],
+        id="migration-corridor-twice",
+    ),
+    pytest.param(
         "  price_base_year: 2020\n",
         "",
         "metadata.price_basis",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from sim.analysis.results import (
     is_sweep,
     output_annual,
     reporting_pairs,
+    run_end,
     scenario_data,
     select,
 )
@@ -188,7 +190,14 @@ def _at(da: xr.DataArray, when: str, text: str) -> xr.DataArray:
                 f"{int(da['year'].min())}-{int(da['year'].max())}",
                 hint="pick a year of the run",
             )
-        return da.sel(year=year, drop=True)
+        picked = da.sel(year=year, drop=True)
+        if bool(np.isnan(picked.values).all()):
+            raise TargetError(
+                f"the target '{text}' asks for {year}, a year the run simulates in part: "
+                f"'{da.name}' has no total for it",
+                hint="pick a year the run simulates whole",
+            )
+        return picked
     if "time" in da.dims:
         if len(when) == 4:
             raise TargetError(
@@ -199,6 +208,12 @@ def _at(da: xr.DataArray, when: str, text: str) -> xr.DataArray:
         times = da["time"].values
         if stamp < times[0]:
             raise TargetError(f"the target '{text}' asks for a date before the run starts")
+        if stamp >= (end := run_end(times)):
+            raise TargetError(
+                f"the target '{text}' asks for a date after the run ends "
+                f"({end - np.timedelta64(1, 'D')})",
+                hint="pick a date of the run",
+            )
         return da.sel(time=stamp, method="pad", drop=True)
     raise TargetError(f"'{da.name}' has no year or time dimension", hint=TARGET_SYNTAX)
 
@@ -401,22 +416,27 @@ def compare(
         if d.sizes.get("year", 1) == 0:
             raise PairingError("the runs have no year in common", hint="compare runs that overlap")
         units = str(b.attrs.get("units", ""))
-        out[f"{name}_change"] = d.quantile(q, dim="draw").assign_attrs(
-            units=units, long_name=f"change in {QUANTITIES[name]}: quantiles over replicas"
-        )
-        out[f"{name}_change_mean"] = d.mean("draw").assign_attrs(
-            units=units, long_name=f"change in {QUANTITIES[name]}: mean over replicas"
-        )
-        out[f"{name}_p_negative"] = (
-            (d < 0)
-            .mean("draw")
-            .assign_attrs(
-                units="1",
-                long_name=f"probability that the change in {QUANTITIES[name]} is negative",
+        with warnings.catch_warnings():
+            # A year a run simulates in part has no annual sums (NaN): its statistics are
+            # NaN too, not a warning, and not a probability of 0.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[f"{name}_change"] = d.quantile(q, dim="draw").assign_attrs(
+                units=units, long_name=f"change in {QUANTITIES[name]}: quantiles over replicas"
             )
-        )
-        years = d["year"].values
-        levels = [x.sel(year=years).quantile(q, dim="replica") for x in (b, v)]
+            out[f"{name}_change_mean"] = d.mean("draw").assign_attrs(
+                units=units, long_name=f"change in {QUANTITIES[name]}: mean over replicas"
+            )
+            out[f"{name}_p_negative"] = (
+                (d < 0)
+                .where(d.notnull())
+                .mean("draw")
+                .assign_attrs(
+                    units="1",
+                    long_name=f"probability that the change in {QUANTITIES[name]} is negative",
+                )
+            )
+            years = d["year"].values
+            levels = [x.sel(year=years).quantile(q, dim="replica") for x in (b, v)]
         out[f"{name}_level"] = xr.concat(levels, dim=xr.DataArray(["base", "variant"], dims="run"))
         out[f"{name}_level"].attrs.update(
             units=units, long_name=f"{QUANTITIES[name]} in each run: quantiles over replicas"

@@ -250,6 +250,15 @@ def jobs_by_sector(
     return annual_mean(da) if annual else da
 
 
+def run_end(times: np.ndarray) -> np.datetime64:
+    """The first day after a run's last period, from its time axis (period starts, on
+    the first of a month): the last start plus the axis' spacing (a quarter or a year; a
+    year for a run of one period)."""
+    months = times.astype("datetime64[M]")
+    step = int((months[-1] - months[-2]).astype(int)) if months.size > 1 else 12
+    return np.datetime64(months[-1] + np.timedelta64(step, "M"), "D")
+
+
 def annual_sum(da: xr.DataArray) -> xr.DataArray:
     """Sum a per-period variable (dimension ``time``) over calendar years (dimension ``year``)."""
     out = da.groupby("time.year").sum("time")

@@ -42,7 +42,7 @@ import scipy.stats
 import xarray as xr
 
 from sim.analysis.errors import AnalysisError
-from sim.analysis.results import as_dataset, is_sweep, select
+from sim.analysis.results import as_dataset, is_sweep, run_end, select
 from sim.errors import quote
 
 log = logging.getLogger(__name__)
@@ -361,6 +361,13 @@ def _at(da: xr.DataArray, at: int | str | None) -> xr.DataArray:
     if "time" in da.dims:
         at = parse_at(at, "time")
         stamp = np.datetime64(str(at)) if len(str(at)) > 4 else np.datetime64(f"{at}-01-01")
+        times = da["time"].values
+        end = run_end(times)
+        if not times[0] <= stamp < end:
+            raise AnalysisError(
+                f"--at {at} is outside the sweep's periods",
+                hint=f"give a date from {str(times[0])[:10]} to {end - np.timedelta64(1, 'D')}",
+            )
         return da.sel(time=[stamp], method="pad")
     raise AnalysisError(f"'{da.name}' has no year or time dimension to pick a date from")
 
@@ -532,8 +539,10 @@ def sensitivity(
             attrs={"units": units, "long_name": long},
         )
     if at is not None:
+        # The period the date falls in, as the axis labels it (a year given for a per-period
+        # output is its first period).
+        out.attrs["at"] = str(da[axis].values[0])[:10]
         out = out.squeeze(axis, drop=True)
-        out.attrs["at"] = str(at)
     return out
 
 

@@ -94,11 +94,19 @@ def build_dataset(
     real_change = 100.0 * (real_income / real_income[:, :1] - 1.0)
     gdp = arrays["value_added"].sum(-1) + arrays["tariff_revenue"]
 
+    # A year the run covers in part (it starts or ends inside it) has no annual total: the
+    # sum of its simulated periods is part of a year's flow, which tables and targets would
+    # read as the year's. Its sums are NaN; averages of levels are over its periods.
+    coverage = np.array([(cal.years == y).sum() for y in years]) / cal.per_year
+
     def annual(values: FloatArray, how: str) -> FloatArray:
         out = []
-        for y in years:
+        for y, share in zip(years, coverage, strict=True):
             sel = values[:, cal.years == y]
-            out.append(sel.sum(axis=1) if how == "sum" else sel.mean(axis=1))
+            if how != "sum":
+                out.append(sel.mean(axis=1))
+            else:
+                out.append(sel.sum(axis=1) if share == 1.0 else np.full_like(sel[:, 0], np.nan))
         return np.stack(out, axis=1)
 
     annual_jobs = annual(arrays["jobs"].sum(3), "mean")  # (N, Y, R, kind)
@@ -125,7 +133,7 @@ def build_dataset(
         "trade_turnover": ((*r_t, "pair"), turnover,
                            {"units": flow, "long_name": "trade turnover of the pair (exports plus imports)"}),
         "trade_turnover_annual": (("replica", "year", "pair"), annual(turnover, "sum"),
-                                  {"units": flow_year, "long_name": "annual trade turnover of the pair (sum over the year)"}),
+                                  {"units": flow_year, "long_name": "annual trade turnover of the pair (sum over the year; NaN in a year simulated in part)"}),
         "exports": ((*r_t, "region"), trade.sum(-1).sum(3) - np.einsum("ntiis->nti", trade),
                     {"units": flow, "long_name": "exports to all other regions"}),
         "output": ((*r_t, "region", "sector"), arrays["output"],
@@ -143,7 +151,7 @@ def build_dataset(
         "gdp": ((*r_t, "region"), gdp,
                 {"units": flow, "long_name": "gross domestic product: value added plus tariff revenue"}),
         "gdp_annual": (("replica", "year", "region"), annual(gdp, "sum"),
-                       {"units": flow_year, "long_name": "annual gross domestic product (sum over the year)"}),
+                       {"units": flow_year, "long_name": "annual gross domestic product (sum over the year; NaN in a year simulated in part)"}),
         "employment": ((*r_t, "region", "sector"), arrays["employment"],
                        {"units": "persons", "long_name": "employment in the equilibrium under the region's labour closure (average over the period)"}),
         "employment_annual": (("replica", "year", "region"), annual(arrays["employment"].sum(3), "mean"),
@@ -163,7 +171,7 @@ def build_dataset(
         "capital_flow": ((*r_t, "origin", "destination"), cap_total,
                          {"units": flow, "long_name": "total capital flow (projects plus other investment)"}),
         "capital_flow_annual": (("replica", "year", "origin", "destination"), annual(cap_total, "sum"),
-                                {"units": flow_year, "long_name": "annual total capital flow (sum over the year)"}),
+                                {"units": flow_year, "long_name": "annual total capital flow (sum over the year; NaN in a year simulated in part)"}),
         "jobs": ((*r_t, "region", "sector", "kind"), arrays["jobs"],
                  {"units": "persons", "long_name": "jobs created by the cooperation (average over the period)"}),
         "jobs_annual": (("replica", "year", "region", "kind"), annual_jobs,
@@ -223,6 +231,14 @@ def build_dataset(
         "replica": ("replica", replicas, {"long_name": "Monte Carlo replica"}),
         "time": ("time", cal.datetimes(), {"long_name": f"start of period ({cal.step})"}),
         "year": ("year", years, {"long_name": "calendar year"}),
+        "year_coverage": (
+            "year",
+            coverage,
+            {
+                "units": "1",
+                "long_name": "share of the calendar year the run simulates; annual sums are NaN where it is below 1",
+            },
+        ),
         "region": ("region", regions),
         "origin": ("origin", regions),
         "destination": ("destination", regions),
@@ -328,11 +344,11 @@ def _current_money(
         "trade_turnover_current": (("replica", "time", "pair"), turnover,
                                    {"units": flow, "long_name": f"trade turnover of the pair (exports plus imports), in current money (each flow at the {'exporter' if valuation == 'exporter' else valuation}'s price level)"}),
         "trade_turnover_annual_current": (("replica", "year", "pair"), annual(turnover, "sum"),
-                                          {"units": flow_year, "long_name": "annual trade turnover of the pair, in current money (as trade statistics publish it)"}),
+                                          {"units": flow_year, "long_name": "annual trade turnover of the pair, in current money (as trade statistics publish it; NaN in a year simulated in part)"}),
         "gdp_annual_current": (("replica", "year", "region"), annual(gdp, "sum"),
-                               {"units": flow_year, "long_name": "annual gross domestic product, in current money"}),
+                               {"units": flow_year, "long_name": "annual gross domestic product, in current money (NaN in a year simulated in part)"}),
         "capital_flow_annual_current": (("replica", "year", "origin", "destination"), annual(capital, "sum"),
-                                        {"units": flow_year, "long_name": "annual total capital flow, in current money (at the host's price level)"}),
+                                        {"units": flow_year, "long_name": "annual total capital flow, in current money (at the host's price level; NaN in a year simulated in part)"}),
     })  # fmt: skip
     return out
 

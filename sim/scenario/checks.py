@@ -354,9 +354,30 @@ def check_labour(sc: Scenario) -> None:
 
 
 def check_migration(sc: Scenario) -> None:
-    """Migration corridors join two different regions."""
+    """Migration corridors join two different regions, each corridor once.
+
+    A corridor's flow, stock, return rate and caps describe one population of migrants;
+    a second entry for the same origin and destination would replace the first (the
+    engine keeps one set per corridor), losing its flow and stock.
+    """
+    seen: dict[tuple[str, str], int] = {}
     for i, m in enumerate(sc.data["labour"]["migration"]):
         _check_pair(sc, f"labour.migration[{i}].destination", m["origin"], m["destination"])
+        corridor = (m["origin"], m["destination"])
+        if corridor in seen:
+            first = seen[corridor]
+            _, line = sc.where(f"labour.migration[{first}].origin")
+            raise sc.error(
+                f"the corridor {corridor[0]} -> {corridor[1]} has a second entry "
+                f"(labour.migration[{first}]{f', line {line}' if line else ''}, is the first)",
+                f"labour.migration[{i}].origin",
+                m["origin"],
+                allowed="one entry per origin and destination",
+                hint="merge the entries (sum the flows and the stocks; one return rate, the "
+                "flow-weighted mean of theirs); the model has one population of migrants a "
+                "corridor",
+            )
+        seen[corridor] = i
 
 
 def check_covariate_policy(sc: Scenario, p: dict[str, Any], base: str) -> None:

@@ -168,6 +168,24 @@ def _horizon_years(sc: Scenario) -> tuple[int, int]:
     return int(t["start"][:4]), int(t["end"][:4])
 
 
+def _whole_years(sc: Scenario) -> tuple[int, int]:
+    """The first and last calendar years whose every period the run simulates (the last
+    may be before the first: no whole year)."""
+    t = sc.data["time"]
+    first = dt.date.fromisoformat(_period_start(t["start"], t["step"]))
+    end = dt.date.fromisoformat(t["end"])
+    # The year's last period starts in October (quarters) or January (years).
+    last_start = dt.date(end.year, 10 if t["step"] == "quarter" else 1, 1)
+    return (
+        first.year if first.month == 1 else first.year + 1,
+        end.year if end >= last_start else end.year - 1,
+    )
+
+
+#: Calibration targets that are sums over a year (a year simulated in part has none).
+_ANNUAL_SUM_TARGETS = ("turnover", "turnover_growth", "trade", "capital_flow")
+
+
 def check_years_in_horizon(sc: Scenario) -> None:
     """Report years and calibration targets fall inside the simulated years."""
     first, last = _horizon_years(sc)
@@ -181,6 +199,14 @@ def check_years_in_horizon(sc: Scenario) -> None:
                 allowed=allowed,
                 hint="choose years inside the period, or extend time.start or time.end",
             )
+    whole_first, whole_last = _whole_years(sc)
+    whole = f"years {whole_first} to {whole_last}, which the run simulates whole"
+    for i, year in enumerate(sc.data["output"]["report_years"]):
+        if not whole_first <= year <= whole_last:
+            warn(sc, f"report year {year} is simulated in part", f"output.report_years[{i}]",
+                 year, assumed="its annual sums (trade turnover, capital flows) are shown as "
+                 "n/a: part of a year's flow is not the year's",
+                 hint=f"report {whole}")  # fmt: skip
     for i, target in enumerate(sc.data["calibration"]["targets"]):
         for name in ("year", "base_year"):
             year = target.get(name)
@@ -191,4 +217,19 @@ def check_years_in_horizon(sc: Scenario) -> None:
                     year,
                     allowed=allowed,
                     hint="extend time.start or time.end to include it, or remove the target",
+                )
+            if (
+                year is not None
+                and target.get("kind") in _ANNUAL_SUM_TARGETS
+                and not whole_first <= year <= whole_last
+            ):
+                raise sc.error(
+                    f"calibration target {name} {year} is a year the run simulates in part "
+                    f"(time.start {sc.data['time']['start']}, time.end {sc.data['time']['end']}"
+                    "): the model has no annual total for it to compare",
+                    f"calibration.targets[{i}].{name}",
+                    year,
+                    allowed=whole,
+                    hint="start the run on 1 January of the year, end it on 31 December, or "
+                    "choose another year",
                 )

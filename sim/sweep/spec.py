@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -509,8 +510,22 @@ def read_sweep(
         replica_batch = reader.integer(
             batch["replicas"], "batch.replicas", 1, schema_maximum("monte_carlo.batch_size")
         )
-    if output is None:
-        output = reader.text(data["output"], "output") if "output" in data else None
+    if output is None and "output" in data:
+        output = reader.text(data["output"], "output")
+        # A sweep file from someone else writes only inside its folder tree or under
+        # outputs/, as a scenario's output.path (-o on the command line is not confined).
+        real = Path(os.path.realpath(os.path.abspath(output)))
+        roots = [Path(os.path.realpath(p)) for p in (path.parent, Path.cwd() / "outputs")]
+        if not any(root in real.parents for root in roots):
+            raise reader.fail(
+                f"output would write {real}, outside the sweep file's folder tree and outside "
+                "outputs/ of the current directory",
+                "output",
+                output,
+                allowed=f"a store under {roots[0]} or under {roots[1]}",
+                hint="write a path inside the sweep file's folder or under outputs/, or choose "
+                "the store on the command line with -o (which is not confined)",
+            )
     slurm = read_slurm(reader, data.get("slurm", {}))
 
     sc = load_scenario(scenario_path, replicas=replicas, seed=seed)
