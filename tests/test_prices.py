@@ -77,6 +77,24 @@ def test_current_money_is_constant_money_at_each_region_price_level(tiny_path: P
     assert ds.attrs["current_money_unit"] == "USD million (current prices)"
 
 
+def test_trade_at_one_regions_prices_keeps_domestic_sales_at_home(tiny_path: Path) -> None:
+    """prices.trade_valuation: a region values the flows between regions at its level;
+    domestic sales stay at home prices (they were at the valuation region's too, so a
+    region's current-money sales were up to twice its output in the seed)."""
+    data = _with_prices(tiny_path, {2020: 100.0, 2022: 120.0})
+    data["prices"]["trade_valuation"] = "C"
+    ds = api.run(data, replicas=2, base_dir=tiny_path.parent)
+    level = ds.price_level.values  # (replica, time, region)
+    expected = ds.trade.values * level[:, :, 2, None, None, None]  # C's level everywhere...
+    for r in range(3):  # ...but on the diagonal
+        expected[:, :, r, r] = ds.trade.values[:, :, r, r] * level[:, :, r, None]
+    np.testing.assert_allclose(ds.trade_current.values, expected, rtol=1e-14)
+    sales = ds.trade_current.sum(("destination", "sector")).values
+    exports = ds.exports_current.values
+    home = (ds.output.sum("sector").values - ds.exports.values) * level
+    np.testing.assert_allclose(sales - exports, home, rtol=1e-10)
+
+
 def test_without_a_price_path_there_is_no_current_money(tiny_path: Path) -> None:
     ds = api.run(str(tiny_path), replicas=2)
     assert "trade_turnover_annual_current" not in ds

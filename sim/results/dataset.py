@@ -141,7 +141,7 @@ def build_dataset(
         "factory_gate_price": ((*r_t, "region", "sector"), arrays["price"],
                                {"units": "1", "long_name": "factory-gate price (unit cost) relative to the start (world value-added or regional CPI numeraire)"}),
         "real_income": ((*r_t, "region"), real_income,
-                        {"units": flow, "long_name": "real income: income (value added, tariff revenue and deficit) deflated by the consumer price index change"}),
+                        {"units": flow, "long_name": "real income: income available for consumption (value added, tariff revenue and the closure's deficit, less what the region's investors pay for investment goods) deflated by the consumer price index change"}),
         "real_income_change": ((*r_t, "region"), real_change,
                                {"units": "percent", "long_name": "real income change since the first period (welfare, includes growth)"}),
         "value_added": ((*r_t, "region", "sector"), arrays["value_added"],
@@ -324,6 +324,14 @@ def _current_money(
         shape = [1] * len(dims)
         shape[0], shape[1], shape[where] = level.shape
         factor = (at_home if name in ("trade", "exports") else level).reshape(shape)
+        if name == "trade" and valuation != "exporter":
+            # Domestic sales (the diagonal) never cross a border: at home prices, so that a
+            # region's sales are its output in current money as in constant money; only
+            # the flows between regions are at the valuation region's level.
+            n_r = level.shape[2]
+            factor = np.broadcast_to(factor, (*level.shape[:2], n_r, n_r, 1)).copy()
+            home = np.arange(n_r)
+            factor[:, :, home, home, 0] = level
         unit = f"{attrs['units'].split(' (')[0]} ({current.partition(' (')[2]}"
         if name != "wage":
             unit = flow
