@@ -23,6 +23,7 @@ import yaml
 
 from benchmarks.gegravity import scenario as canada_japan
 from sim import api
+from sim.cli import main
 from sim.engine.draw import draw_batch
 from sim.estimation.errors import EstimationError
 from sim.estimation.gravity import GravitySpec, estimate_gravity
@@ -142,6 +143,74 @@ def test_bad_tables_name_the_row_or_column(tmp_path: Path, edit, message: str) -
     edit(pd.read_csv(SAMPLE)).to_csv(path, index=False)
     with pytest.raises(EstimationError, match=message):
         load_trade_table(path, PanelColumns(), COVARIATES)
+
+
+def test_an_exporter_without_exports_is_dropped_and_the_rest_fitted() -> None:
+    """An exporter whose trade is all zero is separated: pyfixest drops its 30 rows, and
+    the fitted trade lines up with the rows used (it crashed on a length mismatch)."""
+    table = load_trade_table(SAMPLE, PanelColumns(), COVARIATES)
+    silent = table.exporter.iloc[0]
+    table.loc[table.exporter == silent, "trade"] = 0.0
+    est = estimate_gravity(table, GravitySpec(COVARIATES))
+    assert est.dropped == 30 and est.observations == 870 == len(est.used) == len(est.fitted)
+    assert silent not in set(est.used.exporter)
+    # With exporter and importer effects, PPML's fitted trade sums to the observed trade of
+    # every exporter and importer: true only if each fitted value is on its own row.
+    fitted = est.used.assign(fitted=est.fitted.to_numpy())
+    for side in ("exporter", "importer"):
+        sums = fitted.groupby(side)[["trade", "fitted"]].sum()
+        np.testing.assert_allclose(sums.fitted, sums.trade, rtol=1e-5)
+
+
+def test_a_zero_one_column_as_trade_is_fitted_on_the_rows_it_can_use(tmp_path: Path) -> None:
+    """--value pta on seven countries (49 rows): most exporters have no agreement, so
+    their rows are separated; the fit writes the rows it used (it crashed)."""
+    sample = pd.read_csv(SAMPLE)
+    seven = sorted(sample.exporter.unique())[:7]
+    path = tmp_path / "seven.csv"
+    sample[sample.exporter.isin(seven) & sample.importer.isin(seven)].to_csv(path, index=False)
+    out = tmp_path / "est"
+    assert main(["-q", "estimate", str(path), "--covariates", "lndist", "--value", "pta",
+                 "-o", str(out)]) == 0  # fmt: skip
+    fitted = pd.read_csv(out / "fitted_trade.csv")
+    assert 0 < len(fitted) < 49 and np.isfinite(fitted.pta).all()
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.assign(trade=0.0), "column 'trade': every trade value is 0"),
+        (lambda t: t.iloc[:0], "the table has no rows, only a header"),
+    ],
+)
+def test_a_table_with_nothing_to_estimate_is_refused(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    edit,  # type: ignore[no-untyped-def]
+    message: str,
+) -> None:
+    """All trade zero aborted the process (a Rust panic in pyfixest); a header alone
+    crashed on an empty reduction. Both are refused, naming the file."""
+    path = tmp_path / "nothing.csv"
+    edit(pd.read_csv(SAMPLE)).to_csv(path, index=False)
+    out = tmp_path / "est"
+    assert main(["-q", "estimate", str(path), "--covariates", "lndist", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}" in err and message in err and "allowed:" in err and "fix:" in err
+    assert not out.exists()
+
+
+def test_too_few_positive_flows_are_refused_before_the_fit() -> None:
+    """Two positive flows leave four usable rows for four parameters: nothing to estimate
+    (and no positive flow at all would abort the process inside pyfixest)."""
+    table, _ = synthetic(seed=3, n=8)
+    table["trade"] = 0.0
+    table.loc[[0, 9], "trade"] = 5.0  # c00 -> c00 and c01 -> c01
+    with pytest.raises(EstimationError, match="2 of 64 rows have positive 'trade'") as err:
+        estimate_gravity(table, GravitySpec(("lndist",)))
+    assert "4 usable rows for 4 parameter(s)" in str(err.value)
+    with pytest.raises(EstimationError, match="0 of 64 rows"):
+        estimate_gravity(table.assign(trade=0.0), GravitySpec(("lndist",)))
 
 
 def estimate_cli(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:

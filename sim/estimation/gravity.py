@@ -131,6 +131,41 @@ def check_variation(table: pd.DataFrame, spec: GravitySpec) -> None:
                 )
 
 
+def check_flows(table: pd.DataFrame, spec: GravitySpec) -> None:
+    """Refuse a table with too few positive flows to estimate anything, before the fit.
+
+    PPML cannot use the rows of a fixed-effect group (an exporter, an importer, by year
+    in a panel, or a pair) whose trade is all zero: the group's effect would be minus
+    infinity, and the estimator drops them (separation). What remains must be more rows
+    than there are parameters. This is a necessary condition only (the estimator may
+    find more separated rows); it is checked here because pyfixest aborts the whole
+    process, with no exception to catch, when it is left with no row at all.
+    """
+    c = spec.columns
+    value = table[c.value].to_numpy(dtype=float)
+    year = [c.year] if c.year else []
+    groups = [[c.exporter, *year], [c.importer, *year]]
+    if spec.pair_effects and c.year is not None:
+        groups.append([c.exporter, c.importer])
+    kept = np.ones(len(table), dtype=bool)
+    for keys in groups:
+        kept &= table.groupby(keys)[c.value].transform("sum").to_numpy(dtype=float) > 0
+    # One level of each fixed effect but the first is not identified (a common constant).
+    levels = sum(table.loc[kept, keys].drop_duplicates().shape[0] for keys in groups)
+    parameters = len(spec.covariates) + max(levels - len(groups) + 1, 0)
+    if int(kept.sum()) <= parameters:
+        raise EstimationError(
+            f"too few positive trade flows to estimate: {int((value > 0).sum())} of "
+            f"{len(table)} rows have positive {quote(c.value)}, which leaves "
+            f"{int(kept.sum())} usable rows for {parameters} parameter(s) (the covariates "
+            "and the fixed effects of exporters and importers that trade)",
+            allowed="more usable rows than parameters: rows whose exporter and importer "
+            "(by year in a panel) both have some positive trade",
+            hint="check that --value names the trade column, or add exporters, importers "
+            "or years with trade",
+        )
+
+
 def estimate_gravity(table: pd.DataFrame, spec: GravitySpec) -> GravityEstimate:
     """Fit structural gravity by PPML with pyfixest.
 
@@ -144,11 +179,12 @@ def estimate_gravity(table: pd.DataFrame, spec: GravitySpec) -> GravityEstimate:
     Raises
     ------
     EstimationError
-        If a covariate has no variation, is absorbed by the fixed effects or collinear
-        with the others, or the fit does not converge.
+        If there are too few positive flows, a covariate has no variation, is absorbed
+        by the fixed effects or collinear with the others, or the fit does not converge.
     """
     import pyfixest as pf  # imported here: it takes a second and is needed only to fit
 
+    check_flows(table, spec)
     check_variation(table, spec)
     c = spec.columns
     data = table.copy()
@@ -180,9 +216,14 @@ def estimate_gravity(table: pd.DataFrame, spec: GravitySpec) -> GravityEstimate:
         )
     beta = pd.Series(np.asarray(fit._beta_hat, dtype=float), index=names)
     vcov = pd.DataFrame(np.asarray(fit._vcov, dtype=float), index=names, columns=names)
-    used_index = data.index.difference(pd.Index(fit._na_index))
-    used = data.loc[used_index, [c.exporter, c.importer, *([c.year] if c.year else []), c.value]]
-    fitted = pd.Series(np.asarray(fit.predict(type="response"), dtype=float), index=used_index)
+    # pyfixest fits a copy of the table indexed 0..n-1 and drops rows in two places that
+    # neither attribute covers alone (missing values and singletons in _na_index, rows
+    # separated by zero trade in na_index); the index of the data it kept is exactly the
+    # rows used, as positions in our table, in the order of its fitted values.
+    positions = np.asarray(fit._data.index, dtype=np.intp)
+    keys = [c.exporter, c.importer, *([c.year] if c.year else [])]
+    used = data.iloc[positions][[*keys, c.value]]
+    fitted = pd.Series(np.asarray(fit.predict(type="response"), dtype=float), index=used.index)
     return GravityEstimate(
         spec=spec,
         coefficients=beta,
@@ -198,4 +239,10 @@ def estimate_gravity(table: pd.DataFrame, spec: GravitySpec) -> GravityEstimate:
     )
 
 
-__all__ = ["GravityEstimate", "GravitySpec", "check_variation", "estimate_gravity"]
+__all__ = [
+    "GravityEstimate",
+    "GravitySpec",
+    "check_flows",
+    "check_variation",
+    "estimate_gravity",
+]

@@ -37,8 +37,9 @@ def load_trade_table(
     Raises
     ------
     EstimationError
-        If the file cannot be read, a column is missing, a value is not a finite
-        number, trade is negative, or an exporter-importer(-year) row is repeated.
+        If the file cannot be read, has no rows, a column is missing, a value is not a
+        finite number, trade is negative or zero throughout, or an exporter-importer(-year)
+        row is repeated.
     """
     path = Path(path)
     try:
@@ -63,6 +64,13 @@ def load_trade_table(
             allowed=f"the file's columns: {', '.join(map(str, table.columns))}",
             hint="name the columns with --exporter, --importer, --value, --year and --covariates",
         )
+    if table.empty:
+        # Checked here, not left to the fit: numpy's reductions fail on an empty column.
+        raise EstimationError(
+            f"{path}: the table has no rows, only a header",
+            allowed="one row per " + ", ".join(keys) + " with its trade and covariates",
+            hint="check that the file is the complete export of the trade table",
+        )
     for name in (columns.value, *covariates):
         values = pd.to_numeric(table[name], errors="coerce")
         bad = ~np.isfinite(values.to_numpy(dtype=float))
@@ -82,6 +90,14 @@ def load_trade_table(
             f"{path}, row {row + 2}: trade {table[columns.value].iloc[row]:g} is negative",
             allowed="trade values >= 0 (zeros are kept: PPML uses them)",
             hint="check the trade column",
+        )
+    if not (table[columns.value] > 0).any():
+        # Refused before the fit: pyfixest's demeaning aborts the whole process (a Rust
+        # panic, not an exception) once separation has dropped every row.
+        raise EstimationError(
+            f"{path}, column {quote(columns.value)}: every trade value is 0",
+            allowed="a table with positive trade flows (zeros are kept beside them)",
+            hint=f"check that --value names the trade column (it is {columns.value})",
         )
     repeated = table.duplicated(keys)
     if repeated.any():
