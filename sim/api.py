@@ -167,7 +167,7 @@ def simulate(
     }
     replicas = np.arange(first, first + count, dtype=np.int64)
     parameters = {key: np.concatenate(chunks) for key, chunks in drawn.items()}
-    return build_dataset(model, arrays, replicas, events, parameters)
+    return build_dataset(model, arrays, replicas, events, parameters, batch_size=size)
 
 
 def run(
@@ -307,6 +307,10 @@ def stream_to_file(
             part = simulate(
                 model, first=start, count=n, batch_size=n, progress=report, buffers=buffers
             )
+            # The file's attributes come from the first batch: record the run's batch size
+            # (after fit_batch_size), which a rerun needs to give the same bits, not this
+            # call's (the last batch may be smaller).
+            part.attrs["batch_size"] = int(size)
             writer.append(part)
         writer.close()
         publish(tmp, target)

@@ -100,3 +100,89 @@ def test_solver_iterations_are_a_diagnostic_in_a_subset_rerun() -> None:
     subset = _compare(*_pair(0.0, 1), count=2, rtol=1e-9)
     assert subset.identical and any("solver_iterations differs" in n for n in subset.notes)
     assert not _compare(*_pair(0.0, 1), count=2, rtol=0.0).identical
+
+
+def test_rerun_uses_the_recorded_batch_size(
+    result: Path, tiny_dir: Path, tmp_path: Path, capsys
+) -> None:
+    """A run of 4 replicas in batches of 3 (`sim run --batch-size 3`) was rerun in the
+    scenario's batch of 8 and reported DIFFERENT (jobs differ by 2.2e-11 persons: the
+    solver's results depend on the batch at its tolerance). The run records its batch size
+    and the rerun uses it, bit for bit; another size is compared within the tolerance."""
+    out = tmp_path / "out" / "run_b3.nc"
+    assert main(["run", str(tiny_dir / "tiny.yaml"), "--replicas", "4", "--batch-size", "3",
+                 "-o", str(out), "--quiet"]) == 0  # fmt: skip
+    with xr.open_dataset(out, engine="h5netcdf") as ds:
+        assert ds.attrs["batch_size"] == 3
+        recorded = ds.load()
+    capsys.readouterr()
+    assert main(["rerun", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "identical: the rerun of 4 replicas" in text and "bit for bit" in text
+    # Another batch size: the solver's tolerance, said so, and still exit 0.
+    assert main(["rerun", str(out), "--batch-size", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "identical to the solver's tolerance" in text
+    assert "batches of 2, the result was computed in batches of 3" in text
+    assert rerun(out, batch_size=3).format().splitlines()[1] == "  compared bit for bit"
+    # One batch of all replicas is the same batch whatever its size: bit for bit.
+    with xr.open_dataset(result, engine="h5netcdf") as ds:
+        assert ds.attrs["batch_size"] == 8  # the scenario's, for 4 replicas
+    assert rerun(result, batch_size=4).format().splitlines()[1] == "  compared bit for bit"
+    # A file from before the attribute: the scenario's batch size (8), or the one given.
+    del recorded.attrs["batch_size"]
+    old = rerun(recorded)
+    assert not old.identical and any("does not record the batch size" in n for n in old.notes)
+    assert rerun(recorded, batch_size=3).format().splitlines()[1] == "  compared bit for bit"
+
+
+def test_a_batch_shrunk_to_fit_in_memory_is_recorded(
+    tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sim.api as api
+
+    monkeypatch.setattr(api, "fit_batch_size", lambda model, wanted: 3)
+    sc = load_scenario(tiny_dir / "tiny.yaml", replicas=4)
+    returned, path = run_to_file(sc, tmp_path / "shrunk.nc")
+    returned.close()
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        assert ds.attrs["batch_size"] == 3  # not the scenario's 8
+    monkeypatch.undo()
+    assert rerun(path).format().splitlines()[:2] == [
+        "identical: the rerun of 4 replicas gives the same numbers",
+        "  compared bit for bit",
+    ]
+
+
+def test_a_sweep_store_is_not_rerun(result: Path, tmp_path: Path, capsys) -> None:
+    """A sweep store (dimension point) was rerun as a run and reported DIFFERENT."""
+    with xr.open_dataset(result, engine="h5netcdf") as ds:
+        run = ds.load()
+    store = tmp_path / "sweep.zarr"
+    sweep = xr.concat([run, run], dim="point").assign_coords(point=[0, 1])
+    sweep.attrs["sweep_sha256"] = "0" * 64
+    sweep[["trade_turnover_annual"]].to_zarr(store, mode="w", zarr_format=2)
+    assert main(["rerun", str(store)]) == 2
+    err = capsys.readouterr().err
+    assert "is a sweep store" in err
+    assert "allowed: a NetCDF file or Zarr store written by `sim run`" in err
+    assert "fix: a sweep is reproduced by running its sweep file again" in err
+
+
+def test_a_static_counterfactual_is_not_rerun(tiny_dir: Path, tmp_path: Path, capsys) -> None:
+    """A file written by `sim counterfactual` (no time dimension) was rerun as a run and
+    reported DIFFERENT (every variable 'only in the result')."""
+    out = tmp_path / "out" / "cf.nc"
+    assert main(["counterfactual", str(tiny_dir / "tiny.yaml"), "--replicas", "2",
+                 "-o", str(out)]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["rerun", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "is a static counterfactual (written by `sim counterfactual`" in err
+    assert "allowed: a NetCDF file or Zarr store written by `sim run`" in err
+    assert "fix: rerun a counterfactual with `sim counterfactual" in err
+    with xr.open_dataset(out, engine="h5netcdf") as ds:
+        bare = ds.load()
+    del bare.attrs["mode"]  # no mode attribute: still no time dimension
+    with pytest.raises(RerunError, match="not a run"):
+        rerun(bare)

@@ -346,12 +346,18 @@ def register(subparsers: Any) -> None:
         "rerun",
         help="rerun a result from its embedded scenario and check the numbers are the same",
         description="Checks the recorded data-file hashes, reruns the embedded scenario with "
-        "the recorded seed and replicas and compares every variable. Exit 0 if identical, "
-        "1 if not, 2 if it cannot rerun.",
+        "the recorded seed, replicas and batch size and compares every variable. Exit 0 if "
+        "identical, 1 if not, 2 if it cannot rerun (a sweep store or a static counterfactual "
+        "is not a run).",
     )
-    p.add_argument("result", help="a .nc file written by `sim run`")
+    p.add_argument("result", help="a .nc file (or .zarr store) written by `sim run`")
     p.add_argument("--replicas", type=int, help="rerun only the first N replicas")
-    p.add_argument("--batch-size", type=int, help="replicas simulated together")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        help="replicas simulated together (default: the result's); another size moves the "
+        "numbers at the solver's tolerance, so they are then compared within it",
+    )
     p.set_defaults(handler=_rerun)
 
     p = subparsers.add_parser(

@@ -1,13 +1,19 @@
 """Rerun a result from the scenario embedded in it and say whether the numbers are the same.
 
 A result carries the fully resolved scenario (attribute ``scenario_yaml``), the
-seed and replica count, and the sha256 of every data file it read
-(``data_files_sha256``, absolute paths). :func:`rerun` checks those files first
-(a changed or missing file is an error that names it, since a rerun on other
-data proves nothing), runs the embedded scenario again and compares every
-variable, value for value: bit for bit when all replicas are rerun, within the
-relative tolerance :data:`SUBSET_RTOL` (stated in the verdict) when only the first
-ones are, since they are then simulated in other batches.
+seed and replica count, the batch size it was simulated in (``batch_size``; results
+written before it was recorded fall back to the scenario's ``monte_carlo.batch_size``)
+and the sha256 of every data file it read (``data_files_sha256``, absolute paths).
+:func:`rerun` checks those files first (a changed or missing file is an error that
+names it, since a rerun on other data proves nothing), runs the embedded scenario
+again in the same batches and compares every variable, value for value: bit for bit
+when all replicas are rerun in the recorded batches, within the relative tolerance
+:data:`SUBSET_RTOL` (stated in the verdict) when only the first ones are or another
+batch size is asked for, since the equilibrium solver's results depend on the batch
+at its tolerance (docs/model.md).
+
+Only a run can be rerun: a sweep store (``sim sweep``) or a static counterfactual
+(``sim counterfactual``) is refused.
 """
 
 from __future__ import annotations
@@ -22,12 +28,14 @@ import numpy as np
 import xarray as xr
 
 from sim.analysis.errors import RerunError
-from sim.analysis.results import as_dataset, recorded_hashes, scenario_data
+from sim.analysis.results import as_dataset, is_sweep, recorded_hashes, scenario_data
 from sim.scenario.files import sha256_file
 
-#: Relative tolerance of a rerun of only the first replicas: batched differently, sums of
-#: many terms may round differently in the last bits (2.9e-11 persons of a job count, say).
-#: A rerun of all replicas is compared bit for bit.
+#: Relative tolerance of a rerun of only the first replicas, or in batches of another size:
+#: batched differently, the equilibrium solver's results and sums of many terms may round
+#: differently in the last bits (2.9e-11 persons of a job count, say; the solver's tolerance
+#: is about 1e-10 relative). A rerun of all replicas in the recorded batches is compared bit
+#: for bit.
 SUBSET_RTOL = 1e-9
 #: ... and values that cancel to about zero may differ by this share of the variable's largest.
 ROUNDING = 1e-15
@@ -63,6 +71,9 @@ class RerunResult:
         Things worth knowing that do not make the numbers differ (e.g. engine version).
     rtol : float
         Relative tolerance of the comparison (0: bit for bit).
+    batches : str
+        Empty when the rerun's batches are the result's; else how they differ (another
+        batch size was asked for), which is why it is compared within ``rtol``.
     """
 
     identical: bool
@@ -70,21 +81,35 @@ class RerunResult:
     replicas: int = 0
     notes: list[str] = field(default_factory=list)
     rtol: float = 0.0
+    batches: str = ""
 
     def format(self) -> str:
         """A short human-readable verdict."""
-        head = (
-            f"identical: the rerun of {self.replicas} replicas gives the same numbers"
-            if self.identical
-            else f"DIFFERENT: the rerun of {self.replicas} replicas does not give the same numbers"
-        )
-        how = (
-            f"compared within a relative tolerance of {self.rtol:g} (a subset of the replicas "
-            "is simulated in other batches, so sums may round differently; a rerun of all "
-            "replicas is compared bit for bit)"
-            if self.rtol
-            else "compared bit for bit"
-        )
+        if not self.identical:
+            head = (
+                f"DIFFERENT: the rerun of {self.replicas} replicas does not give the same numbers"
+            )
+        elif self.batches:  # not the same bits, and not claimed to be
+            head = (
+                f"identical to the solver's tolerance: the rerun of {self.replicas} replicas "
+                "gives the same numbers"
+            )
+        else:
+            head = f"identical: the rerun of {self.replicas} replicas gives the same numbers"
+        if self.batches:
+            how = (
+                f"compared within a relative tolerance of {self.rtol:g}: {self.batches}, and "
+                "the equilibrium solver's results depend on the batch at its tolerance "
+                "(rerun without --batch-size to compare bit for bit)"
+            )
+        elif self.rtol:
+            how = (
+                f"compared within a relative tolerance of {self.rtol:g} (a subset of the "
+                "replicas is simulated in other batches, so sums may round differently; a "
+                "rerun of all replicas is compared bit for bit)"
+            )
+        else:
+            how = "compared bit for bit"
         return "\n".join([head, f"  {how}", *(f"  {d}" for d in self.differences), *self.notes])
 
 
@@ -201,7 +226,11 @@ def rerun(
         Rerun only the first ``replicas`` replicas (a quicker spot check);
         default all.
     batch_size
-        Replicas simulated together (does not change the numbers).
+        Replicas simulated together; default the result's (attribute
+        ``batch_size``, else the scenario's ``monte_carlo.batch_size``). Another
+        batch size moves the numbers at the equilibrium solver's tolerance (about
+        1e-10 relative), so the rerun is then compared within :data:`SUBSET_RTOL`
+        and, if within it, reported identical to the solver's tolerance.
 
     Returns
     -------
@@ -211,12 +240,14 @@ def rerun(
     Raises
     ------
     RerunError
-        If the result has no embedded scenario, or a data file it read is
-        missing or changed.
+        If the result is not a run (a sweep store, a static counterfactual), has
+        no embedded scenario, or a data file it read is missing or changed.
     """
-    from sim.api import load_scenario, prepare, simulate
+    from sim.api import check_batch_size, load_scenario, prepare, simulate
 
     ds = as_dataset(result)
+    check_is_run(ds, result)
+    check_batch_size(batch_size)
     data = scenario_data(ds)
     if not data or "replica" not in ds.dims:
         raise RerunError(
@@ -249,9 +280,80 @@ def rerun(
             "the rerun read other data files than the result records",
             hint="this should not happen; report it with the result file",
         )
-    fresh = simulate(model, first=first, count=count, batch_size=batch_size)
+    recorded = recorded_batch_size(ds)
+    # A result written before the batch size was recorded: the scenario's is the best guess,
+    # and a size the user gives is taken as the run's (compared bit for bit).
+    default = int(sc.data["monte_carlo"]["batch_size"]) if recorded is None else recorded
+    size = default if batch_size is None else int(batch_size)
+    # Batches of at least all the replicas are one batch: the same, whatever their size.
+    batches = (
+        ""
+        if recorded is None or min(size, total) == min(recorded, total)
+        else f"rerun in batches of {size}, the result was computed in batches of {recorded}"
+    )
+    fresh = simulate(model, first=first, count=count, batch_size=size)
     old = ds.isel(replica=slice(0, count))
-    return _compare(old, fresh, count, rtol=SUBSET_RTOL if count < total else 0.0)
+    check = _compare(old, fresh, count, rtol=SUBSET_RTOL if count < total or batches else 0.0)
+    check.batches = batches
+    if not check.identical and recorded is None:
+        given = "monte_carlo.batch_size" if batch_size is None else "--batch-size"
+        check.notes.append(
+            "note: the result does not record the batch size it was simulated in (written by "
+            f"an older sim); the rerun used {size} ({given}), and other batches move the "
+            "numbers at the solver's tolerance: give the run's batch size (its --batch-size, "
+            "or the batch it was shrunk to for memory) with --batch-size"
+        )
+    return check
+
+
+def recorded_batch_size(ds: xr.Dataset) -> int | None:
+    """The batch size a result was simulated in (attribute ``batch_size``), or None for a
+    result written before it was recorded."""
+    value = ds.attrs.get("batch_size")
+    if value is None:
+        return None
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        size = 0
+    if size < 1 or size != value:  # 2.5 or "3" is not what `sim run` writes
+        raise RerunError(
+            f"the result's batch_size attribute cannot be read: {value!r}",
+            allowed="a positive integer (replicas simulated together), as `sim run` writes",
+            hint="the result was damaged or edited: run the scenario file again with `sim run`",
+        )
+    return size
+
+
+def check_is_run(ds: xr.Dataset, source: str | Path | xr.Dataset) -> None:
+    """Refuse a result that is not a run: only what ``sim run`` writes can be rerun as one.
+
+    A sweep store has a dimension ``point``; a static counterfactual has no ``time``
+    (and says so in its attribute ``mode``). Either rerun as a run would be reported
+    different, or fail, for want of what it is.
+    """
+    name = "the result" if isinstance(source, xr.Dataset) else str(source)
+    allowed = "a NetCDF file or Zarr store written by `sim run`"
+    if is_sweep(ds):
+        raise RerunError(
+            f"{name} is a sweep store (written by `sim sweep`: dimension point), not a run",
+            allowed=allowed,
+            hint="a sweep is reproduced by running its sweep file again into a new store "
+            "(`sim sweep SWEEP.yaml -o NEW.zarr`); rerun checks a file written by `sim run`",
+        )
+    mode = str(ds.attrs.get("mode", ""))
+    if mode.startswith("static counterfactual") or "time" not in ds.dims:
+        what = (
+            "a static counterfactual (written by `sim counterfactual`: no time dimension)"
+            if mode.startswith("static counterfactual")
+            else "not a run (it has no time dimension)"
+        )
+        raise RerunError(
+            f"{name} is {what}, so it cannot be rerun as a run",
+            allowed=allowed,
+            hint="rerun a counterfactual with `sim counterfactual SCENARIO -o NEW.nc` (its "
+            "scenario is embedded in the attribute scenario_yaml) and compare the two",
+        )
 
 
 def _compare(old: xr.Dataset, new: xr.Dataset, count: int, rtol: float = 0.0) -> RerunResult:
@@ -319,4 +421,12 @@ def _compare(old: xr.Dataset, new: xr.Dataset, count: int, rtol: float = 0.0) ->
     )
 
 
-__all__ = ["FILE_KEYS", "SUBSET_RTOL", "RerunResult", "check_data_files", "rerun"]
+__all__ = [
+    "FILE_KEYS",
+    "SUBSET_RTOL",
+    "RerunResult",
+    "check_data_files",
+    "check_is_run",
+    "recorded_batch_size",
+    "rerun",
+]

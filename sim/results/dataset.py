@@ -69,8 +69,13 @@ def build_dataset(
     replicas: NDArray[np.int64],
     events: int,
     parameters: dict[str, FloatArray] | None = None,
+    batch_size: int | None = None,
 ) -> xr.Dataset:
-    """Label the raw arrays (leading axes replica, time) as an :class:`xarray.Dataset`."""
+    """Label the raw arrays (leading axes replica, time) as an :class:`xarray.Dataset`.
+
+    ``batch_size``: replicas simulated together, recorded as an attribute (see
+    :func:`provenance`).
+    """
     cal = model.calendar
     regions, sectors = model.regions, model.sectors
     per = cal.unit
@@ -271,7 +276,7 @@ def build_dataset(
     }
     data_vars = {name: (dims, values, attrs) for name, (dims, values, attrs) in variables.items()}
     ds = xr.Dataset(data_vars=data_vars, coords=coords)
-    ds.attrs.update(provenance(model, events, len(replicas)))
+    ds.attrs.update(provenance(model, events, len(replicas), batch_size))
     return ds
 
 
@@ -376,8 +381,17 @@ def multiplier_attributes(model: Model) -> dict[str, Any]:
     }
 
 
-def provenance(model: Model, events: int, replicas: int) -> dict[str, Any]:
-    """Attributes recording where the numbers come from."""
+def provenance(
+    model: Model, events: int, replicas: int, batch_size: int | None = None
+) -> dict[str, Any]:
+    """Attributes recording where the numbers come from.
+
+    ``batch_size`` (replicas simulated together), when given, is recorded: the
+    equilibrium solver's results depend on the batch at its tolerance (docs/model.md),
+    so a rerun needs it to give the same bits (sim rerun), and it may differ from the
+    scenario's ``monte_carlo.batch_size`` (``--batch-size``, or a batch shrunk to fit
+    in memory).
+    """
     sc = model.scenario
     text = dump_yaml(sc.data)
     md = sc.data["metadata"]
@@ -392,6 +406,7 @@ def provenance(model: Model, events: int, replicas: int) -> dict[str, Any]:
         "engine_version": sim.__version__,
         "seed": int(sc.data["monte_carlo"]["seed"]),
         "replicas": int(replicas),
+        **({"batch_size": int(batch_size)} if batch_size is not None else {}),
         "money_unit": money_unit(model),
         **({"current_money_unit": current_money_unit(model)} if has_price_path(model) else {}),
         "period": model.calendar.step,

@@ -60,8 +60,9 @@ DONE_DIR = f"{SWEEP_DIR}/done"
 LOCK_FILE = f"{SWEEP_DIR}/lock"
 #: Characters kept of a failed point's message in the store (the marker keeps all of it).
 ERROR_CHARS = 1024
-#: Provenance of a single run that does not describe a sweep.
-RUN_ONLY_ATTRS = ("replicas", "simpy_events")
+#: Provenance of a single run that does not describe a sweep (the template's batch_size is
+#: its one replica's, not the sweep's replica batch).
+RUN_ONLY_ATTRS = ("replicas", "batch_size", "simpy_events")
 
 
 @dataclass(frozen=True)
