@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -38,12 +37,12 @@ from sim.calibration_checks import (
 from sim.engine.model import build_model
 from sim.errors import ScenarioError, SimError
 from sim.scenario.data import ScenarioData, load_scenario_data
+from sim.scenario.keypath import get_path, parse_key, set_path
 from sim.scenario.load import LoadedDocument
 from sim.scenario.validate import Scenario, quiet_warnings, validate_scenario
 
 log = logging.getLogger(__name__)
 FloatArray = NDArray[np.float64]
-_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 @dataclass
@@ -139,31 +138,6 @@ class CalibrationResult:
     optimizer_message: str = ""
 
 
-def parse_key(key: str) -> list[str | int]:
-    """``a.b[0].c`` -> ``['a', 'b', 0, 'c']``."""
-    out: list[str | int] = []
-    for part in key.split("."):
-        for match in _SEGMENT.finditer(part):
-            name, index = match.groups()
-            out.append(int(index) if index is not None else name)
-    return out
-
-
-def get_path(data: Any, key: str) -> Any:
-    node = data
-    for seg in parse_key(key):
-        node = node[seg]
-    return node
-
-
-def set_path(data: Any, key: str, value: Any) -> None:
-    segs = parse_key(key)
-    node = data
-    for seg in segs[:-1]:
-        node = node[seg]
-    node[segs[-1]] = value
-
-
 def _targets_and_parameters(sc: Scenario) -> tuple[list[Target], list[Parameter]]:
     cal = sc.data["calibration"]
     targets = [Target(i, t) for i, t in enumerate(cal["targets"])]
@@ -207,8 +181,21 @@ def _targets_and_parameters(sc: Scenario) -> tuple[list[Target], list[Parameter]
                 "prices: constant if the figure is in the scenario's constant prices",
             )
     params = []
+    first: dict[str, int] = {}
     for i, p in enumerate(cal["parameters"]):
         base = f"calibration.parameters[{i}]"
+        if p["key"] in first:
+            # Two free values for one number: the last one written would win, and the
+            # report would show both as fitted.
+            raise sc.error(
+                f"'{p['key']}' is a free parameter twice (calibration.parameters"
+                f"[{first[p['key']]}] is the first)",
+                f"{base}.key",
+                p["key"],
+                allowed="each key once",
+                hint="remove one of them (keep the bounds you mean)",
+            )
+        first[p["key"]] = i
         try:
             value = get_path(sc.data, p["key"])
         except (KeyError, IndexError, TypeError):

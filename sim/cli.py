@@ -215,7 +215,10 @@ def _inspect(args: argparse.Namespace) -> int:
     target = Path(args.csv) if args.csv else None
     if target is not None:
         # Refused before any work: never over an input, an existing file only if asked.
-        check_output(target, "file", inputs=scenario_inputs(sc), overwrite=args.overwrite)
+        check_output(
+            target, "file", inputs=scenario_inputs(sc), overwrite=args.overwrite,
+            format="CSV table",
+        )  # fmt: skip
     model = prepare(sc)
     view = {"multipliers": inspect.multipliers, "baseline": inspect.baseline}
     data = view[args.table](model) if args.table in view else inspect.leontief(model)
@@ -295,6 +298,13 @@ def _main(argv: list[str] | None = None) -> int:
                 return 0
             sc = load_scenario(args.scenario, data_roots=[Path(p) for p in args.data_root])
             model = prepare(sc)  # reads and checks the data files too
+            # Where `sim run` would write without -o, refused as a run would refuse it.
+            from sim.api import check_run_output, output_path
+            from sim.results.guard import check_scenario_output
+
+            target = output_path(sc)
+            check_scenario_output(sc, target)
+            check_run_output(target, sc)
             print(
                 f"{args.scenario}: valid ({len(sc.region_ids)} regions, {len(sc.sector_ids)} "
                 f"sectors, {len(model.projects)} projects, {model.calendar.periods} periods)"

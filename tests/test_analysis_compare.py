@@ -117,6 +117,16 @@ def test_refuses_runs_in_other_currencies_or_prices(runs) -> None:
     assert "price_base_year" in str(exc.value)
 
 
+def test_targets_of_impossible_dates_or_codes_are_refused(runs) -> None:
+    """Regression: 2025-13-01 ended in a ValueError traceback; project stages (codes)
+    were summed and compared as numbers."""
+    base, variant = runs
+    with pytest.raises(TargetError, match=r"'2025-13-01' in the target .* is not a date"):
+        compare(base, variant, targets=["trade_turnover:A-B:2025-13-01>=10"])
+    with pytest.raises(AnalysisError, match="'project_stage' holds codes"):
+        compare(base, variant, targets=["project_stage:2025-01-01>=3"])
+
+
 def test_unpaired_uses_independent_pairs_of_replicas(runs) -> None:
     base, _ = runs
     b = base.isel(replica=slice(0, 4))

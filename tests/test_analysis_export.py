@@ -51,6 +51,9 @@ def test_bad_arguments_are_refused_and_nothing_is_written(run: Path, tmp_path: P
     target = tmp_path / "q.csv"
     assert main(["-q", "export", str(run), "--var", "no_such", "-o", str(target)]) == 2
     assert not target.exists()
+    # A project's stage is a code: its quantiles would print stage "3.3".
+    assert main(["-q", "export", str(run), "--var", "project_stage", "-o", str(target)]) == 2
+    assert not target.exists()
 
 
 def test_the_export_never_writes_over_the_run(run: Path) -> None:

@@ -189,6 +189,26 @@ def test_cli_report(runs, tmp_path: Path, capsys) -> None:
     assert "no such result" in capsys.readouterr().err
 
 
+def test_a_report_needs_a_run(runs, tmp_path: Path, capsys) -> None:
+    """Regression: a sweep store or another program's NetCDF ended in a traceback, and a
+    comparison's file gave an empty page; --target without --compare was ignored."""
+    base, _ = runs
+    other = tmp_path / "other.nc"
+    xr.Dataset({"a": ("x", [1.0])}).to_netcdf(other, engine="h5netcdf")
+    comparison = tmp_path / "cmp.nc"
+    nc = write_netcdf(base, tmp_path / "base.nc")
+    assert main(["-q", "compare", str(nc), str(nc), "-o", str(comparison)]) == 0
+    capsys.readouterr()
+    for path in (other, comparison):
+        assert main(["report", str(path), "-o", str(tmp_path / "rep")]) == 2
+        err = capsys.readouterr().err
+        assert "is not a result of `sim run` or `sim counterfactual`" in err
+        assert "Traceback" not in err and "allowed:" in err
+    assert not (tmp_path / "rep" / "report.html").exists()
+    assert main(["report", str(nc), "--target", "jobs_annual:2027>=1"]) == 2
+    assert "no --compare run is given" in capsys.readouterr().err
+
+
 def test_fan_chart_draws_targets_in_the_money_they_name() -> None:
     """With a price path, turnover targets are in current money by default: the chart is
     drawn in current money with them; a target stated in constant prices is drawn on a

@@ -135,6 +135,14 @@ def test_a_date_outside_the_periods_is_refused() -> None:
         assert "2020-01-01 to 2020-12-31" in str(err.value)
 
 
+def test_an_empty_selection_is_refused(saltelli_store: Path, capsys) -> None:
+    """Regression: --select pair=+ selected nothing and wrote indices that were all n/a."""
+    from sim.cli import main
+
+    assert main(["sensitivity", str(saltelli_store), "--select", "pair=+"]) == 2
+    assert "cannot read --select 'pair=+'" in capsys.readouterr().err
+
+
 def test_estimator_matches_scipy_for_any_n() -> None:
     rng = np.random.default_rng(3)
     f_a, f_b = rng.normal(size=(2, 256)), rng.normal(size=(2, 256))

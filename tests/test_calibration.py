@@ -156,6 +156,18 @@ def test_calibration_errors_name_the_key(tiny_dir: Path) -> None:
     assert err.value.line is not None
 
 
+def test_a_parameter_twice_is_refused(tiny_dir: Path) -> None:
+    """Regression: the same key twice was fitted twice (the report showed both values)."""
+    path = tiny_with_calibration(tiny_dir, truth=-0.05)
+    data = yaml.safe_load(path.read_text())
+    data["calibration"]["parameters"].append(dict(data["calibration"]["parameters"][0]))
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(api.ScenarioError, match="is a free parameter twice") as err:
+        calibrate(api.load_scenario(path))
+    assert err.value.key == "calibration.parameters[1].key"
+    assert "calibration.parameters[0] is the first" in str(err.value)
+
+
 def test_seed_calibration_is_reproducible() -> None:
     """The committed calibrated scenario is what `sim calibrate` produces now."""
     sc = api.load_scenario(REPO / "scenarios" / "uz_kz_khiva_2024.yaml")

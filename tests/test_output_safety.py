@@ -615,19 +615,52 @@ def test_sensitivity_never_writes_a_chart_through_a_link(
            "refused, exit 2; the file unchanged")  # fmt: skip
 
 
-def test_export_replaces_a_file_only_with_overwrite(
+def test_export_replaces_only_its_own_table_and_only_with_overwrite(
     two_runs: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    """Regression: `sim export` had no --overwrite and replaced any regular file."""
+    """Regression: `sim export` had no --overwrite and replaced any regular file (a
+    scenario, a run) with its CSV, and `inspect --csv --overwrite` did too."""
+    table = tmp_path / "table.csv"
+    argv = ["-q", "export", str(two_runs[0]), "--var", "trade_turnover_annual", "-o", str(table)]
+    assert run_cli(argv)[0] == 0
+    first = table.read_text(encoding="utf-8")
+    code, _, err = run_cli(argv)
+    assert_refused(code, err, f"the output {table} exists", "--overwrite")
+    assert run_cli([*argv, "--overwrite"])[0] == 0
+    assert table.read_text(encoding="utf-8") == first
+    work = tiny_copy(tmp_path)
     notes = tmp_path / "notes.csv"
     notes.write_text("my,notes\n", encoding="utf-8")
-    argv = ["-q", "export", str(two_runs[0]), "--var", "trade_turnover_annual", "-o", str(notes)]
-    code, _, err = run_cli(argv)
-    assert_refused(code, err, f"the output {notes} exists", "--overwrite")
-    assert notes.read_text(encoding="utf-8") == "my,notes\n"
-    assert run_cli([*argv, "--overwrite"])[0] == 0
-    assert notes.read_text(encoding="utf-8").startswith("variable,")
-    record(AREA, "sim export -o an existing file", "refused without --overwrite")  # fmt: skip
+    run_copy = tmp_path / "run.nc"
+    shutil.copy(two_runs[1], run_copy)
+    for target in (notes, work / "tiny.yaml", run_copy):
+        kept = digest(target)
+        argv[-1] = str(target)
+        code, _, err = run_cli([*argv, "--overwrite"])
+        assert_refused(code, err, "is not a CSV table file")
+        code, _, err = run_cli(["-q", "inspect", str(work / "tiny.yaml"), "--csv", str(target),
+                                "--overwrite"])  # fmt: skip
+        assert_refused(code, err)  # the scenario is also the command's input
+        assert digest(target) == kept
+    record(AREA, "sim export / sim inspect --csv (--overwrite) onto a scenario, a run or "
+           "the user's own CSV", "refused, exit 2: only an earlier table is replaced, "
+           "with --overwrite")  # fmt: skip
+
+
+def test_validate_refuses_what_run_would_refuse_about_its_output(tmp_path: Path) -> None:
+    """Regression: `sim validate` said "valid" for a scenario whose output.path `sim run`
+    then refused (outside the scenario's tree, or naming the user's notes)."""
+    work = tiny_copy(tmp_path)
+    text = (work / "tiny.yaml").read_text(encoding="utf-8")
+    for path, needle in ((tmp_path.parent / "elsewhere.nc", "outside the scenario's folder"),
+                         (work / "notes.md", "is not a NetCDF file")):  # fmt: skip
+        (work / "notes.md").write_text("# notes\n", encoding="utf-8")
+        scenario = work / "v.yaml"
+        scenario.write_text(text + f"output:\n  path: {path}\n", encoding="utf-8")
+        code, _, err = run_cli(["validate", str(scenario)])
+        assert code == 2 and needle in err, err
+    record(AREA, "sim validate of a scenario whose output.path sim run refuses",
+           "refused, exit 2, as sim run would")  # fmt: skip
 
 
 def test_estimate_never_replaces_a_folder_holding_its_data(tmp_path: Path) -> None:

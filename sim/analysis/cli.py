@@ -23,12 +23,14 @@ def _selection(items: list[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for item in items:
         dim, eq, labels = item.partition("=")
-        if not eq or not dim.strip() or not labels.strip():
+        chosen = [x.strip() for x in labels.split("+") if x.strip()]
+        if not eq or not dim.strip() or not chosen:
             raise AnalysisError(
                 f"cannot read --select '{item}'",
+                allowed="DIM=LABEL, several labels joined by +",
                 hint="write DIM=LABEL, e.g. --select pair=UZ-KZ or --select kind=operation+indirect",
             )
-        out.setdefault(dim.strip(), []).extend(x.strip() for x in labels.split("+") if x.strip())
+        out.setdefault(dim.strip(), []).extend(chosen)
     return out
 
 
@@ -191,6 +193,12 @@ def _report(args: argparse.Namespace) -> int:
     from sim.analysis.report import write_report
 
     run = Path(args.run)
+    if (args.target or args.unpaired) and not args.compare:
+        raise AnalysisError(
+            "--target and --unpaired apply to a comparison, and no --compare run is given",
+            allowed="--target and --unpaired together with --compare OTHER_RUN",
+            hint="add --compare OTHER_RUN, or drop --target and --unpaired",
+        )
     folder = Path(args.out_dir) if args.out_dir else run.parent / f"{run.stem}_report"
     page = write_report(
         run,
@@ -225,7 +233,10 @@ def _export(args: argparse.Namespace) -> int:
     run = Path(args.run)
     target = Path(args.output) if args.output else run.with_suffix(".quantiles.csv")
     # Refused before the quantiles are computed: never the run, an existing file only if asked.
-    check_output(target, "file", inputs={run: "the run it exports"}, overwrite=args.overwrite)
+    check_output(
+        target, "file", inputs={run: "the run it exports"}, overwrite=args.overwrite,
+        format="CSV table",
+    )  # fmt: skip
     ds = open_results(run)
     table = export_quantiles(ds, args.var, quantiles)
     write_export(table, target, run=run, overwrite=args.overwrite)

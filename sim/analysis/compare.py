@@ -17,6 +17,7 @@ compared.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import warnings
@@ -32,6 +33,7 @@ from sim.analysis.results import (
     DEFAULT_QUANTILES,
     annual_mean,
     as_dataset,
+    check_quantity,
     is_sweep,
     output_annual,
     reporting_pairs,
@@ -137,6 +139,7 @@ class Target:
                 f"the target '{self.text}' names '{self.variable}', which this result lacks",
                 hint=f"use one of: {', '.join([*usable, 'output_annual'])}",
             )
+        check_quantity(da)
         chosen: dict[str, list[str]] = {}
         for dim, labels in self.selection:
             chosen.setdefault(dim or _dim_of(da, labels[0], self.text), []).extend(labels)
@@ -204,7 +207,13 @@ def _at(da: xr.DataArray, when: str, text: str) -> xr.DataArray:
                 f"'{da.name}' is per period: the target '{text}' needs a date (YYYY-MM-DD)",
                 hint=f"write a date, or use the annual variable ({da.name}_annual) with a year",
             )
-        stamp = np.datetime64(when)
+        try:
+            stamp = np.datetime64(dt.date.fromisoformat(when))
+        except ValueError:
+            raise TargetError(
+                f"'{when}' in the target '{text}' is not a date",
+                hint="write a real date as YYYY-MM-DD, e.g. ...:2030-01-01>=10000",
+            ) from None
         times = da["time"].values
         if stamp < times[0]:
             raise TargetError(f"the target '{text}' asks for a date before the run starts")

@@ -7,6 +7,7 @@ over the run it reads (:mod:`sim.results.guard`).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from sim.analysis.results import check_quantity
 from sim.errors import SimError
 from sim.results.guard import check_output
 from sim.results.write import write_file
@@ -64,7 +66,12 @@ def export_quantiles(
                 "  fix: see docs/outputs.md for what each variable holds"
             )
         var = ds[name]
-        q = var.quantile(list(quantiles), dim="replica")
+        check_quantity(var)
+        with warnings.catch_warnings():
+            # Labels without a value in any replica (a ratio without its denominator) are
+            # NaN in the table, not a warning.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            q = var.quantile(list(quantiles), dim="replica")
         frame = q.to_dataframe(name="value").reset_index()
         frame["quantile"] = np.round(100.0 * frame["quantile"], 10)
         frame.insert(0, "variable", name)
@@ -79,5 +86,7 @@ def export_quantiles(
 def write_export(table: pd.DataFrame, target: Path, *, run: Path, overwrite: bool = False) -> Path:
     """Write ``table`` as CSV to ``target`` atomically; never over ``run`` or a non-file,
     over an existing file only with ``overwrite``."""
-    check_output(target, "file", inputs={run: "the run it exports"}, overwrite=overwrite)
+    check_output(
+        target, "file", inputs={run: "the run it exports"}, overwrite=overwrite, format="CSV table"
+    )
     return write_file(target, lambda tmp: table.to_csv(tmp, index=False))

@@ -31,7 +31,12 @@ from sim.analysis.report_sections import (
     value_added_section,
     welfare_section,
 )
-from sim.analysis.results import as_dataset, reporting_pairs, scenario_data
+from sim.analysis.results import (
+    as_dataset,
+    check_single_result,
+    reporting_pairs,
+    scenario_data,
+)
 
 if TYPE_CHECKING:
     from sim.analysis.compare_format import ChangeRow
@@ -378,9 +383,11 @@ def _write_report(
     from sim.analysis.compare import compare, paired_change
 
     ds = as_dataset(run)
+    check_single_result(ds, "the run")
     scenario_data(ds)  # a damaged embedded scenario is refused before anything is written
     other = as_dataset(compare_with) if compare_with is not None else None
     if other is not None:
+        check_single_result(other, "the compared run")
         scenario_data(other)
     pairs = reporting_pairs(ds) if "pair" in ds.coords else []
     folder.mkdir(parents=True, exist_ok=True)

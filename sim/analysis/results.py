@@ -86,6 +86,43 @@ def is_sweep(ds: xr.Dataset) -> bool:
     return "point" in ds.dims
 
 
+def check_single_result(ds: xr.Dataset, what: str) -> None:
+    """Refuse anything but one result of `sim run` or `sim counterfactual` (a sweep store,
+    a comparison, a sensitivity table or another program's NetCDF)."""
+    problem = ""
+    if is_sweep(ds):
+        problem = f"{what} is a sweep store (it has dimension point), not a single run"
+    elif ds.attrs.get("engine") != "sim" or "replica" not in ds.dims:
+        names = [str(v) for v in ds.data_vars]
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        problem = (
+            f"{what} is not a result of `sim run` or `sim counterfactual` "
+            f"(variables: {shown or 'none'}; no replica dimension or sim provenance)"
+        )
+    if problem:
+        raise AnalysisError(
+            problem,
+            allowed="a NetCDF file or Zarr store written by `sim run` or `sim counterfactual`",
+            hint="give the run's file; for a sweep store select a point first "
+            "(sim.open_results(...).isel(point=k)), or use `sim sensitivity`",
+        )
+
+
+def check_quantity(da: xr.DataArray) -> None:
+    """Refuse a variable of codes (``flag_values``, such as a project's stage): its
+    quantiles, sums and changes are not quantities."""
+    if "flag_values" in da.attrs:
+        meanings = str(da.attrs.get("flag_meanings", ""))
+        raise AnalysisError(
+            f"'{da.name}' holds codes ({meanings}), not a quantity: its quantiles, sums and "
+            "changes mean nothing",
+            allowed="a variable with units that measure something",
+            hint="use the counts of projects in each stage (projects_by_stage)"
+            if da.name == "project_stage"
+            else "choose another variable",
+        )
+
+
 def scenario_data(ds: xr.Dataset) -> dict[str, Any]:
     """The resolved scenario embedded in a result (attribute ``scenario_yaml``), or ``{}``."""
     text = ds.attrs.get("scenario_yaml")

@@ -42,7 +42,7 @@ import scipy.stats
 import xarray as xr
 
 from sim.analysis.errors import AnalysisError
-from sim.analysis.results import as_dataset, is_sweep, run_end, select
+from sim.analysis.results import as_dataset, check_quantity, is_sweep, run_end, select
 from sim.errors import quote
 
 log = logging.getLogger(__name__)
@@ -444,6 +444,7 @@ def sensitivity(
         raise AnalysisError(
             f"the sweep has no output '{output}'", hint=f"use one of: {', '.join(usable)}"
         )
+    check_quantity(ds[output])
     da = select(ds[output], dict(selection or {}))
     if "replica" in da.dims:
         da = da.mean("replica", skipna=False)  # a failed replica fails its point

@@ -68,6 +68,8 @@ SIGNATURES: dict[str, tuple[bytes, ...]] = {
     # HDF5 (NetCDF-4) and the classic, 64-bit offset and CDF-5 NetCDF formats.
     "NetCDF": (b"\x89HDF\r\n\x1a\n", b"CDF\x01", b"CDF\x02", b"CDF\x05"),
     "PNG": (b"\x89PNG\r\n\x1a\n",),
+    # The tidy tables of `sim export` and `sim inspect --csv` (their first column).
+    "CSV table": (b"variable,",),
 }
 
 #: Files and folders at the top of a Zarr store (format 2, format 3).
@@ -186,7 +188,7 @@ def has_signature(path: Path, format: str) -> bool:
     """Whether the regular file ``path`` is empty or starts as a file of ``format`` does
     (a key of :data:`SIGNATURES`)."""
     with path.open("rb") as handle:
-        head = handle.read(8)
+        head = handle.read(max(len(sign) for sign in SIGNATURES[format]))
     return not head or head.startswith(SIGNATURES[format])
 
 

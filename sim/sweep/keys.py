@@ -11,8 +11,8 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from sim.calibration import get_path, parse_key
 from sim.errors import ScenarioError
+from sim.scenario.keypath import get_path, parse_key
 from sim.scenario.load import LoadedDocument, get_origin
 from sim.scenario.validate import Scenario
 

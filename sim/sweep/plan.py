@@ -26,8 +26,8 @@ import xarray as xr
 from numpy.typing import NDArray
 
 import sim
-from sim.calibration import set_path
 from sim.errors import ScenarioError
+from sim.scenario.keypath import set_path
 from sim.scenario.load import LoadedDocument, dump_yaml
 from sim.scenario.validate import Scenario, validate_scenario
 from sim.sweep.design import place_points
