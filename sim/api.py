@@ -15,6 +15,7 @@ from sim.engine.draw import draw_batch
 from sim.engine.model import Model, build_model
 from sim.engine.simulate import simulate_batch
 from sim.errors import ScenarioError as ScenarioError  # re-exported for callers
+from sim.errors import SimError
 from sim.limits import (
     PEAK_FACTOR,
     available_memory,
@@ -89,6 +90,14 @@ def load_scenario(
         root = path.parent
     _override(doc, overrides, overrides_from)
     roots = None if data_roots is None else [Path(r) for r in data_roots]
+    for extra in roots or []:
+        if not extra.is_dir():
+            # A mistyped --data-root would otherwise only show as a refusal of the data.
+            raise SimError(
+                f"the data root {extra} is not a folder\n"
+                "  allowed: existing folders data files may be read from\n"
+                "  fix: check the path given to --data-root (data_roots=)"
+            )
     return validate_scenario(doc, path=path, data_root=root, extra_roots=roots)
 
 

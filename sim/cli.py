@@ -210,8 +210,22 @@ def _inspect(args: argparse.Namespace) -> int:
     from sim.analysis.export import write_export
     from sim.api import load_scenario, prepare
     from sim.results.guard import check_output, scenario_inputs
+    from sim.scenario.validate import missing_run_inputs
 
     sc = load_scenario(args.scenario, data_roots=[Path(p) for p in args.data_root])
+    lacking = [k for k in missing_run_inputs(sc) if k != "economy.growth"]
+    if args.table in ("multipliers", "leontief") and lacking:
+        # Without a table the multipliers would print as 1 and NaN: numbers of no table.
+        raise sc.error(
+            f"sim inspect --{args.table} needs {', '.join(lacking)}, which this scenario "
+            "does not give",
+            lacking[0],
+            None,
+            allowed="a scenario with an input-output table, wages and employment; "
+            "--baseline for a trade-only scenario",
+            hint="add input_output.coefficients (or input_output.mrio), economy.wage and "
+            "economy.employment, or inspect --baseline",
+        )
     target = Path(args.csv) if args.csv else None
     if target is not None:
         # Refused before any work: never over an input, an existing file only if asked.

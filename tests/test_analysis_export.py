@@ -51,6 +51,21 @@ def test_bad_arguments_are_refused_and_nothing_is_written(run: Path, tmp_path: P
     target = tmp_path / "q.csv"
     assert main(["-q", "export", str(run), "--var", "no_such", "-o", str(target)]) == 2
     assert not target.exists()
+    # Another program's NetCDF is refused with what is allowed (the list was empty).
+    other = tmp_path / "other.nc"
+    import xarray as xr
+
+    xr.Dataset({"a": ("x", [1.0])}).to_netcdf(other, engine="h5netcdf")
+    assert main(["-q", "export", str(other), "--var", "a", "-o", str(target)]) == 2
+    assert not target.exists()
+    # Asked twice, a variable or a quantile gives its rows once.
+    argv = ["-q", "export", str(run), "--var", "trade_turnover_annual", "--var",
+            "trade_turnover_annual", "--quantiles", "50,50", "-o", str(target)]  # fmt: skip
+    assert main(argv) == 0
+    rows = list(csv.DictReader(target.open()))
+    labels = [(r["variable"], r["year"], r["pair"], r["quantile"]) for r in rows]
+    assert len(labels) == len(set(labels)) and {r["quantile"] for r in rows} == {"50.0"}
+    target.unlink()
     # A project's stage is a code: its quantiles would print stage "3.3".
     assert main(["-q", "export", str(run), "--var", "project_stage", "-o", str(target)]) == 2
     assert not target.exists()

@@ -421,3 +421,17 @@ def test_notebook_examples_run(monkeypatch: pytest.MonkeyPatch) -> None:
         namespace: dict[str, Any] = {"__name__": "__notebook__"}
         with contextlib.redirect_stdout(io.StringIO()):
             exec(compile(code, f"docs/notebook.md block {k + 1}", "exec"), namespace)
+
+
+def test_multipliers_of_a_scenario_without_a_table_are_refused(capsys) -> None:
+    """Regression: a trade-only scenario printed output multipliers of 1 and NaN
+    employment multipliers, numbers of no table; its baseline is still shown."""
+    from sim.cli import main
+
+    trade_only = Path(__file__).parent / "data" / "trade_only" / "trade_only.yaml"
+    for flag in ("--multipliers", "--leontief"):
+        assert main(["inspect", str(trade_only), flag]) == 2
+        err = capsys.readouterr().err
+        assert "needs economy.wage, economy.employment, input_output" in err
+        assert "--baseline for a trade-only scenario" in err
+    assert main(["inspect", str(trade_only), "--baseline"]) == 0

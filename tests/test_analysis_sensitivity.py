@@ -143,6 +143,19 @@ def test_an_empty_selection_is_refused(saltelli_store: Path, capsys) -> None:
     assert "cannot read --select 'pair=+'" in capsys.readouterr().err
 
 
+def test_a_single_run_is_refused_with_what_is_allowed(tmp_path: Path, capsys) -> None:
+    """Regression: a run's file gave 'fix: use one of: ' with an empty list."""
+    from sim import api
+    from sim.cli import main
+
+    run = tmp_path / "run.nc"
+    api.run_to_file(api.load_scenario(Path(__file__).parent / "data/tiny/tiny.yaml",
+                                      replicas=2), run)  # fmt: skip
+    assert main(["sensitivity", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a sweep store" in err and "allowed: a Zarr store written by `sim sweep`" in err
+
+
 def test_estimator_matches_scipy_for_any_n() -> None:
     rng = np.random.default_rng(3)
     f_a, f_b = rng.normal(size=(2, 256)), rng.normal(size=(2, 256))

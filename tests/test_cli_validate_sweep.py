@@ -30,3 +30,16 @@ def test_validate_a_bad_sweep_names_key_and_line(
     assert main(["validate", str(sweep)]) == 2
     err = capsys.readouterr().err
     assert f"{sweep}:4" in err and "trade.elasticty" in err and "Traceback" not in err
+
+
+def test_slurm_options_without_slurm_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Regression: --jobs, --partition... without --slurm were ignored in silence."""
+    sweep = REPO / "sweeps" / "khiva_lhs.yaml"
+    code = main(["sweep", str(sweep), "-o", str(tmp_path / "s.zarr"), "--jobs", "2",
+                 "--partition", "debug"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "--partition, --jobs set SLURM jobs" in err and "fix: add --slurm" in err
+    assert not (tmp_path / "s.zarr").exists()

@@ -26,7 +26,7 @@ import pytest
 
 from sim.api import load_scenario, output_path, prepare
 from sim.cli import main
-from sim.errors import ScenarioError
+from sim.errors import ScenarioError, SimError
 from sim.scenario.load import load_scenario_document
 from tests.reliability_record import record
 
@@ -426,8 +426,10 @@ def test_a_base_elsewhere_does_not_open_its_parents(tmp_path: Path) -> None:
     variant = mine / "v.yaml"
     variant.write_text("extends: ../shared/base/tiny.yaml\n", encoding="utf-8")
     assert prepare(load_scenario(variant, data_roots=[base_dir])).flows.shape == (3, 3, 2)
-    # A notebook passes folders as strings as often as paths.
+    # A notebook passes folders as strings as often as paths; a mistyped one is named.
     assert prepare(load_scenario(variant, data_roots=[str(base_dir)])).flows.shape == (3, 3, 2)
+    with pytest.raises(SimError, match=r"the data root .*nowhere is not a folder"):
+        load_scenario(variant, data_roots=[tmp_path / "nowhere"])
     variant.write_text(
         "extends: ../shared/base/tiny.yaml\ntrade:\n  baseline: {file: ../shared/secret.csv}\n",
         encoding="utf-8",

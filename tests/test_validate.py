@@ -726,3 +726,13 @@ def test_a_removed_key_says_what_replaced_it(tiny_path: Path, tmp_path: Path) ->
     message = str(err.value)
     assert "unknown key 'labour_income_share'" in message
     assert "labour income is now jobs times economy.wage" in message
+
+
+@pytest.mark.parametrize("value", ["8.5", "true", "'8'"])
+def test_a_whole_number_written_otherwise_says_how_to_fix_it(tiny_dir: Path, value: str) -> None:
+    """Regression: replicas: 8.5 or seed: true said what was wrong and allowed, but not
+    how to fix it."""
+    path = edit(tiny_dir, "  replicas: 8\n", f"  replicas: {value}\n")
+    err = load_error(path)
+    assert err.key == "monte_carlo.replicas"
+    assert err.hint == "write a whole number without decimals or quotes (not true or false)"

@@ -47,7 +47,10 @@ def _compare(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(
             format_comparison(
-                cmp, years=args.year or None, band=args.band / 100.0, all_rows=args.all_rows
+                cmp,
+                years=list(dict.fromkeys(args.year)) or None,
+                band=args.band / 100.0,
+                all_rows=args.all_rows,
             )
         )
     if args.output:
@@ -115,7 +118,7 @@ def format_sensitivity(res: xr.Dataset) -> str:
 
 def _sensitivity(args: argparse.Namespace) -> int:
     from sim.analysis import charts
-    from sim.analysis.results import open_results, reporting_pairs
+    from sim.analysis.results import is_sweep, open_results, reporting_pairs
     from sim.analysis.sensitivity import check_bootstrap, parse_at, sensitivity
     from sim.results.guard import check_output, output_failed
     from sim.results.write import write_netcdf
@@ -123,6 +126,13 @@ def _sensitivity(args: argparse.Namespace) -> int:
     check_bootstrap(args.confidence, args.resamples)
     store = Path(args.store)
     ds = open_results(store)
+    if not is_sweep(ds):
+        raise AnalysisError(
+            f"{store} is not a sweep store (it has no dimension 'point')",
+            allowed="a Zarr store written by `sim sweep` with design saltelli or morris",
+            hint="run `sim sweep` on a sweep file with design: saltelli or morris and pass "
+            "its store; for one run, use `sim compare` or `sim report`",
+        )
     if args.output not in ds.data_vars:
         raise AnalysisError(
             f"the store has no output '{args.output}'",
@@ -226,7 +236,7 @@ def _rerun(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from sim.analysis.export import export_quantiles, parse_quantiles, write_export
-    from sim.analysis.results import open_results
+    from sim.analysis.results import check_single_result, open_results
     from sim.results.guard import check_output
 
     quantiles = parse_quantiles(args.quantiles)
@@ -238,6 +248,7 @@ def _export(args: argparse.Namespace) -> int:
         format="CSV table",
     )  # fmt: skip
     ds = open_results(run)
+    check_single_result(ds, "the run")
     table = export_quantiles(ds, args.var, quantiles)
     write_export(table, target, run=run, overwrite=args.overwrite)
     if not args.quiet:

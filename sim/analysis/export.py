@@ -39,7 +39,8 @@ def parse_quantiles(text: str) -> list[float]:
             "  allowed: percents from 0 to 100, separated by commas\n"
             "  fix: write for example --quantiles 5,50,95"
         )
-    return [v / 100.0 for v in values]
+    # A quantile asked twice would repeat its rows.
+    return [v / 100.0 for v in dict.fromkeys(values)]
 
 
 def export_quantiles(
@@ -57,7 +58,7 @@ def export_quantiles(
         Shares in [0, 1], e.g. ``[0.05, 0.5, 0.95]``.
     """
     frames = []
-    for name in variables:
+    for name in dict.fromkeys(variables):  # a variable asked twice, once
         if name not in ds.data_vars or "replica" not in ds[name].dims:
             allowed = sorted(str(v) for v in ds.data_vars if "replica" in ds[v].dims)
             raise SimError(

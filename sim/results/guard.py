@@ -18,7 +18,8 @@ leaves nothing written:
    an output folder (``sim report``, ``sim sensitivity``), a folder. A
    folder that is not a Zarr store, a character or block device, a named
    pipe, a socket, or a folder where a file is expected is refused. Replacing
-   an existing output of its own kind is the default of ``sim run`` only;
+   an existing output of its own kind is the default of ``sim run`` and ``sim
+   counterfactual`` only;
    the other commands ask for ``--overwrite``.
 3. The folder the output goes in can be written to
    (:func:`check_writable`), so that a long computation is not wasted on an

@@ -374,7 +374,13 @@ class Walker:
             return value
         if kind == "integer":
             if isinstance(value, bool) or not isinstance(value, int):
-                raise self.fail("expected a whole number", path, value, allowed="an integer")
+                raise self.fail(
+                    "expected a whole number",
+                    path,
+                    value,
+                    allowed="an integer",
+                    hint="write a whole number without decimals or quotes (not true or false)",
+                )
             low, high = schema.minimum, schema.maximum
             if (low is not None and value < low) or (high is not None and value > high):
                 # Whole bounds written out: 1.84467e+19 would not show why 2**64 is refused.

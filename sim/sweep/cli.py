@@ -66,7 +66,18 @@ def backend_from(args: argparse.Namespace, sweep: Any) -> Any:
     from sim.sweep.execute import Backend
 
     slurm = sweep.slurm
-    for name in ("partition", "cores", "memory", "walltime", "jobs", "account", "scheduler_host"):
+    names = ("partition", "cores", "memory", "walltime", "jobs", "account", "scheduler_host")
+    given = ["--" + n.replace("_", "-") for n in names if getattr(args, n) is not None]
+    if given and not args.slurm:
+        # Without --slurm no SLURM job is started: the options would be ignored in silence.
+        raise SimError(
+            f"{', '.join(given)} {'sets' if len(given) == 1 else 'set'} SLURM jobs, and the "
+            "sweep runs without SLURM\n"
+            "  allowed: the SLURM options together with --slurm\n"
+            "  fix: add --slurm to run the workers as SLURM jobs, or drop "
+            f"{', '.join(given)}"
+        )
+    for name in names:
         value = getattr(args, name)
         if value is not None:
             setattr(slurm, name, value)

@@ -190,7 +190,11 @@ class _Reader:
                 value,
                 allowed=f"an integer >= {minimum}"
                 + (f" and <= {maximum:,}" if maximum is not None else ""),
-                hint="write the number without quotes",
+                hint=(
+                    f"write a whole number of at least {minimum}"
+                    if isinstance(value, int) and not isinstance(value, bool)
+                    else "write a whole number without decimals or quotes (not true or false)"
+                ),
             )
         if maximum is not None and value > maximum:
             raise self.fail(
