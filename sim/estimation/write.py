@@ -24,7 +24,7 @@ import yaml
 
 from sim.estimation.gravity import GravityEstimate
 from sim.results.guard import OutputError, check_not_input, check_output
-from sim.results.write import discard, publish, temporary_path, write_failed
+from sim.results.write import write_file
 
 FITTED = "fitted_trade.csv"
 #: The files of an estimation folder: an existing folder holding anything else is not
@@ -110,11 +110,8 @@ def write_estimate(
     check_not_input(target, inputs, whole=True)
     check_output(target, "folder", inputs=inputs, overwrite=overwrite)
     digest = hashlib.sha256(data.read_bytes()).hexdigest()
-    try:
-        tmp = temporary_path(target, directory=True)
-    except OSError as exc:
-        raise write_failed(target, exc) from exc
-    try:
+
+    def fill(tmp: Path) -> None:
         estimate.table().to_csv(tmp / "coefficients.csv", index=False)
         fitted = estimate.used.copy()
         fitted[estimate.spec.columns.value] = estimate.fitted.to_numpy()
@@ -126,14 +123,8 @@ def write_estimate(
         )
         text = yaml.safe_dump(fragment(estimate, data), sort_keys=False)
         (tmp / "gravity.yaml").write_text(header + text)
-        publish(tmp, target)
-    except OSError as exc:
-        discard(tmp)
-        raise write_failed(target, exc) from exc
-    except BaseException:
-        discard(tmp)
-        raise
-    return target
+
+    return write_file(target, fill, directory=True)
 
 
 def check_estimate_folder(target: Path, *, overwrite: bool) -> None:

@@ -155,6 +155,14 @@ def check_not_input(target: str | Path, inputs: Inputs, *, whole: bool = True) -
         )
 
 
+def _unreachable(path: Path, exc: OSError) -> OutputError:
+    return OutputError(
+        f"cannot examine the output {path}: {exc.strerror or exc}",
+        allowed="an output path this user can reach",
+        hint="choose another output path (-o)",
+    )
+
+
 def _describe(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "a folder"
@@ -225,11 +233,7 @@ def check_replaceable(
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise OutputError(
-            f"cannot examine the output {path}: {exc.strerror or exc}",
-            allowed="an output path this user can reach",
-            hint="choose another output path (-o)",
-        ) from None
+        raise _unreachable(path, exc) from None
     keep = "choose another output path (-o), or move it away yourself if it is meant to go"
     if kind == "file":
         if not stat.S_ISREG(mode):
@@ -244,11 +248,7 @@ def check_replaceable(
             try:
                 same = has_signature(path, format)
             except OSError as exc:
-                raise OutputError(
-                    f"cannot examine the output {path}: {exc.strerror or exc}",
-                    allowed="an output path this user can reach",
-                    hint="choose another output path (-o)",
-                ) from None
+                raise _unreachable(path, exc) from None
             if not same:
                 raise OutputError(
                     f"will not write the output {path}: it exists and is not a {format} file, "
@@ -276,11 +276,7 @@ def check_replaceable(
         try:
             entries = sorted(os.listdir(path))
         except OSError as exc:
-            raise OutputError(
-                f"cannot examine the output {path}: {exc.strerror or exc}",
-                allowed="an output path this user can reach",
-                hint="choose another output path (-o)",
-            ) from None
+            raise _unreachable(path, exc) from None
         if not entries:
             return
         if not is_zarr_store(path):

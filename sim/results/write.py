@@ -355,11 +355,12 @@ def write_failed(target: Path, exc: OSError) -> SimError:
     )
 
 
-def write_file(target: Path, fill: Callable[[Path], object]) -> Path:
-    """Write the file ``target`` atomically: ``fill(tmp)`` writes a temporary file next
-    to it, which is then published over it (:func:`publish`).
+def write_file(target: Path, fill: Callable[[Path], object], *, directory: bool = False) -> Path:
+    """Write the file (or, with ``directory``, the folder) ``target`` atomically:
+    ``fill(tmp)`` writes a temporary one next to it, which is then published over it
+    (:func:`publish`).
 
-    What was at ``target`` stays whole until the new file is complete, and a symlink
+    What was at ``target`` stays whole until the new one is complete, and a symlink
     there is replaced, never written through (writing through one destroyed what it
     pointed to). The caller checks the target first (:mod:`sim.results.guard`).
 
@@ -369,7 +370,7 @@ def write_file(target: Path, fill: Callable[[Path], object]) -> Path:
         If writing fails for lack of space or permission (the temporary is removed).
     """
     try:
-        tmp = temporary_path(target, directory=False)
+        tmp = temporary_path(target, directory=directory)
     except OSError as exc:
         raise write_failed(target, exc) from exc
     try:
