@@ -165,12 +165,18 @@ def _blas_option(parser: argparse.ArgumentParser) -> None:
 
 def _set_blas_threads(args: argparse.Namespace) -> None:
     """``--blas-threads N`` sets SIM_BLAS_THREADS, so that sweep workers inherit it."""
-    from sim.threads import ENV, blas_threads
+    from sim.threads import ENV, ThreadsError
 
     threads = getattr(args, "blas_threads", None)
-    if threads is not None:
-        os.environ[ENV] = str(threads)
-        blas_threads()  # refuses 0 or less with the usual three-part message
+    if threads is None:
+        return
+    if threads < 1:
+        raise ThreadsError(
+            f"--blas-threads {threads} is not a number of threads\n"
+            "  allowed: a whole number >= 1\n"
+            "  fix: pass --blas-threads 1 (the default) or the number of cores to give BLAS"
+        )
+    os.environ[ENV] = str(threads)
 
 
 def _counterfactual(args: argparse.Namespace) -> int:

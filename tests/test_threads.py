@@ -59,7 +59,9 @@ def test_the_limit_holds_while_simulating_and_is_lifted_after(
         assert count == 2 and all(c <= 2 for c in blas_counts())
 
 
-def test_the_command_line_sets_the_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_command_line_sets_the_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from sim.cli import main
 
     monkeypatch.setenv(ENV, "1")  # restored after the test: main() sets it for the process
@@ -68,5 +70,8 @@ def test_the_command_line_sets_the_threads(tmp_path: Path, monkeypatch: pytest.M
     import os
 
     assert os.environ[ENV] == "2"
-    assert main(["run", str(TINY), "--blas-threads", "0", "-o", str(tmp_path / "x.nc")]) != 0
+    capsys.readouterr()
+    assert main(["run", str(TINY), "--blas-threads", "0", "-o", str(tmp_path / "x.nc")]) == 2
     assert not (tmp_path / "x.nc").exists()
+    # The option is named, not the environment variable it sets (regression).
+    assert "error: --blas-threads 0 is not a number of threads" in capsys.readouterr().err
