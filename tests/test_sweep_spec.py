@@ -211,3 +211,17 @@ def test_the_documented_sweep_file_plans(tmp_path: Path) -> None:
     plan = make_plan(read_sweep(path))
     assert (plan.points, plan.sweep.replicas, len(plan.batches)) == (32, 20, 16)
     assert plan.sweep.slurm.jobs == 2 and plan.sweep.slurm.memory == "2GB"
+
+
+def test_a_scenario_given_as_a_sweep_file_and_back_is_named(tmp_path: Path) -> None:
+    """Regression: each file's top-level keys were 'unknown' to the other, with the hint
+    to remove them."""
+    with pytest.raises(ScenarioError, match="this is a scenario, not a sweep file") as err:
+        read_sweep(TINY)
+    assert err.value.key == "metadata" and "sim run" in (err.value.hint or "")
+    path = write(tmp_path, LHS + "  - {key: trade.elasticity.services, range: [3, 5]}\n")
+    from sim import api
+
+    with pytest.raises(ScenarioError, match="this is a sweep file") as err:
+        api.load_scenario(path)
+    assert err.value.key == "scenario" and "sim sweep" in (err.value.hint or "")

@@ -153,6 +153,16 @@ def validate_scenario(
         data_root=root,
         extra_roots=list(extra_roots or []),
     )
+    if sum(key in data for key in ("scenario", "design", "parameters")) >= 2:
+        # Its keys would each be "unknown" to a scenario, with the hint to remove them.
+        raise sc.error(
+            "this is a sweep file (scenario, design, parameters), not a scenario",
+            "scenario",
+            data.get("scenario"),
+            allowed="a scenario file here; a sweep file with `sim sweep` or `sim validate`",
+            hint="run `sim sweep` on it (or `sim validate` to check it), or give the "
+            "scenario it names",
+        )
     Walker(sc).run()
     for check in CHECKS:
         check(sc)

@@ -453,6 +453,15 @@ def read_sweep(
     doc = load_yaml_document(path)
     reader = _Reader(doc)
     data = doc.data
+    if isinstance(data, dict) and "scenario" not in data and {"metadata", "regions"} & set(data):
+        # A scenario given to `sim sweep`: its keys would each be "unknown" to a sweep file.
+        raise reader.fail(
+            "this is a scenario, not a sweep file",
+            next(k for k in ("metadata", "regions") if k in data),
+            allowed="a sweep file (scenario: FILE, design: {kind: ...}, parameters: [...])",
+            hint="write a sweep file that names this scenario (docs/sweeps.md), or run the "
+            "scenario with `sim run`",
+        )
     reader.only(data, TOP_KEYS, "")
     for required in ("scenario", "design", "parameters"):
         if required not in data:
