@@ -370,6 +370,13 @@ def _main(argv: list[str] | None = None) -> int:
         if args.command == "describe":
             print(dump_yaml(load_scenario(args.scenario).data), end="")
             return 0
+        if args.scenario == DEFAULT_SCENARIO and not Path(DEFAULT_SCENARIO).is_file():
+            raise SimError(
+                f"no scenario was given, and the default one ({DEFAULT_SCENARIO}, relative to "
+                "the current directory) is not here\n"
+                "  allowed: sim run SCENARIO.yaml, or sim run in the repository's root folder\n"
+                "  fix: give the scenario file, e.g. sim run path/to/scenario.yaml"
+            )
         sc = load_scenario(
             args.scenario,
             replicas=args.replicas,

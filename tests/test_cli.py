@@ -256,3 +256,15 @@ def test_a_closed_pipe_ends_the_command_quietly() -> None:
     errors = child.stderr.read().decode()
     assert child.wait(timeout=120) == 0, errors
     assert "Traceback" not in errors and "BrokenPipeError" not in errors
+
+
+def test_run_without_a_scenario_away_from_the_repository_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Regression: `sim run` alone in another folder said the default scenario's path was
+    not found, without saying that no scenario was given."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "no scenario was given, and the default one" in err and "fix: give the scenario" in err
+    assert list(tmp_path.iterdir()) == []
