@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import xarray as xr
 
 from sim.engine.draw import draw_batch
 from sim.engine.model import Model, build_model
+from sim.engine.outputs import output_shapes, static_shapes
 from sim.engine.simulate import simulate_batch
 from sim.errors import ScenarioError as ScenarioError  # re-exported for callers
 from sim.errors import SimError
@@ -267,6 +269,23 @@ def run_to_file(
     return stream_to_file(model, target, batch_size=batch_size, progress=progress)
 
 
+def check_output_variables(model: Model) -> None:
+    """Refuse ``output.variables`` naming a variable the run would not produce, before
+    anything is simulated (the run's labelling would refuse it after its first batch).
+
+    The names are those the labelling gives one replica of zeros: the dataset's own
+    list, whatever the scenario switches on (prices, drawn parameters, projects).
+    """
+    if not model.scenario.data["output"]["variables"]:
+        return
+    periods = model.calendar.periods
+    arrays = {name: np.zeros((1, periods, *shape)) for name, shape in output_shapes(model).items()}
+    arrays |= {name: np.zeros((1, *shape)) for name, shape in static_shapes(model).items()}
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # zeros divide by zeros
+        build_dataset(model, arrays, np.zeros(1, dtype=np.int64), 0, draw_batch(model, 0, 1).drawn)
+
+
 def check_run_output(target: Path, scenario: Scenario) -> None:
     """Refuse an output of a run that is one of the scenario's files, or is anything but
     an earlier run's output (a NetCDF file, or a Zarr store that is not a sweep store)."""
@@ -292,6 +311,7 @@ def stream_to_file(
     files, only an output of a run replaced) before anything is simulated.
     """
     check_run_output(target, model.scenario)
+    check_output_variables(model)
     check_batch_size(batch_size, origin="<override>")
     mc = model.scenario.data["monte_carlo"]
     count = mc["replicas"]

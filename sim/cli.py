@@ -319,12 +319,14 @@ def _main(argv: list[str] | None = None) -> int:
             sc = load_scenario(args.scenario, data_roots=[Path(p) for p in args.data_root])
             model = prepare(sc)  # reads and checks the data files too
             # Where `sim run` would write without -o, refused as a run would refuse it.
-            from sim.api import check_run_output, output_path
+            from sim.api import check_output_variables, check_run_output, output_path
             from sim.results.guard import check_scenario_output
 
             target = output_path(sc)
             check_scenario_output(sc, target)
             check_run_output(target, sc)
+            if not missing_run_inputs(sc):  # a trade-only scenario is not run by `sim run`
+                check_output_variables(model)
             print(
                 f"{args.scenario}: valid ({len(sc.region_ids)} regions, {len(sc.sector_ids)} "
                 f"sectors, {len(model.projects)} projects, {model.calendar.periods} periods)"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import xarray as xr
+import yaml
 
 import sim.api as api
 from sim.engine.draw import draw_batch
@@ -339,7 +341,9 @@ def test_migration_cap_policy_binds(tiny_path: Path) -> None:
     np.testing.assert_allclose(flow.sel(time=slice("2024", None)).values, 200.0)
 
 
-def test_output_variables_filter(tiny_path: Path) -> None:
+def test_output_variables_filter(
+    tiny_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = tiny_dict(tiny_path)
     data["output"] = {"variables": ["trade_turnover_annual", "jobs"]}
     ds = run_dict(data, tiny_path, replicas=2)
@@ -347,6 +351,22 @@ def test_output_variables_filter(tiny_path: Path) -> None:
     data["output"] = {"variables": ["trade_turnovr"]}
     with pytest.raises(api.ScenarioError, match="unknown output variable"):
         run_dict(data, tiny_path, replicas=2)
+    # Refused before anything is simulated, by sim run and by sim validate (regression:
+    # validate said "valid", and a run refused it only after its first batch).
+    work = tmp_path / "tiny"
+    shutil.copytree(tiny_path.parent, work)
+    scenario = work / "bad_variables.yaml"
+    scenario.write_text(
+        yaml.safe_dump({"extends": "tiny.yaml", "output": data["output"]}), encoding="utf-8"
+    )
+    calls: list[int] = []
+    monkeypatch.setattr(api, "simulate", lambda *a, **k: calls.append(1))
+    with pytest.raises(api.ScenarioError, match="unknown output variable 'trade_turnovr'"):
+        api.run_to_file(api.load_scenario(scenario), tmp_path / "x.nc")
+    assert not calls and not (tmp_path / "x.nc").exists()
+    from sim.cli import main
+
+    assert main(["validate", str(scenario)]) == 2
 
 
 def test_results_do_not_depend_on_the_horizon(tiny_path: Path) -> None:
